@@ -1,0 +1,60 @@
+"""Build, lint and test this crate natively and for Pyodide. `nox -l` lists the sessions."""
+
+from pathlib import Path
+
+import nox
+
+import pyodide_tools
+
+PROJECT_DIR = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(PROJECT_DIR / "pyproject.toml")
+
+nox.options.sessions = ["tests", "lint"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Build the module for this machine's Python and run the test suite."""
+    session.install("maturin>=1.16,<2", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("maturin", "develop")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check formatting and lints: rustfmt, clippy and ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("cargo", "fmt", "--check", external=True)
+    session.run("cargo", "clippy", "--all-targets", "--", "-D", "warnings", external=True)
+    session.run("ruff", "check")
+    session.run("ruff", "format", "--check")
+
+
+@nox.session(python=False)
+def toolchain(session: nox.Session) -> None:
+    """Install the Rust and Emscripten toolchains that the target release pins."""
+    session.error(pyodide_tools.not_implemented("toolchain", PROJECT_DIR))
+
+
+@nox.session(python=False)
+def wasm_build(session: nox.Session) -> None:
+    """Build the Pyodide wheel into dist/."""
+    session.error(pyodide_tools.not_implemented("wasm_build", PROJECT_DIR))
+
+
+@nox.session(python=False)
+def audit(session: nox.Session) -> None:
+    """Check that wheels are Pyodide side modules with the target's tags."""
+    session.error(pyodide_tools.not_implemented("audit", PROJECT_DIR))
+
+
+@nox.session(python=False)
+def wasm_test(session: nox.Session) -> None:
+    """Run the test suite inside Pyodide with the built wheel installed."""
+    session.error(pyodide_tools.not_implemented("wasm_test", PROJECT_DIR))
+
+
+@nox.session(python=False)
+def doctor(session: nox.Session) -> None:
+    """Check this machine's toolchains against the target release's pins."""
+    session.error(pyodide_tools.not_implemented("doctor", PROJECT_DIR))

@@ -1,0 +1,173 @@
+"""Helpers behind this project's noxfile: the Pyodide release to target and its pins.
+
+The pins live in pyodide-matrix.toml (one table per Pyodide release); pyproject.toml's
+`[tool.pyodide-target] release` names the release to build for ("stable" follows the matrix's `default`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+
+MATRIX_FILE = "pyodide-matrix.toml"
+STATUSES = ("stable", "legacy", "prerelease")
+REQUIRED_KEYS = ("status", "npm", "python", "emscripten", "abi", "platform_tag", "rust_toolchain", "rustflags")
+OPTIONAL_KEYS = ("rust_sysroot_url", "rust_sysroot_sha256")
+FORMATS = {
+    "python": (r"3\.\d+", "X.Y, e.g. 3.14"),
+    "emscripten": (r"\d+\.\d+\.\d+", "X.Y.Z, e.g. 5.0.3"),
+    "abi": (r"\d{4}_\d+", "YYYY_N, e.g. 2026_0"),
+    "rust_toolchain": (r"\d+\.\d+\.\d+|nightly-\d{4}-\d{2}-\d{2}", "a stable version like 1.93.0 or nightly-YYYY-MM-DD"),
+    "rust_sysroot_sha256": (r"[0-9a-f]{64}", "64 lowercase hex digits"),
+}
+
+
+class MatrixError(Exception):
+    """pyodide-matrix.toml, or the target release named in pyproject.toml, is wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """The pins of one Pyodide release, as pyodide-matrix.toml gives them."""
+
+    version: str
+    status: str
+    npm: str
+    python: str
+    emscripten: str
+    abi: str
+    platform_tag: str
+    rust_toolchain: str
+    rustflags: tuple[str, ...]
+    rust_sysroot_url: str | None = None
+    rust_sysroot_sha256: str | None = None
+
+    @property
+    def python_tag(self) -> str:
+        """The wheel's Python and ABI tag, e.g. cp314."""
+        return "cp" + self.python.replace(".", "")
+
+    @property
+    def pep783_platform_version(self) -> str | None:
+        """What maturin's MATURIN_PYEMSCRIPTEN_PLATFORM_VERSION must be, or None for a pre-PEP 783 tag."""
+        return self.abi if self.platform_tag.startswith("pyemscripten_") else None
+
+    def accepted_platform_tags(self) -> tuple[str, ...]:
+        """The tag spellings that name this release's platform (which one micropip accepts is in FACTS)."""
+        return (
+            f"pyemscripten_{self.abi}_wasm32",
+            f"pyodide_{self.abi}_wasm32",
+            "emscripten_{}_wasm32".format(self.emscripten.replace(".", "_")),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Matrix:
+    """Every release of pyodide-matrix.toml, and the one `stable` resolves to."""
+
+    default: str
+    releases: dict[str, Release]
+
+    def resolve(self, name: str) -> Release:
+        """The release that a target name ("stable" or a version) means."""
+        version = self.default if name == "stable" else name
+        if version not in self.releases:
+            known = ", ".join(["stable", *self.releases])
+            raise MatrixError(
+                f"Pyodide release {name!r} is not in {MATRIX_FILE}; known: {known}. "
+                "Pick one of those, or run `copier update` to get newer releases."
+            )
+        return self.releases[version]
+
+
+def _check_release(version: str, table: object) -> Release:
+    where = f'{MATRIX_FILE}: [release."{version}"]'
+    if not isinstance(table, dict):
+        raise MatrixError(f"{where} must be a table")
+    missing = [key for key in REQUIRED_KEYS if key not in table]
+    if missing:
+        raise MatrixError(f"{where} lacks {', '.join(missing)}")
+    unknown = sorted(set(table) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        raise MatrixError(f"{where} has unknown keys {', '.join(unknown)}; known: {', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)}")
+    for key, value in table.items():
+        if key == "rustflags":
+            if not (isinstance(value, list) and all(isinstance(flag, str) for flag in value)):
+                raise MatrixError(f"{where} rustflags must be an array of strings, one argument each")
+        elif not isinstance(value, str):
+            raise MatrixError(f"{where} {key} must be a string, found {value!r}")
+        elif key in FORMATS and not re.fullmatch(FORMATS[key][0], value):
+            raise MatrixError(f"{where} {key} = {value!r} is not {FORMATS[key][1]}")
+    if table["status"] not in STATUSES:
+        raise MatrixError(f"{where} status = {table['status']!r} is not one of {', '.join(STATUSES)}")
+    if ("rust_sysroot_url" in table) != ("rust_sysroot_sha256" in table):
+        raise MatrixError(f"{where} needs both rust_sysroot_url and rust_sysroot_sha256, or neither")
+    release = Release(version=version, **{**table, "rustflags": tuple(table["rustflags"])})
+    if release.platform_tag not in release.accepted_platform_tags():
+        raise MatrixError(
+            f"{where} platform_tag = {release.platform_tag!r} does not name this release's platform; "
+            f"expected one of {', '.join(release.accepted_platform_tags())}"
+        )
+    return release
+
+
+def parse_matrix(data: dict) -> Matrix:
+    """Check a parsed pyodide-matrix.toml and return it as a Matrix."""
+    releases = data.get("release")
+    if not isinstance(releases, dict) or not releases:
+        raise MatrixError(f'{MATRIX_FILE} has no [release."X"] tables')
+    checked = {version: _check_release(version, table) for version, table in releases.items()}
+    default = data.get("default")
+    if default not in checked:
+        raise MatrixError(f"{MATRIX_FILE}: default = {default!r} is not one of its releases ({', '.join(checked)})")
+    if checked[default].status != "stable":
+        raise MatrixError(f"{MATRIX_FILE}: default = {default!r} has status {checked[default].status!r}, not stable")
+    return Matrix(default=default, releases=checked)
+
+
+def load_matrix(path: Path) -> Matrix:
+    """Read and check a pyodide-matrix.toml."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MatrixError(f"{path} not found: this project's pins live there (restore it with `copier update`)") from None
+    except tomllib.TOMLDecodeError as error:
+        raise MatrixError(f"{path} is not valid TOML: {error}") from None
+    return parse_matrix(data)
+
+
+def target_name(project_dir: Path) -> str:
+    """The target release that pyproject.toml names: "stable" or a version."""
+    pyproject = tomllib.loads((Path(project_dir) / "pyproject.toml").read_text(encoding="utf-8"))
+    try:
+        return pyproject["tool"]["pyodide-target"]["release"]
+    except KeyError:
+        raise MatrixError('pyproject.toml lacks [tool.pyodide-target] release = "stable" (or a version)') from None
+
+
+def target_release(project_dir: Path, override: str | None = None) -> Release:
+    """The release to build for: `override` (a `--pyodide` argument) or the one pyproject.toml names."""
+    matrix = load_matrix(Path(project_dir) / MATRIX_FILE)
+    return matrix.resolve(override or target_name(project_dir))
+
+
+def describe(release: Release) -> str:
+    """One line naming a release and its main pins."""
+    return (
+        f"Pyodide {release.version} ({release.status}): Python {release.python}, Emscripten {release.emscripten}, "
+        f"Rust {release.rust_toolchain}, wheels tagged {release.python_tag}-{release.python_tag}-{release.platform_tag}"
+    )
+
+
+def not_implemented(session_name: str, project_dir: Path) -> str:
+    """The message of a session that this version of the template does not provide yet."""
+    try:
+        target = describe(target_release(project_dir))
+    except MatrixError as error:
+        target = f"no target ({error})"
+    return (
+        f"`nox -s {session_name}` is not implemented yet in this version of the template. "
+        f"Target: {target}. A later template version fills it in: run `copier update` to get it."
+    )

@@ -1,0 +1,20 @@
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+
+def parse_fraction(text: str) -> float:
+    """Parse a fraction like "3/4" into a float.
+
+    Raises ValueError for text that is not a fraction and ZeroDivisionError for a zero denominator.
+    """
+
+def panic_with(message: str) -> None:
+    """Panic in Rust; the panic arrives as pyo3_runtime.PanicException (a BaseException)."""
+
+class Counter:
+    """A counter that remembers how often it was bumped."""
+
+    @property
+    def count(self) -> int: ...
+    def __init__(self, start: int = 0) -> None: ...
+    def bump(self, step: int = 1) -> int:
+        """Add `step` to the count and return the new count."""

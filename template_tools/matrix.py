@@ -1,0 +1,78 @@
+"""The template's version matrix: loading it, and the copier mirror generated from it.
+
+template/pyodide-matrix.toml is the one home of every pin. copier.yml cannot read TOML (its Jinja has no
+TOML filter, and custom extensions would need --trust), so `inv matrix.sync` writes the same data as YAML
+to copier-matrix.yml, which copier.yml includes; a test fails when the two differ.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+TEMPLATE_DIR = REPO_DIR / "template"
+MATRIX_PATH = TEMPLATE_DIR / "pyodide-matrix.toml"
+MIRROR_PATH = REPO_DIR / "copier-matrix.yml"
+MIRROR_HEADER = (
+    "# Generated from template/pyodide-matrix.toml by `inv matrix.sync`: do not edit; edit the TOML file.\n"
+    "# copier.yml includes it so that questions and rendered files can read the pins.\n"
+)
+
+
+def _load_helper_module():
+    """The generated project's pyodide_tools.py: matrix parsing has one implementation, shipped to users."""
+    if "pyodide_tools" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("pyodide_tools", TEMPLATE_DIR / "pyodide_tools.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["pyodide_tools"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["pyodide_tools"]
+
+
+pyodide_tools = _load_helper_module()
+MatrixError = pyodide_tools.MatrixError
+
+
+def load(path: Path = MATRIX_PATH):
+    """The checked matrix (a pyodide_tools.Matrix)."""
+    return pyodide_tools.load_matrix(path)
+
+
+def raw(path: Path = MATRIX_PATH) -> dict:
+    """The matrix file's data as TOML gives it."""
+    return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def mirror_text(path: Path = MATRIX_PATH) -> str:
+    """What copier-matrix.yml must hold for the matrix at `path` (checked first)."""
+    load(path)
+    question = {"pyodide_matrix": {"type": "yaml", "when": False, "default": raw(path)}}
+    return MIRROR_HEADER + yaml.safe_dump(question, sort_keys=False, width=120)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix=f".{Path(path).name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def sync_mirror() -> bool:
+    """Rewrite copier-matrix.yml from the matrix; True when it changed."""
+    text = mirror_text()
+    if MIRROR_PATH.exists() and MIRROR_PATH.read_text(encoding="utf-8") == text:
+        return False
+    write_atomically(MIRROR_PATH, text)
+    return True
