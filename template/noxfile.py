@@ -1,12 +1,15 @@
 """Build, lint and test this crate natively and for Pyodide. `nox -l` lists the sessions."""
 
+import sys
 from pathlib import Path
 
 import nox
 
+PROJECT_DIR = Path(__file__).parent
+# The `nox` command does not put the noxfile's folder on sys.path.
+sys.path.insert(0, str(PROJECT_DIR))
 import pyodide_tools
 
-PROJECT_DIR = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(PROJECT_DIR / "pyproject.toml")
 
 nox.options.sessions = ["tests", "lint"]

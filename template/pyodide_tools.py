@@ -13,13 +13,25 @@ from pathlib import Path
 
 MATRIX_FILE = "pyodide-matrix.toml"
 STATUSES = ("stable", "legacy", "prerelease")
-REQUIRED_KEYS = ("status", "npm", "python", "emscripten", "abi", "platform_tag", "rust_toolchain", "rustflags")
+REQUIRED_KEYS = (
+    "status",
+    "npm",
+    "python",
+    "emscripten",
+    "abi",
+    "platform_tag",
+    "rust_toolchain",
+    "rustflags",
+)
 OPTIONAL_KEYS = ("rust_sysroot_url", "rust_sysroot_sha256")
 FORMATS = {
-    "python": (r"3\.\d+", "X.Y, e.g. 3.14"),
-    "emscripten": (r"\d+\.\d+\.\d+", "X.Y.Z, e.g. 5.0.3"),
-    "abi": (r"\d{4}_\d+", "YYYY_N, e.g. 2026_0"),
-    "rust_toolchain": (r"\d+\.\d+\.\d+|nightly-\d{4}-\d{2}-\d{2}", "a stable version like 1.93.0 or nightly-YYYY-MM-DD"),
+    "python": (r"3\.\d+", "X.Y"),
+    "emscripten": (r"\d+\.\d+\.\d+", "X.Y.Z"),
+    "abi": (r"\d{4}_\d+", "YYYY_N"),
+    "rust_toolchain": (
+        r"\d+\.\d+\.\d+|nightly-\d{4}-\d{2}-\d{2}",
+        "a stable version X.Y.Z or nightly-YYYY-MM-DD",
+    ),
     "rust_sysroot_sha256": (r"[0-9a-f]{64}", "64 lowercase hex digits"),
 }
 
@@ -91,19 +103,25 @@ def _check_release(version: str, table: object) -> Release:
         raise MatrixError(f"{where} lacks {', '.join(missing)}")
     unknown = sorted(set(table) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
-        raise MatrixError(f"{where} has unknown keys {', '.join(unknown)}; known: {', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)}")
+        raise MatrixError(
+            f"{where} has unknown keys {', '.join(unknown)}; known: {', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)}"
+        )
     for key, value in table.items():
         if key == "rustflags":
             if not (isinstance(value, list) and all(isinstance(flag, str) for flag in value)):
-                raise MatrixError(f"{where} rustflags must be an array of strings, one argument each")
+                raise MatrixError(
+                    f"{where} rustflags must be an array of strings, one argument each"
+                )
         elif not isinstance(value, str):
             raise MatrixError(f"{where} {key} must be a string, found {value!r}")
         elif key in FORMATS and not re.fullmatch(FORMATS[key][0], value):
             raise MatrixError(f"{where} {key} = {value!r} is not {FORMATS[key][1]}")
     if table["status"] not in STATUSES:
-        raise MatrixError(f"{where} status = {table['status']!r} is not one of {', '.join(STATUSES)}")
-    if ("rust_sysroot_url" in table) != ("rust_sysroot_sha256" in table):
-        raise MatrixError(f"{where} needs both rust_sysroot_url and rust_sysroot_sha256, or neither")
+        raise MatrixError(
+            f"{where} status = {table['status']!r} is not one of {', '.join(STATUSES)}"
+        )
+    if "rust_sysroot_sha256" in table and "rust_sysroot_url" not in table:
+        raise MatrixError(f"{where} has rust_sysroot_sha256 but no rust_sysroot_url")
     release = Release(version=version, **{**table, "rustflags": tuple(table["rustflags"])})
     if release.platform_tag not in release.accepted_platform_tags():
         raise MatrixError(
@@ -121,9 +139,13 @@ def parse_matrix(data: dict) -> Matrix:
     checked = {version: _check_release(version, table) for version, table in releases.items()}
     default = data.get("default")
     if default not in checked:
-        raise MatrixError(f"{MATRIX_FILE}: default = {default!r} is not one of its releases ({', '.join(checked)})")
+        raise MatrixError(
+            f"{MATRIX_FILE}: default = {default!r} is not one of its releases ({', '.join(checked)})"
+        )
     if checked[default].status != "stable":
-        raise MatrixError(f"{MATRIX_FILE}: default = {default!r} has status {checked[default].status!r}, not stable")
+        raise MatrixError(
+            f"{MATRIX_FILE}: default = {default!r} has status {checked[default].status!r}, not stable"
+        )
     return Matrix(default=default, releases=checked)
 
 
@@ -132,7 +154,9 @@ def load_matrix(path: Path) -> Matrix:
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MatrixError(f"{path} not found: this project's pins live there (restore it with `copier update`)") from None
+        raise MatrixError(
+            f"{path} not found: this project's pins live there; restore it with `git checkout -- {path}`"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise MatrixError(f"{path} is not valid TOML: {error}") from None
     return parse_matrix(data)
@@ -144,7 +168,9 @@ def target_name(project_dir: Path) -> str:
     try:
         return pyproject["tool"]["pyodide-target"]["release"]
     except KeyError:
-        raise MatrixError('pyproject.toml lacks [tool.pyodide-target] release = "stable" (or a version)') from None
+        raise MatrixError(
+            'pyproject.toml lacks [tool.pyodide-target] release = "stable" (or a version)'
+        ) from None
 
 
 def target_release(project_dir: Path, override: str | None = None) -> Release:

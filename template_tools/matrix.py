@@ -76,3 +76,26 @@ def sync_mirror() -> bool:
         return False
     write_atomically(MIRROR_PATH, text)
     return True
+
+
+def table(checked=None):
+    """The matrix as a rich Table, one row per release."""
+    from rich.table import Table
+
+    checked = checked or load()
+    view = Table(title=f"{MATRIX_PATH.relative_to(REPO_DIR)} (default: {checked.default})")
+    for column in ("release", "status", "python", "emscripten", "abi", "platform tag", "rust", "rustflags", "sysroot"):
+        view.add_column(column)
+    for release in checked.releases.values():
+        view.add_row(
+            release.version,
+            release.status,
+            release.python,
+            release.emscripten,
+            release.abi,
+            release.platform_tag,
+            release.rust_toolchain,
+            " ".join(release.rustflags) or "-",
+            "yes" if release.rust_sysroot_url else "-",
+        )
+    return view

@@ -1,0 +1,22 @@
+"""Sessions of the template repository itself. `nox -l` lists them."""
+
+import nox
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+nox.options.sessions = ["tests"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the template's test suite: renders projects and runs their own sessions for real."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "dev"))
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and format-check this repository's Python code."""
+    session.install("ruff>=0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

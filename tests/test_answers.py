@@ -1,0 +1,52 @@
+"""Bad answers: each gets a clear message and leaves no project folder behind."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from template_tools import matrix
+from template_tools.render import render_project
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"project_name": "-leading-dash"}, "is not a valid distribution name"),
+        ({"project_name": "has space"}, "is not a valid distribution name"),
+        ({"project_name": "ok", "module_name": "my-module"}, "is not a Python identifier"),
+        ({"project_name": "ok", "module_name": "2fast"}, "is not a Python identifier"),
+        ({"project_name": "ok", "module_name": "class"}, "is a Python keyword"),
+        ({"project_name": "class"}, "is a Python keyword"),
+        ({"project_name": "ok", "author_email": "nobody"}, "is not an email address"),
+        ({"project_name": "ok", "repository_url": "github.com/x"}, "is not an http(s) URL"),
+        ({"project_name": "ok", "pyodide_version": "0.99.0"}, "Invalid choice for 'pyodide_version'"),
+        ({"project_name": "ok", "license": "WTFPL"}, "Invalid choice for 'license'"),
+    ],
+)
+def test_bad_answer_is_refused_and_leaves_nothing(tmp_path, answers, message):
+    destination = tmp_path / "project"
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        render_project(destination, answers)
+    assert not destination.exists()
+
+
+def test_unknown_pyodide_version_lists_the_choices(tmp_path):
+    with pytest.raises(ValueError) as raised:
+        render_project(tmp_path / "project", {"project_name": "ok", "pyodide_version": "0.99.0"})
+    for choice in ["stable", *matrix.load().releases]:
+        assert repr(choice) in str(raised.value)
+
+
+def test_command_line_reports_the_bad_answer(tmp_path):
+    copier = Path(sys.executable).with_name("copier")
+    destination = tmp_path / "project"
+    result = subprocess.run(
+        [copier, "copy", "--defaults", "--vcs-ref=HEAD", "--data", "module_name=import",
+         "--data", "project_name=ok", str(matrix.REPO_DIR), str(destination)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert '"import" is a Python keyword' in result.stderr
+    assert not destination.exists()
