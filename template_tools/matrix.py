@@ -84,7 +84,17 @@ def table(checked=None):
 
     checked = checked or load()
     view = Table(title=f"{MATRIX_PATH.relative_to(REPO_DIR)} (default: {checked.default})")
-    for column in ("release", "status", "python", "emscripten", "abi", "platform tag", "rust", "rustflags", "sysroot"):
+    for column in (
+        "release",
+        "status",
+        "python",
+        "emscripten",
+        "abi",
+        "platform tag",
+        "rust",
+        "rustflags",
+        "sysroot",
+    ):
         view.add_column(column)
     for release in checked.releases.values():
         view.add_row(

@@ -33,6 +33,7 @@ def run_nox(project: Path, *args: str, timeout: int = 1800) -> subprocess.Comple
     return subprocess.run(
         [str(Path(sys.executable).with_name("nox")), *args],
         cwd=project,
+        check=False,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -72,7 +72,13 @@ def test_copier_mirror_is_in_sync_with_the_matrix():
 
 def pin_literals():
     for release in MATRIX.releases.values():
-        yield from (release.version, release.emscripten, release.abi, release.platform_tag, release.rust_toolchain)
+        yield from (
+            release.version,
+            release.emscripten,
+            release.abi,
+            release.platform_tag,
+            release.rust_toolchain,
+        )
         if release.rust_sysroot_url:
             yield release.rust_sysroot_url
 

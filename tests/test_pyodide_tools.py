@@ -33,7 +33,10 @@ def test_the_shipped_matrix_parses():
         (lambda d: d["release"]["314.0.7"].pop("emscripten"), r'\[release."314.0.7"\] lacks emscripten'),
         (lambda d: d["release"]["314.0.7"].update(rustflag=[]), r"unknown keys rustflag"),
         (lambda d: d["release"]["314.0.7"].update(emscripten="5.0"), r"emscripten = '5.0' is not X.Y.Z"),
-        (lambda d: d["release"]["314.0.7"].update(rustflags="-C x"), r"rustflags must be an array of strings"),
+        (
+            lambda d: d["release"]["314.0.7"].update(rustflags="-C x"),
+            r"rustflags must be an array of strings",
+        ),
         (lambda d: d["release"]["314.0.7"].update(status="beta"), r"status = 'beta' is not one of"),
         (lambda d: d["release"]["314.0.7"].update(python=3.14), r"python must be a string"),
         (
@@ -41,7 +44,10 @@ def test_the_shipped_matrix_parses():
             r"does not name this release's platform; expected one of pyemscripten_2026_0_wasm32",
         ),
         (lambda d: d["release"]["314.0.7"].update(rust_sysroot_sha256="0" * 64), r"but no rust_sysroot_url"),
-        (lambda d: d["release"]["0.29.5"].update(rust_sysroot_sha256="abc"), r"is not 64 lowercase hex digits"),
+        (
+            lambda d: d["release"]["0.29.5"].update(rust_sysroot_sha256="abc"),
+            r"is not 64 lowercase hex digits",
+        ),
     ],
 )
 def test_malformed_matrix_is_refused_with_the_reason(edit, message):
@@ -50,7 +56,9 @@ def test_malformed_matrix_is_refused_with_the_reason(edit, message):
 
 
 def test_unknown_target_names_the_known_ones():
-    with pytest.raises(tools.MatrixError, match=r"'0.99.0' is not in pyodide-matrix.toml; known: stable, 315"):
+    with pytest.raises(
+        tools.MatrixError, match=r"'0.99.0' is not in pyodide-matrix.toml; known: stable, 315"
+    ):
         tools.parse_matrix(GOOD).resolve("0.99.0")
 
 
@@ -63,7 +71,10 @@ def test_target_comes_from_pyproject_or_the_override(tmp_path):
 
 def test_missing_or_broken_files_say_what_to_do(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\n")
-    with pytest.raises(tools.MatrixError, match=r"not found: this project's pins live there; restore it with `git checkout -- "):
+    with pytest.raises(
+        tools.MatrixError,
+        match=r"not found: this project's pins live there; restore it with `git checkout -- ",
+    ):
         tools.target_release(tmp_path)
     (tmp_path / "pyodide-matrix.toml").write_text("default = \n")
     with pytest.raises(tools.MatrixError, match="is not valid TOML"):

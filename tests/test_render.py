@@ -38,7 +38,10 @@ def check_pins(project, release):
     cargo_config_text = (project / ".cargo/config.toml").read_text()
     cargo_config = tomllib.loads(cargo_config_text)
     assert cargo_config["target"]["wasm32-unknown-emscripten"]["rustflags"] == list(release.rustflags)
-    assert f"Pyodide {release.version} (Python {release.python}, Emscripten {release.emscripten})" in cargo_config_text
+    assert (
+        f"Pyodide {release.version} (Python {release.python}, Emscripten {release.emscripten})"
+        in cargo_config_text
+    )
     readme = (project / "README.md").read_text()
     assert f"Pyodide {release.version} (Python {release.python}, Emscripten {release.emscripten})" in readme
     assert f"Now: {release.version}." in (project / "pyproject.toml").read_text()
@@ -93,7 +96,10 @@ def test_module_name_can_differ_from_project_name(render):
 def test_every_release_renders_with_its_own_pins(render, version):
     project = render(project_name="hello", pyodide_version=version)
     check_pins(project, MATRIX.releases[version])
-    assert tomllib.loads((project / "pyproject.toml").read_text())["tool"]["pyodide-target"]["release"] == version
+    assert (
+        tomllib.loads((project / "pyproject.toml").read_text())["tool"]["pyodide-target"]["release"]
+        == version
+    )
 
 
 def test_template_needs_no_trust():
