@@ -1,4 +1,11 @@
-"""Build, lint and test this crate natively and for Pyodide. `nox -l` lists the sessions."""
+# /// script
+# dependencies = ["nox>=2026.10.20", "packaging>=26", "platformdirs>=4", "requests>=2.32", "rich>=13"]
+# ///
+"""Build, lint and test this crate natively and for Pyodide. `nox -l` lists the sessions.
+
+The block above lists what the helpers in pyodide_tools/ import: nox installs it into
+.nox/_nox_script_mode by itself when the environment that runs nox lacks any of it.
+"""
 
 import sys
 from pathlib import Path
@@ -8,7 +15,7 @@ import nox
 PROJECT_DIR = Path(__file__).parent
 # The `nox` command does not put the noxfile's folder on sys.path.
 sys.path.insert(0, str(PROJECT_DIR))
-import pyodide_tools
+from pyodide_tools.matrix import not_implemented
 
 PYPROJECT = nox.project.load_toml(PROJECT_DIR / "pyproject.toml")
 
@@ -36,28 +43,28 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=False)
 def toolchain(session: nox.Session) -> None:
     """Install the Rust and Emscripten toolchains that the target release pins."""
-    session.error(pyodide_tools.not_implemented("toolchain", PROJECT_DIR))
+    session.error(not_implemented("toolchain", PROJECT_DIR))
 
 
 @nox.session(python=False)
 def wasm_build(session: nox.Session) -> None:
     """Build the Pyodide wheel into dist/."""
-    session.error(pyodide_tools.not_implemented("wasm_build", PROJECT_DIR))
+    session.error(not_implemented("wasm_build", PROJECT_DIR))
 
 
 @nox.session(python=False)
 def audit(session: nox.Session) -> None:
     """Check that wheels are Pyodide side modules with the target's tags."""
-    session.error(pyodide_tools.not_implemented("audit", PROJECT_DIR))
+    session.error(not_implemented("audit", PROJECT_DIR))
 
 
 @nox.session(python=False)
 def wasm_test(session: nox.Session) -> None:
     """Run the test suite inside Pyodide with the built wheel installed."""
-    session.error(pyodide_tools.not_implemented("wasm_test", PROJECT_DIR))
+    session.error(not_implemented("wasm_test", PROJECT_DIR))
 
 
 @nox.session(python=False)
 def doctor(session: nox.Session) -> None:
     """Check this machine's toolchains against the target release's pins."""
-    session.error(pyodide_tools.not_implemented("doctor", PROJECT_DIR))
+    session.error(not_implemented("doctor", PROJECT_DIR))

@@ -7,17 +7,17 @@ to copier-matrix.yml, which copier.yml includes; a test fails when the two diffe
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import tempfile
 import tomllib
 from pathlib import Path
 
+import pyodide_tools.matrix
 import yaml
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = REPO_DIR / "template"
+from template_tools import TEMPLATE_DIR
+
+REPO_DIR = TEMPLATE_DIR.parent
 MATRIX_PATH = TEMPLATE_DIR / "pyodide-matrix.toml"
 MIRROR_PATH = REPO_DIR / "copier-matrix.yml"
 MIRROR_HEADER = (
@@ -26,23 +26,12 @@ MIRROR_HEADER = (
 )
 
 
-def _load_helper_module():
-    """The generated project's pyodide_tools.py: matrix parsing has one implementation, shipped to users."""
-    if "pyodide_tools" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("pyodide_tools", TEMPLATE_DIR / "pyodide_tools.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["pyodide_tools"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["pyodide_tools"]
-
-
-pyodide_tools = _load_helper_module()
-MatrixError = pyodide_tools.MatrixError
+MatrixError = pyodide_tools.matrix.MatrixError
 
 
 def load(path: Path = MATRIX_PATH):
-    """The checked matrix (a pyodide_tools.Matrix)."""
-    return pyodide_tools.load_matrix(path)
+    """The checked matrix (a pyodide_tools.matrix.Matrix)."""
+    return pyodide_tools.matrix.load_matrix(path)
 
 
 def raw(path: Path = MATRIX_PATH) -> dict:

@@ -1,4 +1,4 @@
-import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,14 +18,14 @@ def render(tmp_path):
     return _render
 
 
-def import_rendered_helper(project: Path):
-    """Import a rendered project's own pyodide_tools.py (under a name of its own)."""
-    name = f"pyodide_tools_{abs(hash(project))}"
-    spec = importlib.util.spec_from_file_location(name, project / "pyodide_tools.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def rendered_target(project: Path) -> dict:
+    """The target release as the rendered project's own pyodide_tools package resolves it."""
+    code = "import dataclasses, json; from pyodide_tools.matrix import target_release; "
+    code += "print(json.dumps(dataclasses.asdict(target_release('.'))))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
 
 
 def run_nox(project: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import pytest
 
 from template_tools import matrix
 
-tools = matrix.pyodide_tools
+tools = matrix.pyodide_tools.matrix
 GOOD = matrix.raw()
 
 

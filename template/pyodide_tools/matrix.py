@@ -1,4 +1,4 @@
-"""Helpers behind this project's noxfile: the Pyodide release to target and its pins.
+"""The Pyodide release to target and its pins.
 
 The pins live in pyodide-matrix.toml (one table per Pyodide release); pyproject.toml's
 `[tool.pyodide-target] release` names the release to build for ("stable" follows the matrix's `default`).
@@ -195,5 +195,5 @@ def not_implemented(session_name: str, project_dir: Path) -> str:
         target = f"no target ({error})"
     return (
         f"`nox -s {session_name}` is not implemented yet in this version of the template. "
-        f"Target: {target}. A later template version fills it in: run `copier update` to get it."
+        f"Target: {target}. A later template version fills it in: run `copier update` to get it"
     )
