@@ -23,11 +23,9 @@ EXPECTED_FILES = {
     "README.md",
     "noxfile.py",
     "pyodide-matrix.toml",
-    "pyodide_tools/__init__.py",
-    "pyodide_tools/matrix.py",
     "pyproject.toml",
     "src/lib.rs",
-}
+} | {f"pyodide_tools/{module.name}" for module in (matrix.TEMPLATE_DIR / "pyodide_tools").glob("*.py")}
 
 
 def files_of(project):
