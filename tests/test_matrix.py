@@ -79,8 +79,7 @@ def pin_literals():
             release.platform_tag,
             release.rust_toolchain,
         )
-        if release.rust_sysroot_url:
-            yield release.rust_sysroot_url
+        yield from filter(None, (release.rust_sysroot_url, release.xbuildenv_url, release.xbuildenv_sha256))
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ REQUIRED_KEYS = (
     "rust_toolchain",
     "rustflags",
 )
-OPTIONAL_KEYS = ("rust_sysroot_url", "rust_sysroot_sha256")
+OPTIONAL_KEYS = ("rust_sysroot_url", "rust_sysroot_sha256", "xbuildenv_url", "xbuildenv_sha256")
 FORMATS = {
     "python": (r"3\.\d+", "X.Y"),
     "emscripten": (r"\d+\.\d+\.\d+", "X.Y.Z"),
@@ -33,6 +33,7 @@ FORMATS = {
         "a stable version X.Y.Z or nightly-YYYY-MM-DD",
     ),
     "rust_sysroot_sha256": (r"[0-9a-f]{64}", "64 lowercase hex digits"),
+    "xbuildenv_sha256": (r"[0-9a-f]{64}", "64 lowercase hex digits"),
 }
 
 
@@ -55,6 +56,8 @@ class Release:
     rustflags: tuple[str, ...]
     rust_sysroot_url: str | None = None
     rust_sysroot_sha256: str | None = None
+    xbuildenv_url: str | None = None
+    xbuildenv_sha256: str | None = None
 
     @property
     def python_tag(self) -> str:
@@ -122,6 +125,8 @@ def _check_release(version: str, table: object) -> Release:
         )
     if "rust_sysroot_sha256" in table and "rust_sysroot_url" not in table:
         raise MatrixError(f"{where} has rust_sysroot_sha256 but no rust_sysroot_url")
+    if ("xbuildenv_url" in table) != ("xbuildenv_sha256" in table):
+        raise MatrixError(f"{where} needs both xbuildenv_url and xbuildenv_sha256, or neither")
     release = Release(version=version, **{**table, "rustflags": tuple(table["rustflags"])})
     if release.platform_tag not in release.accepted_platform_tags():
         raise MatrixError(
