@@ -1,9 +1,16 @@
 # /// script
-# dependencies = ["nox>=2026.10.20", "packaging>=26", "platformdirs>=4", "requests>=2.32", "rich>=13"]
+# dependencies = [
+#     "maturin>=1.16,<2",
+#     "nox>=2026.10.20",
+#     "packaging>=26",
+#     "platformdirs>=4",
+#     "requests>=2.32",
+#     "rich>=13",
+# ]
 # ///
 """Build, lint and test this crate natively and for Pyodide. `nox -l` lists the sessions.
 
-The block above lists what the helpers in pyodide_tools/ import: nox installs it into
+The block above lists what the wasm sessions and pyodide_tools/ need: nox installs it into
 .nox/_nox_script_mode by itself when the environment that runs nox lacks any of it.
 """
 
@@ -15,6 +22,7 @@ import nox
 PROJECT_DIR = Path(__file__).parent
 # The `nox` command does not put the noxfile's folder on sys.path.
 sys.path.insert(0, str(PROJECT_DIR))
+from pyodide_tools import sessions
 from pyodide_tools.matrix import not_implemented
 
 PYPROJECT = nox.project.load_toml(PROJECT_DIR / "pyproject.toml")
@@ -42,20 +50,20 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def toolchain(session: nox.Session) -> None:
-    """Install the Rust and Emscripten toolchains that the target release pins."""
-    session.error(not_implemented("toolchain", PROJECT_DIR))
+    """Install the Rust and Emscripten toolchains the target release pins (--list, --prune)."""
+    sessions.toolchain(session, PROJECT_DIR)
 
 
 @nox.session(python=False)
 def wasm_build(session: nox.Session) -> None:
-    """Build the Pyodide wheel into dist/."""
-    session.error(not_implemented("wasm_build", PROJECT_DIR))
+    """Build the Pyodide wheel into dist/ and audit it (--pyodide, --toolchain, --dry-run)."""
+    sessions.wasm_build(session, PROJECT_DIR)
 
 
 @nox.session(python=False)
 def audit(session: nox.Session) -> None:
-    """Check that wheels are Pyodide side modules with the target's tags."""
-    session.error(not_implemented("audit", PROJECT_DIR))
+    """Check wheels: tags, side module, PyInit export, no pthreads (`-- WHEEL... [--pyodide]`)."""
+    sessions.audit_session(session, PROJECT_DIR)
 
 
 @nox.session(python=False)
@@ -66,5 +74,5 @@ def wasm_test(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def doctor(session: nox.Session) -> None:
-    """Check this machine's toolchains against the target release's pins."""
-    session.error(not_implemented("doctor", PROJECT_DIR))
+    """Check this machine's toolchains against the target release's pins, with a fix per problem."""
+    sessions.doctor_session(session, PROJECT_DIR)

@@ -1,0 +1,177 @@
+"""`nox -s doctor`: check this machine against the target release's pins, one line per check with the fix.
+
+It covers the pitfalls that otherwise fail late or silently: the wrong emcc, the wrong Rust or a missing
+std, a missing wasm-eh sysroot, -pthread or -sSIDE_MODULE=1 in some flags, a RUSTFLAGS variable that
+replaces .cargo/config.toml, a crate MSRV newer than the pinned Rust, and no Node for the tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from pyodide_tools import system
+from pyodide_tools.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
+from pyodide_tools.matrix import Release
+from pyodide_tools.toolchain import ToolchainError
+
+# Flags that break a Pyodide extension module, with why and what to do instead.
+BAD_FLAGS = {
+    "-pthread": "Pyodide has no threads: a module built with -pthread fails to load. Remove it",
+    "-sSIDE_MODULE=1": "Rust side modules need -sSIDE_MODULE=2 (with =1 emcc tries to link lib.rmeta). "
+    "Use -sSIDE_MODULE=2",
+    "-sUSE_PTHREADS": "Pyodide has no threads. Remove it",
+    "-sSHARED_MEMORY": "Pyodide's memory is not shared. Remove it",
+}
+FLAG_VARS = (*OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR, "EMCC_CFLAGS", "CFLAGS", "CXXFLAGS", "LDFLAGS")
+NODE_MINIMUM = (18, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One line of the report; a failed blocker makes `nox -s doctor` exit non-zero."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    blocker: bool = True
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else ("FAIL" if self.blocker else "warn")
+        fix = f" Fix: {self.fix}" if self.fix and not self.ok else ""
+        return f"{mark} {self.name}: {self.detail}.{fix}"
+
+
+def check_emcc(release: Release, releases: Mapping[str, Release], env: Mapping[str, str]) -> Check:
+    emcc = system.find("emcc", env)
+    if not emcc:
+        return Check("emcc", False, "not found on PATH", "`nox -s toolchain`, or `--toolchain system` "
+                     f"with emsdk {release.emscripten} activated")
+    try:
+        found = system.emcc_version(emcc, env)
+    except ToolchainError as error:
+        return Check("emcc", False, str(error), "reinstall it: `nox -s toolchain`")
+    if found != release.emscripten:
+        others = system.matching_releases(releases, found)
+        also = f"; it matches Pyodide {', '.join(others)} (`--pyodide {others[0]}`)" if others else ""
+        return Check("emcc", False, f"{emcc} is Emscripten {found}, the pin is {release.emscripten} "
+                     f"(no stable ABI between versions){also}", "`nox -s toolchain`")
+    return Check("emcc", True, f"{emcc} is Emscripten {found}, as pinned")
+
+
+def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
+    rustc = system.find("rustc", env)
+    if not rustc or not system.find("cargo", env):
+        yield Check("rust", False, "rustc or cargo not found on PATH",
+                    f"`nox -s toolchain`, or install Rust {release.rust_toolchain} with rustup")
+        return
+    try:
+        found = system.parse_rustc_version(system.run_text([rustc, "-vV"], env))
+        sysroot = system.rust_sysroot(rustc, env)
+    except ToolchainError as error:
+        yield Check("rust", False, str(error), "reinstall Rust: `nox -s toolchain`")
+        return
+    mismatch = system.rust_mismatch(found, release.rust_toolchain)
+    yield Check("rust", not mismatch, mismatch or f"{rustc} is rustc {found}, fits the pin "
+                f"{release.rust_toolchain}", f"`rustup toolchain install {release.rust_toolchain}`, "
+                "or `nox -s toolchain`")
+    if system.has_target_std(sysroot):
+        yield Check("std", True, f"{system.TARGET} std installed in {sysroot}")
+    elif system.has_rust_src(sysroot) and not release.rust_sysroot_url:
+        yield Check("std", True, f"no prebuilt {system.TARGET} std, but rust-src is there: "
+                    "wasm_build builds std with -Zbuild-std")
+    else:
+        yield Check("std", False, f"no {system.TARGET} std in {sysroot}",
+                    "`nox -s toolchain`" if release.rust_sysroot_url
+                    else f"`rustup target add {system.TARGET}` or install rust-src")
+    if release.rust_sysroot_url and system.has_target_std(sysroot):
+        marker = sysroot / "lib" / "rustlib" / f"{system.TARGET}_install-url.txt"
+        from_pyodide = marker.is_file() and marker.read_text().strip() == release.rust_sysroot_url
+        yield Check("sysroot", from_pyodide,
+                    "Pyodide's wasm-eh sysroot is installed" if from_pyodide else
+                    "the installed std is not Pyodide's wasm-eh sysroot: mixing unwinding ABIs ends in "
+                    "undefined __cpp_exception / invoke_* symbols", "`nox -s toolchain`")
+
+
+def flag_findings(source: str, flags: list[str]) -> Iterator[Check]:
+    text = " ".join(flags)
+    for bad, why in BAD_FLAGS.items():
+        if bad in text:
+            yield Check("flags", False, f"{source} contains {bad}", why)
+    model = re.search(r"relocation-model=(\w+)", text)
+    if model and model.group(1) != "pic":
+        yield Check("flags", False, f"{source} sets relocation-model={model.group(1)}: side modules need "
+                    "position-independent code (else R_WASM_TABLE_INDEX_SLEB link errors)",
+                    "remove it (pic is the target's default)")
+
+
+def check_flags(release: Release, environ: Mapping[str, str], project_dir: Path) -> Iterator[Check]:
+    for name in OVERRIDING_RUSTFLAGS_VARS:
+        if environ.get(name):
+            yield Check("RUSTFLAGS", False, f"{name} is set: cargo then silently ignores the rustflags "
+                        "of .cargo/config.toml and pyodide-matrix.toml", f"`unset {name}`")
+    found = False
+    for name in FLAG_VARS:
+        for check in flag_findings(f"${name}", shlex.split(environ.get(name, ""))):
+            found = True
+            yield check
+    config = project_dir / ".cargo" / "config.toml"
+    if config.is_file():
+        section = tomllib.loads(config.read_text()).get("target", {}).get(system.TARGET, {})
+        for check in flag_findings(str(config.relative_to(project_dir)), section.get("rustflags", [])):
+            found = True
+            yield check
+    for check in flag_findings("pyodide-matrix.toml", list(release.rustflags)):
+        found = True
+        yield check
+    if not found:
+        yield Check("flags", True, "no -pthread, -sSIDE_MODULE=1 or non-pic code in any flags")
+
+
+def check_msrv(release: Release, project_dir: Path) -> Check:
+    cargo_toml = tomllib.loads((project_dir / "Cargo.toml").read_text())
+    msrv = cargo_toml.get("package", {}).get("rust-version")
+    if not msrv:
+        return Check("msrv", True, "Cargo.toml sets no rust-version", blocker=False)
+    wanted = tuple(int(part) for part in (msrv.split(".") + ["0", "0"])[:3])
+    pinned = system.pinned_rust_version(release.rust_toolchain)
+    if wanted > pinned:
+        return Check("msrv", False, f"Cargo.toml's rust-version {msrv} is newer than the pinned Rust "
+                     f"{release.rust_toolchain} (Rust {'.'.join(map(str, pinned[:2]))})",
+                     "lower rust-version (and what needs it), or target a newer Pyodide line")
+    return Check("msrv", True, f"rust-version {msrv} fits Rust {release.rust_toolchain}")
+
+
+def check_node(env: Mapping[str, str]) -> Check:
+    node = system.find("node", env)
+    fix = f"install Node.js >= {NODE_MINIMUM[0]} (it runs Pyodide for `nox -s wasm_test`)"
+    if not node:
+        return Check("node", False, "not found on PATH", fix, blocker=False)
+    try:
+        version = system.run_text([node, "--version"], env).lstrip("v")
+    except ToolchainError as error:
+        return Check("node", False, str(error), fix, blocker=False)
+    major_minor = tuple(int(part) for part in version.split(".")[:2])
+    return Check("node", major_minor >= NODE_MINIMUM, f"{node} is Node {version}", fix, blocker=False)
+
+
+def run_checks(
+    release: Release,
+    releases: Mapping[str, Release],
+    project_dir: Path,
+    environ: Mapping[str, str],
+    toolchain_env: Mapping[str, str],
+) -> list[Check]:
+    """Every check; `environ` is the user's environment, `toolchain_env` the one builds will use."""
+    return [
+        check_emcc(release, releases, toolchain_env),
+        *check_rust(release, toolchain_env),
+        *check_flags(release, environ, project_dir),
+        check_msrv(release, project_dir),
+        check_node(environ),
+    ]

@@ -1,0 +1,189 @@
+"""The "system" toolchain provider: the emcc, cargo and rustc already on PATH, checked against the pins.
+
+For a distro's, conda's or a CI image's compilers. When the target's std is not installed but rust-src is,
+std is built from source with -Zbuild-std (as Debian's rustc needs: it ships no wasm32-unknown-emscripten std).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import platformdirs
+
+from pyodide_tools.matrix import Release
+from pyodide_tools.toolchain import Toolchain, ToolchainError
+
+TARGET = "wasm32-unknown-emscripten"
+# Rust ships a release every six weeks since 1.0 (2015-05-15); a nightly of a given date is that train's
+# next version. Only used to compare a nightly pin with a crate's rust-version.
+RUST_1_0 = datetime.date(2015, 5, 15)
+
+
+@dataclasses.dataclass(frozen=True)
+class RustVersion:
+    """What `rustc -vV` says of itself."""
+
+    version: tuple[int, int, int]
+    channel: str  # "stable", "beta" or "nightly"
+    commit_date: datetime.date | None
+
+    def __str__(self) -> str:
+        text = ".".join(map(str, self.version))
+        return text if self.channel == "stable" else f"{text}-{self.channel} ({self.commit_date})"
+
+
+def run_text(argv: list[str], env: Mapping[str, str] | None = None) -> str:
+    """A command's standard output, or a ToolchainError naming the command and its error."""
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
+    except OSError as error:
+        raise ToolchainError(f"`{' '.join(argv)}` could not run: {error}") from None
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise ToolchainError(f"`{' '.join(argv)}` failed: {detail[-1] if detail else result.returncode}")
+    return result.stdout.strip()
+
+
+def find(program: str, env: Mapping[str, str]) -> str | None:
+    return shutil.which(program, path=env.get("PATH", os.defpath))
+
+
+def emcc_version(emcc: str, env: Mapping[str, str]) -> str:
+    """The Emscripten version of an emcc, e.g. "6.0.5"."""
+    return run_text([emcc, "-dumpversion"], env)
+
+
+def parse_rustc_version(verbose: str) -> RustVersion:
+    """Read `rustc -vV` output."""
+    release = re.search(r"^release: (\d+)\.(\d+)\.(\d+)(?:-(\w+))?", verbose, re.MULTILINE)
+    if not release:
+        raise ToolchainError(f"cannot read the version from `rustc -vV`: {verbose!r}")
+    date = re.search(r"^commit-date: (\d{4}-\d{2}-\d{2})", verbose, re.MULTILINE)
+    return RustVersion(
+        version=tuple(int(part) for part in release.group(1, 2, 3)),
+        channel=release.group(4) or "stable",
+        commit_date=datetime.date.fromisoformat(date.group(1)) if date else None,
+    )
+
+
+def nightly_date(pin: str) -> datetime.date | None:
+    """The date of a nightly-YYYY-MM-DD pin, None for a stable pin."""
+    if pin.startswith("nightly-"):
+        return datetime.date.fromisoformat(pin.removeprefix("nightly-"))
+    return None
+
+
+def pinned_rust_version(pin: str) -> tuple[int, int, int]:
+    """The version number a rust_toolchain pin stands for (a nightly counts as its train's version)."""
+    date = nightly_date(pin)
+    if date is None:
+        return tuple(int(part) for part in pin.split("."))
+    return (1, (date - RUST_1_0).days // 42 + 2, 0)
+
+
+def rust_mismatch(found: RustVersion, pin: str) -> str | None:
+    """Why `found` cannot build for a release pinned to `pin`, or None when it can."""
+    date = nightly_date(pin)
+    if date is None:
+        # Pyodide asks for "this Rust or later" on the stable lines.
+        if found.version < pinned_rust_version(pin):
+            return f"rustc {found} is older than the pinned {pin}"
+        return None
+    # A nightly pin goes with a sysroot and flags made for that nightly; a nightly is dated the day
+    # after its commit, so accept commits from the two days before the pinned date.
+    if found.channel != "nightly" or found.commit_date is None:
+        return f"rustc {found} is not a nightly, and this release needs {pin}"
+    if not datetime.timedelta(0) <= date - found.commit_date <= datetime.timedelta(days=2):
+        return f"rustc {found} is not {pin}"
+    return None
+
+
+def matching_releases(releases: Mapping[str, Release], emscripten: str) -> list[str]:
+    return [version for version, release in releases.items() if release.emscripten == emscripten]
+
+
+def rust_sysroot(rustc: str, env: Mapping[str, str]) -> Path:
+    return Path(run_text([rustc, "--print", "sysroot"], env))
+
+
+def has_target_std(sysroot: Path) -> bool:
+    return (sysroot / "lib" / "rustlib" / TARGET / "lib").is_dir()
+
+
+def has_rust_src(sysroot: Path) -> bool:
+    return (sysroot / "lib" / "rustlib" / "src" / "rust" / "library" / "std").is_dir()
+
+
+def em_cache_dir(release: Release) -> Path:
+    """A writable Emscripten cache per version (a distro's default cache folder is often read-only)."""
+    return Path(platformdirs.user_cache_dir("pyo3-pyodide")) / "em-cache" / release.emscripten
+
+
+def system_toolchain(
+    release: Release,
+    releases: Mapping[str, Release],
+    env: Mapping[str, str] | None = None,
+) -> Toolchain:
+    """Check the compilers on PATH against `release`'s pins; a ToolchainError says what is wrong."""
+    env = dict(os.environ if env is None else env)
+    emcc, cargo, rustc = (find(program, env) for program in ("emcc", "cargo", "rustc"))
+    if not emcc:
+        raise ToolchainError(
+            f"emcc not found on PATH; Pyodide {release.version} needs Emscripten {release.emscripten}. "
+            "Fix: `nox -s toolchain` (managed), or put emsdk's emcc on PATH (`source emsdk_env.sh`)."
+        )
+    found_emscripten = emcc_version(emcc, env)
+    if found_emscripten != release.emscripten:
+        others = matching_releases(releases, found_emscripten)
+        hint = f", or build for Pyodide {others[0]} with `--pyodide {others[0]}`" if others else ""
+        raise ToolchainError(
+            f"{emcc} is Emscripten {found_emscripten}, but Pyodide {release.version} needs exactly "
+            f"{release.emscripten} (there is no stable ABI between Emscripten versions). "
+            f"Fix: use the managed toolchain (drop `--toolchain system`){hint}."
+        )
+    if not cargo or not rustc:
+        raise ToolchainError(
+            f"{'cargo' if not cargo else 'rustc'} not found on PATH; Pyodide {release.version} needs Rust "
+            f"{release.rust_toolchain}. Fix: install Rust (rustup.rs), or use the managed toolchain."
+        )
+    found_rust = parse_rustc_version(run_text([rustc, "-vV"], env))
+    mismatch = rust_mismatch(found_rust, release.rust_toolchain)
+    if mismatch:
+        raise ToolchainError(
+            f"{mismatch} ({rustc}); Pyodide {release.version} pins Rust {release.rust_toolchain}. "
+            f"Fix: `rustup toolchain install {release.rust_toolchain}` and put it first on PATH, "
+            "or use the managed toolchain (drop `--toolchain system`)."
+        )
+    sysroot = rust_sysroot(rustc, env)
+    build_std = not has_target_std(sysroot)
+    if build_std and not has_rust_src(sysroot):
+        raise ToolchainError(
+            f"{rustc} has no std for {TARGET} and no rust-src to build one ({sysroot}). "
+            f"Fix: `rustup target add {TARGET}`, or install rust-src (Debian: `apt install rust-src`)."
+        )
+    if release.rust_sysroot_url and build_std:
+        raise ToolchainError(
+            f"Pyodide {release.version} needs Pyodide's wasm-eh sysroot in {sysroot}/lib/rustlib/{TARGET}; "
+            "std built from rust-src would use the wrong unwinding ABI. Fix: use the managed toolchain."
+        )
+    extra_env = {
+        # A distro's rustc asks for a self-contained linker it does not ship: name emcc explicitly.
+        "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER": emcc,
+        "EM_CACHE": str(em_cache_dir(release)),
+    }
+    if build_std and found_rust.channel != "nightly":
+        extra_env["RUSTC_BOOTSTRAP"] = "1"  # -Zbuild-std is a nightly flag
+    return Toolchain(
+        provider="system",
+        release=release,
+        env=extra_env,
+        build_std=build_std,
+        extra_rustflags=("-C", "link-self-contained=no"),
+    )
