@@ -38,7 +38,7 @@ def fake_toolchain(
     if emcc:
         write_script(bin_dir / "emcc", f'[ "$1" = -dumpversion ] && echo {emcc}\n')
     if rustc:
-        channel = f"-nightly" if nightly else ""
+        channel = "-nightly" if nightly else ""
         commit_date = nightly or datetime.date(2026, 1, 1)
         write_script(
             bin_dir / "rustc",

@@ -27,7 +27,14 @@ BAD_FLAGS = {
     "-sUSE_PTHREADS": "Pyodide has no threads. Remove it",
     "-sSHARED_MEMORY": "Pyodide's memory is not shared. Remove it",
 }
-FLAG_VARS = (*OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR, "EMCC_CFLAGS", "CFLAGS", "CXXFLAGS", "LDFLAGS")
+FLAG_VARS = (
+    *OVERRIDING_RUSTFLAGS_VARS,
+    RUSTFLAGS_VAR,
+    "EMCC_CFLAGS",
+    "CFLAGS",
+    "CXXFLAGS",
+    "LDFLAGS",
+)
 NODE_MINIMUM = (18, 0)
 
 
@@ -50,25 +57,41 @@ class Check:
 def check_emcc(release: Release, releases: Mapping[str, Release], env: Mapping[str, str]) -> Check:
     emcc = system.find("emcc", env)
     if not emcc:
-        return Check("emcc", False, "not found on PATH", "`nox -s toolchain`, or `--toolchain system` "
-                     f"with emsdk {release.emscripten} activated")
+        return Check(
+            "emcc",
+            False,
+            "not found on PATH",
+            "`nox -s toolchain`, or `--toolchain system` "
+            f"with emsdk {release.emscripten} activated",
+        )
     try:
         found = system.emcc_version(emcc, env)
     except ToolchainError as error:
         return Check("emcc", False, str(error), "reinstall it: `nox -s toolchain`")
     if found != release.emscripten:
         others = system.matching_releases(releases, found)
-        also = f"; it matches Pyodide {', '.join(others)} (`--pyodide {others[0]}`)" if others else ""
-        return Check("emcc", False, f"{emcc} is Emscripten {found}, the pin is {release.emscripten} "
-                     f"(no stable ABI between versions){also}", "`nox -s toolchain`")
+        also = (
+            f"; it matches Pyodide {', '.join(others)} (`--pyodide {others[0]}`)" if others else ""
+        )
+        return Check(
+            "emcc",
+            False,
+            f"{emcc} is Emscripten {found}, the pin is {release.emscripten} "
+            f"(no stable ABI between versions){also}",
+            "`nox -s toolchain`",
+        )
     return Check("emcc", True, f"{emcc} is Emscripten {found}, as pinned")
 
 
 def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
     rustc = system.find("rustc", env)
     if not rustc or not system.find("cargo", env):
-        yield Check("rust", False, "rustc or cargo not found on PATH",
-                    f"`nox -s toolchain`, or install Rust {release.rust_toolchain} with rustup")
+        yield Check(
+            "rust",
+            False,
+            "rustc or cargo not found on PATH",
+            f"`nox -s toolchain`, or install Rust {release.rust_toolchain} with rustup",
+        )
         return
     try:
         found = system.parse_rustc_version(system.run_text([rustc, "-vV"], env))
@@ -77,25 +100,42 @@ def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
         yield Check("rust", False, str(error), "reinstall Rust: `nox -s toolchain`")
         return
     mismatch = system.rust_mismatch(found, release.rust_toolchain)
-    yield Check("rust", not mismatch, mismatch or f"{rustc} is rustc {found}, fits the pin "
-                f"{release.rust_toolchain}", f"`rustup toolchain install {release.rust_toolchain}`, "
-                "or `nox -s toolchain`")
+    yield Check(
+        "rust",
+        not mismatch,
+        mismatch or f"{rustc} is rustc {found}, fits the pin {release.rust_toolchain}",
+        f"`rustup toolchain install {release.rust_toolchain}`, or `nox -s toolchain`",
+    )
     if system.has_target_std(sysroot):
         yield Check("std", True, f"{system.TARGET} std installed in {sysroot}")
     elif system.has_rust_src(sysroot) and not release.rust_sysroot_url:
-        yield Check("std", True, f"no prebuilt {system.TARGET} std, but rust-src is there: "
-                    "wasm_build builds std with -Zbuild-std")
+        yield Check(
+            "std",
+            True,
+            f"no prebuilt {system.TARGET} std, but rust-src is there: "
+            "wasm_build builds std with -Zbuild-std",
+        )
     else:
-        yield Check("std", False, f"no {system.TARGET} std in {sysroot}",
-                    "`nox -s toolchain`" if release.rust_sysroot_url
-                    else f"`rustup target add {system.TARGET}` or install rust-src")
+        yield Check(
+            "std",
+            False,
+            f"no {system.TARGET} std in {sysroot}",
+            "`nox -s toolchain`"
+            if release.rust_sysroot_url
+            else f"`rustup target add {system.TARGET}` or install rust-src",
+        )
     if release.rust_sysroot_url and system.has_target_std(sysroot):
         marker = sysroot / "lib" / "rustlib" / f"{system.TARGET}_install-url.txt"
         from_pyodide = marker.is_file() and marker.read_text().strip() == release.rust_sysroot_url
-        yield Check("sysroot", from_pyodide,
-                    "Pyodide's wasm-eh sysroot is installed" if from_pyodide else
-                    "the installed std is not Pyodide's wasm-eh sysroot: mixing unwinding ABIs ends in "
-                    "undefined __cpp_exception / invoke_* symbols", "`nox -s toolchain`")
+        yield Check(
+            "sysroot",
+            from_pyodide,
+            "Pyodide's wasm-eh sysroot is installed"
+            if from_pyodide
+            else "the installed std is not Pyodide's wasm-eh sysroot: mixing unwinding ABIs ends in "
+            "undefined __cpp_exception / invoke_* symbols",
+            "`nox -s toolchain`",
+        )
 
 
 def flag_findings(source: str, flags: list[str]) -> Iterator[Check]:
@@ -105,16 +145,25 @@ def flag_findings(source: str, flags: list[str]) -> Iterator[Check]:
             yield Check("flags", False, f"{source} contains {bad}", why)
     model = re.search(r"relocation-model=(\w+)", text)
     if model and model.group(1) != "pic":
-        yield Check("flags", False, f"{source} sets relocation-model={model.group(1)}: side modules need "
-                    "position-independent code (else R_WASM_TABLE_INDEX_SLEB link errors)",
-                    "remove it (pic is the target's default)")
+        yield Check(
+            "flags",
+            False,
+            f"{source} sets relocation-model={model.group(1)}: side modules need "
+            "position-independent code (else R_WASM_TABLE_INDEX_SLEB link errors)",
+            "remove it (pic is the target's default)",
+        )
 
 
 def check_flags(release: Release, environ: Mapping[str, str], project_dir: Path) -> Iterator[Check]:
     for name in OVERRIDING_RUSTFLAGS_VARS:
         if environ.get(name):
-            yield Check("RUSTFLAGS", False, f"{name} is set: cargo then silently ignores the rustflags "
-                        "of .cargo/config.toml and pyodide-matrix.toml", f"`unset {name}`")
+            yield Check(
+                "RUSTFLAGS",
+                False,
+                f"{name} is set: cargo then silently ignores the rustflags "
+                "of .cargo/config.toml and pyodide-matrix.toml",
+                f"`unset {name}`",
+            )
     found = False
     for name in FLAG_VARS:
         for check in flag_findings(f"${name}", shlex.split(environ.get(name, ""))):
@@ -123,7 +172,9 @@ def check_flags(release: Release, environ: Mapping[str, str], project_dir: Path)
     config = project_dir / ".cargo" / "config.toml"
     if config.is_file():
         section = tomllib.loads(config.read_text()).get("target", {}).get(system.TARGET, {})
-        for check in flag_findings(str(config.relative_to(project_dir)), section.get("rustflags", [])):
+        for check in flag_findings(
+            str(config.relative_to(project_dir)), section.get("rustflags", [])
+        ):
             found = True
             yield check
     for check in flag_findings("pyodide-matrix.toml", list(release.rustflags)):
@@ -141,9 +192,13 @@ def check_msrv(release: Release, project_dir: Path) -> Check:
     wanted = tuple(int(part) for part in (msrv.split(".") + ["0", "0"])[:3])
     pinned = system.pinned_rust_version(release.rust_toolchain)
     if wanted > pinned:
-        return Check("msrv", False, f"Cargo.toml's rust-version {msrv} is newer than the pinned Rust "
-                     f"{release.rust_toolchain} (Rust {'.'.join(map(str, pinned[:2]))})",
-                     "lower rust-version (and what needs it), or target a newer Pyodide line")
+        return Check(
+            "msrv",
+            False,
+            f"Cargo.toml's rust-version {msrv} is newer than the pinned Rust "
+            f"{release.rust_toolchain} (Rust {'.'.join(map(str, pinned[:2]))})",
+            "lower rust-version (and what needs it), or target a newer Pyodide line",
+        )
     return Check("msrv", True, f"rust-version {msrv} fits Rust {release.rust_toolchain}")
 
 
@@ -157,7 +212,9 @@ def check_node(env: Mapping[str, str]) -> Check:
     except ToolchainError as error:
         return Check("node", False, str(error), fix, blocker=False)
     major_minor = tuple(int(part) for part in version.split(".")[:2])
-    return Check("node", major_minor >= NODE_MINIMUM, f"{node} is Node {version}", fix, blocker=False)
+    return Check(
+        "node", major_minor >= NODE_MINIMUM, f"{node} is Node {version}", fix, blocker=False
+    )
 
 
 def run_checks(

@@ -44,7 +44,9 @@ def parse(session: nox.Session, arguments: argparse.ArgumentParser) -> argparse.
         session.skip("help shown")
 
 
-def targets(session: nox.Session, project_dir: Path, names: list[str] | str | None) -> list[Release]:
+def targets(
+    session: nox.Session, project_dir: Path, names: list[str] | str | None
+) -> list[Release]:
     """The releases the arguments name, or the project's target."""
     try:
         matrix = load_matrix(project_dir / MATRIX_FILE)
@@ -72,9 +74,13 @@ def provide(session: nox.Session, provider: str, release: Release, project_dir: 
 def toolchain(session: nox.Session, project_dir: Path) -> None:
     arguments = parser("toolchain", "Install or check the toolchains the target release pins.")
     add_target_options(arguments)
-    arguments.add_argument("--list", action="store_true", help="show the cache's contents and sizes")
     arguments.add_argument(
-        "--prune", action="store_true", help="remove cached toolchains no release of the matrix uses"
+        "--list", action="store_true", help="show the cache's contents and sizes"
+    )
+    arguments.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove cached toolchains no release of the matrix uses",
     )
     options = parse(session, arguments)
     if options.list:
@@ -86,8 +92,10 @@ def toolchain(session: nox.Session, project_dir: Path) -> None:
         return
     for release in targets(session, project_dir, options.pyodide):
         ready = provide(session, options.toolchain, release, project_dir)
-        session.log(f"{options.toolchain} toolchain ready for Pyodide {release.version}: "
-                    f"{' '.join(f'{k}={v}' for k, v in sorted(ready.env.items()))}")
+        session.log(
+            f"{options.toolchain} toolchain ready for Pyodide {release.version}: "
+            f"{' '.join(f'{k}={v}' for k, v in sorted(ready.env.items()))}"
+        )
 
 
 def wasm_build(session: nox.Session, project_dir: Path) -> None:
@@ -105,12 +113,16 @@ def wasm_build(session: nox.Session, project_dir: Path) -> None:
         session.error(str(error))
     for release in targets(session, project_dir, options.pyodide):
         if options.dry_run:
-            session.log(f"Pyodide {release.version}:\n{dry_plan(options.toolchain, release, out_dir)}")
+            session.log(
+                f"Pyodide {release.version}:\n{dry_plan(options.toolchain, release, out_dir)}"
+            )
             continue
         ready = provide(session, options.toolchain, release, project_dir)
         plan = build.plan_build(ready, out_dir)
         session.run(
-            sys.executable, "-m", *plan.argv,
+            sys.executable,
+            "-m",
+            *plan.argv,
             env=build.build_environment(plan),
             include_outer_env=False,
             external=True,
@@ -126,7 +138,9 @@ def dry_plan(provider: str, release: Release, out_dir: Path) -> str:
     if provider == "managed":
         planned = managed.planned_toolchain(release)
     else:
-        planned = Toolchain(provider="system", release=release, env={"(checked at build time)": "..."})
+        planned = Toolchain(
+            provider="system", release=release, env={"(checked at build time)": "..."}
+        )
     return build.plan_build(planned, out_dir).describe()
 
 
@@ -141,7 +155,9 @@ def audit_or_fail(session: nox.Session, wheels: list[Path], release: Release) ->
 
 
 def audit_session(session: nox.Session, project_dir: Path) -> None:
-    arguments = parser("audit", "Check wheels against a Pyodide release's tags and side-module rules.")
+    arguments = parser(
+        "audit", "Check wheels against a Pyodide release's tags and side-module rules."
+    )
     arguments.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
     add_target_options(arguments, several=False)
     options = parse(session, arguments)
@@ -158,13 +174,19 @@ def doctor_session(session: nox.Session, project_dir: Path) -> None:
     if options.toolchain == "managed":
         installed = managed.installed_toolchain(release)
         if installed is None:
-            session.log(f"the managed toolchain for Pyodide {release.version} is not installed "
-                        "(`nox -s toolchain`); checking what is on PATH instead")
+            session.log(
+                f"the managed toolchain for Pyodide {release.version} is not installed "
+                "(`nox -s toolchain`); checking what is on PATH instead"
+            )
         else:
             toolchain_env.update(installed.env)
-    checks = doctor.run_checks(release, releases(project_dir), project_dir, os.environ, toolchain_env)
-    print(f"Pyodide {release.version}: Python {release.python}, Emscripten {release.emscripten}, "
-          f"Rust {release.rust_toolchain} ({options.toolchain} toolchain)")
+    checks = doctor.run_checks(
+        release, releases(project_dir), project_dir, os.environ, toolchain_env
+    )
+    print(
+        f"Pyodide {release.version}: Python {release.python}, Emscripten {release.emscripten}, "
+        f"Rust {release.rust_toolchain} ({options.toolchain} toolchain)"
+    )
     for check in checks:
         print(check.line())
     blockers = [check for check in checks if not check.ok and check.blocker]

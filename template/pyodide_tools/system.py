@@ -42,12 +42,16 @@ class RustVersion:
 def run_text(argv: list[str], env: Mapping[str, str] | None = None) -> str:
     """A command's standard output, or a ToolchainError naming the command and its error."""
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
+        result = subprocess.run(
+            argv, capture_output=True, text=True, env=env, check=False, timeout=60
+        )
     except OSError as error:
         raise ToolchainError(f"`{' '.join(argv)}` could not run: {error}") from None
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise ToolchainError(f"`{' '.join(argv)}` failed: {detail[-1] if detail else result.returncode}")
+        raise ToolchainError(
+            f"`{' '.join(argv)}` failed: {detail[-1] if detail else result.returncode}"
+        )
     return result.stdout.strip()
 
 
