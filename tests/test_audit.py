@@ -1,0 +1,265 @@
+"""pyodide_tools.audit on real PyO3 wheels from PyPI, and on broken wheels made from them.
+
+The real wheels (jiter, pydantic-core; built by maturin for Pyodide 314) are downloaded once into a per-user
+cache that outlives test runs. Broken wheels are rewritten copies of them, or tiny modules built here.
+"""
+
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import platformdirs
+import pytest
+from pyodide_tools import audit  # template_tools (imported by conftest) puts template/ on sys.path
+
+from template_tools import matrix
+
+RELEASES = matrix.load().releases
+STABLE = RELEASES["314.0.7"]
+PRERELEASE = RELEASES["315.0.0-alpha.2"]
+WHEEL_CACHE = platformdirs.user_cache_path("pyo3-pyodide-template-tests") / "pypi-wheels"
+PLATFORM = "pyemscripten_2026_0_wasm32"
+REAL_WHEELS = {
+    "jiter": "jiter-0.19.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+    "pydantic-core": "pydantic_core-2.50.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+}
+JITER_MODULE = "jiter/jiter.cpython-314-wasm32-emscripten.so"
+
+
+@pytest.fixture(scope="session")
+def real_wheels() -> dict[str, Path]:
+    """The real wheels by project name, downloaded from PyPI only when the cache lacks them."""
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    for project, filename in REAL_WHEELS.items():
+        if not (WHEEL_CACHE / filename).is_file():
+            version = filename.split("-")[1]
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+                + ["--platform", PLATFORM, "--python-version", "314", "--implementation", "cp"]
+                + ["--abi", "cp314", "-d", str(WHEEL_CACHE), f"{project}=={version}"],
+                check=True,
+            )
+    return {project: WHEEL_CACHE / filename for project, filename in REAL_WHEELS.items()}
+
+
+@pytest.fixture
+def jiter(real_wheels) -> Path:
+    return real_wheels["jiter"]
+
+
+def rewrite_wheel(source: Path, target: Path, edit) -> Path:
+    """Copy a wheel member by member; `edit(name, data)` returns the new bytes, or None to drop it."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = edit(info.filename, old.read(info))
+            if data is not None:
+                new.writestr(info.filename, data)
+    return target
+
+
+def replace_module(source: Path, target: Path, change) -> Path:
+    """A copy of a jiter wheel whose extension module is `change(its bytes)`."""
+    return rewrite_wheel(source, target, lambda name, data: change(data) if name == JITER_MODULE else data)
+
+
+def only_finding(wheel: Path, release=STABLE) -> str:
+    findings = audit.audit_wheel(wheel, release).findings
+    assert len(findings) == 1, findings
+    return findings[0]
+
+
+# Tiny WebAssembly modules, written byte by byte (https://webassembly.github.io/spec/core/binary/).
+
+
+def leb128(value: int) -> bytes:
+    encoded = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        encoded.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(encoded)
+
+
+def wasm_name(text: str) -> bytes:
+    return leb128(len(text.encode())) + text.encode()
+
+
+def wasm_vector(items: list[bytes]) -> bytes:
+    return leb128(len(items)) + b"".join(items)
+
+
+def wasm_section(section_id: int, contents: bytes) -> bytes:
+    return bytes([section_id]) + leb128(len(contents)) + contents
+
+
+def side_module(exports: list[str], shared_memory: bool = False) -> bytes:
+    """A valid side module shaped like emcc's: dylink.0 first, env.memory imported, one empty
+    function per export. With shared_memory, its memory import is what `emcc -pthread` writes."""
+    mem_info = bytes([1]) + leb128(4) + bytes(4)  # WASM_DYLINK_MEM_INFO: no memory, no table
+    memory_limits = b"\x03\x01\x01" if shared_memory else b"\x00\x01"  # flags (0x03: max, shared), min, max
+    memory_import = wasm_name("env") + wasm_name("memory") + b"\x02" + memory_limits
+    export_entries = [wasm_name(name) + b"\x00" + leb128(index) for index, name in enumerate(exports)]
+    return b"".join(
+        [
+            b"\0asm\x01\0\0\0",
+            wasm_section(0, wasm_name("dylink.0") + mem_info),
+            wasm_section(1, wasm_vector([b"\x60\x00\x00"])),  # type 0: () -> ()
+            wasm_section(2, wasm_vector([memory_import])),
+            wasm_section(3, wasm_vector([b"\x00"] * len(exports))),  # every function has type 0
+            wasm_section(7, wasm_vector(export_entries)),
+            wasm_section(10, wasm_vector([b"\x02\x00\x0b"] * len(exports))),  # no locals, `end`
+        ]
+    )
+
+
+def demo_wheel(folder: Path, module: bytes) -> Path:
+    wheel = folder / f"demo-1.0-cp314-cp314-{PLATFORM}.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("demo/__init__.py", "from .demo import *\n")
+        archive.writestr("demo/demo.cpython-314-wasm32-emscripten.so", module)
+    return wheel
+
+
+# Real wheels pass.
+
+
+@pytest.mark.parametrize("project", REAL_WHEELS)
+def test_real_pyo3_wheels_pass(real_wheels, project):
+    # Both import pthread_mutex_* and pthread_cond_* (Rust's std does without threads): no finding.
+    report = audit.audit_wheel(real_wheels[project], STABLE)
+    assert report.findings == []
+    [module] = report.extension_modules
+    assert module.member.endswith(".cpython-314-wasm32-emscripten.so")
+    assert module.size > 100_000
+
+
+def test_report_prints_the_sizes_of_the_wheel_and_its_module(jiter):
+    report = audit.audit_wheel(jiter, STABLE)
+    module_size = zipfile.ZipFile(jiter).getinfo(JITER_MODULE).file_size
+    lines = audit.format_report(report).splitlines()
+    assert lines[0].startswith(f"{jiter.name}: {jiter.stat().st_size:,} bytes (")
+    assert lines[0].endswith("for Pyodide 314.0.7: ok")
+    assert lines[1] == f"  {JITER_MODULE}: {module_size:,} bytes ({module_size / 1024:,.1f} KiB)"
+
+
+def test_audit_wheels_reports_each_wheel_in_order(real_wheels):
+    paths = [real_wheels["pydantic-core"], real_wheels["jiter"]]
+    assert [report.wheel for report in audit.audit_wheels(paths, STABLE)] == paths
+
+
+def test_hand_built_side_module_passes(tmp_path):
+    # Keeps the broken tiny modules below honest: without the flaw, the same module passes.
+    assert audit.audit_wheel(demo_wheel(tmp_path, side_module(["PyInit_demo"])), STABLE).findings == []
+
+
+# Broken wheels: each problem has its own message.
+
+
+def test_renamed_platform_tag(jiter, tmp_path):
+    renamed = tmp_path / jiter.name.replace(PLATFORM, "pyemscripten_2025_0_wasm32")
+    shutil.copy(jiter, renamed)
+    finding = only_finding(renamed)
+    assert finding.startswith(f"{renamed.name}: has platform tag pyemscripten_2025_0_wasm32, ")
+    assert "expected pyemscripten_2026_0_wasm32 (Pyodide 314.0.7, Emscripten 5.0.3)" in finding
+    assert "renaming a wheel does not change the ABI" in finding
+
+
+def test_cp314_wheel_against_the_315_prerelease(jiter):
+    python_finding, platform_finding = audit.audit_wheel(jiter, PRERELEASE).findings
+    rebuild = "rebuild with `nox -s wasm_build -- --pyodide 315.0.0-alpha.2`"
+    assert python_finding == (
+        f"{jiter.name}: has Python tag cp314-cp314, expected cp315-cp315 "
+        f"(Pyodide 315.0.0-alpha.2 runs Python 3.15). Fix: {rebuild}"
+    )
+    assert platform_finding == (
+        f"{jiter.name}: has platform tag {PLATFORM}, expected pyemscripten_2026_5_wasm32 "
+        f"(Pyodide 315.0.0-alpha.2, Emscripten 6.0.5). Fix: {rebuild}; "
+        "renaming a wheel does not change the ABI it was built for"
+    )
+
+
+def test_invalid_wheel_filename(jiter, tmp_path):
+    renamed = shutil.copy(jiter, tmp_path / "jiter.whl")
+    assert only_finding(renamed).startswith("jiter.whl: is not a valid wheel file name (")
+
+
+def test_native_elf_module(jiter, tmp_path):
+    native = sorted(Path(sysconfig.get_config_var("DESTSHARED")).glob("*.so"))
+    if not native:
+        pytest.skip("this Python has no lib-dynload/*.so to borrow")
+    wheel = replace_module(jiter, tmp_path / jiter.name, lambda _: native[0].read_bytes())
+    finding = only_finding(wheel)
+    assert finding.startswith(f"{jiter.name}: {JITER_MODULE} is an ELF (native) shared object for ")
+    assert "not WebAssembly; expected a wasm32-emscripten side module" in finding
+
+
+def test_truncated_module(jiter, tmp_path):
+    wheel = replace_module(jiter, tmp_path / jiter.name, lambda data: data[: len(data) // 2])
+    finding = only_finding(wheel)
+    assert f"{JITER_MODULE} is truncated or corrupt WebAssembly (162,255 bytes: section " in finding
+    assert "remain); expected a complete module" in finding
+
+
+def test_module_without_dylink_section(jiter, tmp_path):
+    # Renaming emcc's dylink.0 section leaves a valid module that no longer says it is a side module.
+    def rename_dylink(data: bytes) -> bytes:
+        assert data[8:19] == b"\x00\x12\x08dylink.0"  # the first section: custom, 18 bytes
+        return data.replace(b"\x08dylink.0", b"\x08dylink.x", 1)
+
+    finding = only_finding(replace_module(jiter, tmp_path / jiter.name, rename_dylink))
+    assert f"{JITER_MODULE} has no dylink.0 section, so it is not a side module" in finding
+    assert "Fix: link with -sSIDE_MODULE=2" in finding
+
+
+def test_module_without_pyinit_export(jiter, tmp_path):
+    def rename_export(data: bytes) -> bytes:
+        # The export's length-prefixed name; a name of the same length keeps every size right.
+        assert data.count(b"\x0cPyInit_jiter") == 1
+        return data.replace(b"\x0cPyInit_jiter", b"\x0cPyInit_jitex")
+
+    wheel = replace_module(jiter, tmp_path / jiter.name, rename_export)
+    finding = only_finding(wheel)
+    assert finding == (
+        f"{jiter.name}: {JITER_MODULE} does not export PyInit_jiter (it exports __wasm_call_ctors, "
+        "PyInit_jitex, __wasm_apply_data_relocs), so importing jiter fails. Fix: name the #[pymodule] "
+        'function jiter, or give it #[pyo3(name = "jiter")], to match the file name '
+        "(module-name in pyproject.toml)"
+    )
+
+
+def test_module_with_shared_memory(tmp_path):
+    # What `emcc -pthread -sSIDE_MODULE=2` writes (seen with Emscripten 6.0.5): a shared env.memory
+    # import and an _emscripten_tls_init export.
+    module = side_module(["PyInit_demo", "_emscripten_tls_init"], shared_memory=True)
+    finding = only_finding(demo_wheel(tmp_path, module))
+    assert finding.startswith(
+        f"demo-1.0-cp314-cp314-{PLATFORM}.whl: demo/demo.cpython-314-wasm32-emscripten.so was built "
+        "with threads: it imports shared memory env.memory, exports _emscripten_tls_init; "
+    )
+    assert "Fix: remove -pthread, -sSHARED_MEMORY and `-C target-feature=+atomics`" in finding
+
+
+def test_wheel_without_extension_module(jiter, tmp_path):
+    def drop_module(name, data):
+        return None if name == JITER_MODULE else data
+
+    finding = only_finding(rewrite_wheel(jiter, tmp_path / jiter.name, drop_module))
+    assert finding.startswith(f"{jiter.name}: no extension module (*.so) inside; expected a WebAssembly")
+
+
+def test_file_that_is_not_a_zip(tmp_path):
+    # What a failed download often leaves behind under the wheel's name.
+    fake = tmp_path / REAL_WHEELS["jiter"]
+    fake.write_text("<html><body>404 Not Found</body></html>")
+    assert only_finding(fake) == (
+        f"{fake.name}: not a readable zip archive (File is not a zip file); expected a wheel, "
+        "which is a zip. Fix: build or download it again"
+    )
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / REAL_WHEELS["jiter"]
+    assert only_finding(missing).startswith(f"{missing}: no such file; expected a wheel")
