@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from invoke import Collection, task
+from invoke import Collection, Exit, task
 from rich.console import Console
 
 from template_tools import matrix as pins
+from template_tools import sidroot as sid
 from template_tools.render import render_project
 
 
@@ -39,5 +40,14 @@ def render(c, destination, data=None):
     print(render_project(Path(destination), answers))
 
 
+@task
+def sidroot(c):
+    """Make the Debian sid build root of the real wasm tests (once; needs root) and print its toolchain."""
+    try:
+        print(sid.summary(sid.ensure_root()))
+    except sid.SidRootError as error:
+        raise Exit(f"error: {error}") from None
+
+
 matrix = Collection("matrix", show, sync)
-namespace = Collection(matrix, render)
+namespace = Collection(matrix, render, sidroot)

@@ -5,10 +5,10 @@ packages a toolchain that matches a Pyodide release exactly (emscripten, rustc, 
 `ensure_root()` debootstraps sid into ROOT_DIR once, installs that toolchain and a venv with maturin and nox,
 and writes a completion marker last; later calls only check the marker. `run()` runs one command inside it.
 
-Everything here needs root (debootstrap, chroot, mount). Each `run()` gets a private mount namespace
-(`unshare --mount`): /proc, /dev, the host's resolv.conf and the bound folder are mounted in it, and they vanish
-with the command's last process, however it ends; nothing is ever mounted on the host, so concurrent calls
-cannot disturb each other. The bound host folder appears at the same path inside the root, so paths in
+Everything here needs root (debootstrap, chroot, mount). Each `run()` gets mount and PID namespaces of its
+own (`unshare`): /proc, /dev, the host's resolv.conf and the bound folder are mounted there, and the mounts
+and every process the command started end with it, however it ends. Nothing is ever mounted on the host,
+so concurrent calls cannot disturb each other. The bound host folder appears at the same path inside the root, so paths in
 commands and in error messages read the same on both sides.
 
 To rebuild the root from scratch (e.g. to follow sid), delete ROOT_DIR; `python -m template_tools.sidroot`
@@ -23,7 +23,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -102,16 +101,17 @@ def is_ready(root: Path) -> bool:
 def ensure_root(progress: Callable[[str], object] = print) -> Path:
     """Make the sid root at ROOT_DIR unless it is complete already; returns its path.
 
-    An incomplete root (interrupted, or made with another recipe) is wiped and made again. Takes a few
-    minutes and about 3 GB the first time, and a few milliseconds once the root is complete.
+    An incomplete root (interrupted, or made with another recipe) is wiped and made again. The first time
+    takes a minute or two and 2.3 GB; once the root is complete, well under a millisecond.
     """
     root = ROOT_DIR
     if is_ready(root):
         return root
     _check_host()
     root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f"{root.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making it right now: wait for it
+    lock = os.open(root.parent, os.O_RDONLY)  # the parent folder itself is the lock: no lock file to leave
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making the root right now: wait for it
         if is_ready(root):
             return root
         started = time.monotonic()
@@ -121,6 +121,8 @@ def ensure_root(progress: Callable[[str], object] = print) -> Path:
         except SidRootError as error:
             raise SidRootError(f"{error}\nThe root {root} is incomplete; running again remakes it.") from None
         progress(f"sid root ready in {time.monotonic() - started:.0f} s: {root}")
+    finally:
+        os.close(lock)  # closing releases the lock
     return root
 
 
@@ -152,7 +154,7 @@ def run(
     The environment is BASE_ENV (venv first on PATH, EM_CACHE and CARGO_HOME kept in the root), the host's
     proxy variables, then `env`; nothing else leaks in from the host (a host RUSTFLAGS would change builds).
     `bind`, a host folder, is mounted read-write at the same path inside the root for the call.
-    On timeout the whole process group is killed and subprocess.TimeoutExpired is raised.
+    On timeout everything the command started is killed and subprocess.TimeoutExpired is raised.
     """
     root = Path(root)
     _check_root_user()
@@ -170,23 +172,13 @@ def run(
     if bind is not None:
         bind = Path(bind).resolve()
         script.append(f"mount --bind {_quoted(bind)} {_quoted(_mount_point(root, bind))}")
-    # `env --chdir` inside the root: chroot itself cannot change directory.
-    script.append(f'exec chroot {_quoted(root)} /usr/bin/env --chdir={shlex.quote(cwd)} -- "$@"')
+    # `env --chdir` inside the root: chroot itself cannot change directory. Not exec'd: the shell stays the
+    # namespace's PID 1, so the command gets ordinary signal handling.
+    script.append(f'chroot {_quoted(root)} /usr/bin/env --chdir={shlex.quote(cwd)} -- "$@"')
     full_env = dict(BASE_ENV)
     full_env.update({name: os.environ[name] for name in PASSED_THROUGH if name in os.environ})
     full_env.update(env or {})
-    command = [
-        _host_tool("unshare"),
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-ec",
-        "\n".join(script),
-        "sh",
-        *argv,
-    ]
-    # A session of its own, so that a timeout can kill everything the command started (cargo, rustc, ...).
+    command = _namespaced(["sh", "-ec", "\n".join(script), "sh", *argv])
     process = subprocess.Popen(
         command,
         env=full_env,
@@ -194,12 +186,11 @@ def run(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
-    except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
+    except BaseException:  # a timeout, Ctrl-C: killing unshare ends everything in its namespaces
+        process.kill()
         process.communicate()
         raise
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
@@ -210,16 +201,14 @@ def _make(root: Path, progress: Callable[[str], object]) -> None:
     (root / OWNER_STAMP).write_text("made by template_tools/sidroot.py; deleting this folder is safe\n")
     _check_mirror()
 
-    progress(f"sid root: debootstrap sid into {root} (about 1 min)")
+    progress(f"sid root: debootstrap sid into {root} (under a minute)")
     debootstrap = [_host_tool("debootstrap"), "--variant=minbase", "--include=ca-certificates", "sid"]
-    # In a mount namespace of its own: the /proc and /sys that debootstrap mounts in the root vanish with it.
-    _host_checked(
-        [_host_tool("unshare"), "--mount", "--propagation", "private", *debootstrap, str(root)], "debootstrap"
-    )
+    # In namespaces of its own: the /proc and /sys that debootstrap mounts in the root vanish with it.
+    _host_checked(_namespaced([*debootstrap, str(root)]), "debootstrap")
     shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf", follow_symlinks=True)
     _copy_host_ca_bundle(root)
 
-    progress(f"sid root: apt-get install {' '.join(DEBIAN_PACKAGES)} (about 2 min)")
+    progress(f"sid root: apt-get install {' '.join(DEBIAN_PACKAGES)} (a minute or so)")
     # The mirror's sid Release file may be past its Valid-Until date.
     _checked(root, ["apt-get", "-o", "Acquire::Check-Valid-Until=false", "update"], timeout=900)
     apt_install = ["apt-get", "install", "-y", "--no-install-recommends", *DEBIAN_PACKAGES]
@@ -327,6 +316,23 @@ def _installed_debian_versions(root: Path) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in _output(root, query).splitlines())
 
 
+def _namespaced(argv: list[str]) -> list[str]:
+    """`argv` in new mount and PID namespaces: its mounts and every process it starts end with it.
+
+    --kill-child: when unshare itself is killed (a timeout), the kernel kills all the rest.
+    """
+    return [
+        _host_tool("unshare"),
+        "--mount",
+        "--propagation",
+        "private",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        *argv,
+    ]
+
+
 def _mount_point(root: Path, bind: Path) -> Path:
     """Where `bind` appears inside the root (the same path); created empty, never over the root's files."""
     if not bind.is_dir():
@@ -367,11 +373,15 @@ def _failure(what: str, result: subprocess.CompletedProcess) -> str:
     return f"{what} failed with exit code {result.returncode}:\n{tail}"
 
 
+def summary(root: Path) -> str:
+    """One line: where the root is and the toolchain it holds."""
+    return f"Debian sid root {root}: emcc {emcc_version(root)}, rustc {rustc_version(root)}"
+
+
 def main() -> None:
-    """Make the root if needed and print one line: where it is and the toolchain it holds."""
+    """Make the root if needed, then print its summary line."""
     try:
-        root = ensure_root()
-        print(f"Debian sid root {root}: emcc {emcc_version(root)}, rustc {rustc_version(root)}")
+        print(summary(ensure_root()))
     except SidRootError as error:
         sys.exit(f"error: {error}")
 
