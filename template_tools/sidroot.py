@@ -127,12 +127,12 @@ def ensure_root(progress: Callable[[str], object] = print) -> Path:
 
 
 def emcc_version(root: Path) -> str:
-    """The Emscripten version installed in the root, e.g. "6.0.5"."""
+    """The Emscripten version installed in the root, as "X.Y.Z"."""
     return _output(root, ["emcc", "-dumpversion"]).strip()
 
 
 def rustc_version(root: Path) -> str:
-    """The rustc version installed in the root, e.g. "1.97.1"."""
+    """The rustc version installed in the root, as "X.Y.Z"."""
     text = _output(root, ["rustc", "--version"])
     match = re.match(r"rustc (\S+)", text)
     if not match:

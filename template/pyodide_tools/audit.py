@@ -4,7 +4,7 @@ What `nox -s audit -- WHEEL... [--pyodide VERSION]` runs. Each problem becomes o
 names the wheel (and the member), what was found, what was expected, and the fix. It needs only the
 standard library and `packaging`: it reads WebAssembly's binary format itself (the few sections it needs).
 
-What a side module built with threads looks like, seen in Emscripten 6.0.5's output for
+What a side module built with threads looks like, seen in Emscripten's own output for
 `emcc -pthread -sSIDE_MODULE=2` (and read in Emscripten's tools/link.py and libdylink.js): its imported
 `env.memory` has the `shared` limits flag, it exports `_emscripten_tls_init`, and unoptimized builds keep a
 `target_features` section that lists `+atomics`. Imports named `pthread_mutex_*` or `pthread_self` are

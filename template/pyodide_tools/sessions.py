@@ -84,7 +84,7 @@ def toolchain(session: nox.Session, project_dir: Path) -> None:
     )
     options = parse(session, arguments)
     if options.list:
-        session.log(managed.format_cache_listing())
+        session.log(managed.format_cache_listing(releases(project_dir).values()))
         return
     if options.prune:
         freed = managed.prune(releases(project_dir).values())

@@ -60,7 +60,7 @@ def find(program: str, env: Mapping[str, str]) -> str | None:
 
 
 def emcc_version(emcc: str, env: Mapping[str, str]) -> str:
-    """The Emscripten version of an emcc, e.g. "6.0.5"."""
+    """The Emscripten version of an emcc, as "X.Y.Z"."""
     return run_text([emcc, "-dumpversion"], env)
 
 

@@ -1,0 +1,694 @@
+"""The "managed" toolchain provider: exactly what the target release pins, in a per-user cache.
+
+For one release of pyodide-matrix.toml it installs:
+- Rust `rust_toolchain` through rustup (profile minimal) with rustup's wasm32-unknown-emscripten std;
+  where the release names a `rust_sysroot_url` (Pyodide's wasm-eh sysroot), that prebuilt std instead,
+  unpacked into the toolchain's lib/rustlib as pyodide-build does;
+- emsdk at exactly the pinned Emscripten version, with the patches Pyodide applies to Emscripten: the
+  `emsdk/patches/*.patch` of the release's cross-build environment (xbuildenv_url), applied in name
+  order with `git apply` inside upstream/emscripten, as `pyodide xbuildenv install-emscripten` does.
+
+Cache layout, under $PYO3_PYODIDE_CACHE or else platformdirs' user cache folder "pyo3-pyodide":
+    emsdk/<emscripten>/                     emsdk with that Emscripten, when Pyodide patches nothing
+    emsdk/<emscripten>-pyodide-<patch id>/  emsdk with Pyodide's patches (id: digest of the patches)
+    xbuildenv/<sha256[:16]>/patches/        the patches of one cross-build environment tarball
+    rust-sysroot/<url digest>.json          the sha256 recorded at the first download of a sysroot
+                                            that has no pinned digest (see below)
+    downloads/                              *.part: downloads in progress or interrupted
+rustup keeps its toolchains in its own home (RUSTUP_HOME); the sysroot is unpacked there.
+
+Every finished install writes a completion marker last, and checks it: an interrupted or damaged
+install is resumed or redone, never used. A second run with everything present is local only.
+
+Sysroot digests: Pyodide publishes no sha256 for its wasm-eh sysroot. When the matrix pins one
+(rust_sysroot_sha256), it is checked. Otherwise the sha256 of the first complete download is recorded
+in the cache and every later download must match it (trust on first use); the output says so.
+
+Mirrors: PYO3_PYODIDE_GITHUB_MIRROR replaces https://github.com in the sysroot and cross-build
+environment URLs; PYO3_PYODIDE_EMSDK_GIT is the emsdk git repository to clone; rustup reads
+RUSTUP_DIST_SERVER itself. emsdk fetches Emscripten's binaries from its own server
+(storage.googleapis.com), which no variable of emsdk redirects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+import platformdirs
+
+from pyodide_tools.download import console, download, read_patches, sha256_of, unpack
+from pyodide_tools.matrix import Release
+from pyodide_tools.toolchain import Toolchain, ToolchainError
+
+CACHE_ENV = "PYO3_PYODIDE_CACHE"
+GITHUB_MIRROR_ENV = "PYO3_PYODIDE_GITHUB_MIRROR"
+EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
+EMSDK_GIT_DEFAULT = "https://github.com/emscripten-core/emsdk.git"
+WASM_TARGET = "wasm32-unknown-emscripten"
+MARKER = ".pyo3-pyodide-complete.json"  # in an emsdk or xbuildenv folder, written last
+PATCHED = ".pyo3-pyodide-patched.json"  # in an emsdk folder: Pyodide's patches are applied
+SYSROOT_MARKER = f"{WASM_TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
+INSTALL_RUSTUP = (
+    "Install rustup from https://rustup.rs (or your package manager: `apt install rustup`, "
+    "`brew install rustup`), make sure ~/.cargo/bin is on PATH, and run again"
+)
+
+
+def _read_json(path: Path) -> dict | None:
+    """A marker's content, or None when it is missing or unreadable (e.g. cut short)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write a marker whole or not at all: readers never see half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def cache_dir() -> Path:
+    """The per-user cache that all projects share: $PYO3_PYODIDE_CACHE, else the platform's."""
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("pyo3-pyodide"))
+
+
+def mirrored(url: str) -> str:
+    """`url` with https://github.com replaced by $PYO3_PYODIDE_GITHUB_MIRROR, when that is set."""
+    mirror = os.environ.get(GITHUB_MIRROR_ENV, "").rstrip("/")
+    github = "https://github.com/"
+    return mirror + url[len(github) - 1 :] if mirror and url.startswith(github) else url
+
+
+@contextlib.contextmanager
+def _cache_lock() -> Iterator[None]:
+    """One install or prune at a time in the cache, which several projects share."""
+    lock_path = cache_dir() / ".lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock_file:
+        if fcntl is not None:  # not on Windows
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                console.print(f"waiting for another install or prune in {cache_dir()} to end")
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield  # the lock goes with the file, also when the process is killed
+
+
+def ensure_toolchain(release: Release) -> Toolchain:
+    """Install what `release` pins where it is missing, and return the toolchain ready for builds."""
+    started = time.monotonic()
+    with _cache_lock():
+        _ensure_rust(release)
+        if release.rust_sysroot_url:
+            _ensure_rust_sysroot(release)
+        emsdk_dir = _ensure_emsdk(release.emscripten, _pyodide_patches(release))
+    console.print(
+        f"Toolchain for Pyodide {release.version} ready ({time.monotonic() - started:.1f} s): "
+        f"Rust {release.rust_toolchain}, emsdk {emsdk_dir}"
+    )
+    return Toolchain(provider="managed", release=release, env=toolchain_env(release, emsdk_dir))
+
+
+def toolchain_env(release: Release, emsdk_dir: Path) -> dict[str, str]:
+    """What a build sets to use this emsdk and Rust toolchain (emsdk_env.sh's variables)."""
+    path = [emsdk_dir, emsdk_dir / "upstream" / "emscripten"]
+    env = {
+        "EMSDK": str(emsdk_dir),
+        "EM_CONFIG": str(emsdk_dir / ".emscripten"),
+        "RUSTUP_TOOLCHAIN": release.rust_toolchain,
+    }
+    node_dirs = sorted((emsdk_dir / "node").glob("*/bin"))
+    if node_dirs:
+        path.append(node_dirs[-1])
+        env["EMSDK_NODE"] = str(node_dirs[-1] / "node")
+    env["PATH"] = os.pathsep.join([*map(str, path), os.environ.get("PATH", "")])
+    return env
+
+
+# Rust, through rustup
+
+
+def _rustup() -> str:
+    rustup = shutil.which("rustup")
+    if rustup is None:
+        raise ToolchainError(
+            "rustup is not on PATH: the managed toolchain installs Rust through rustup. "
+            f"{INSTALL_RUSTUP}; or use the system provider with a Rust of your own."
+        )
+    return rustup
+
+
+def _run_rustup(*args: str) -> str:
+    result = subprocess.run([_rustup(), *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ToolchainError(f"`rustup {' '.join(args)}` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def rust_status(toolchain: str) -> tuple[bool, bool]:
+    """Whether rustup has `toolchain`, and whether it has rustup's wasm32-unknown-emscripten std."""
+    # Installed names carry the host triple: "X.Y.Z-x86_64-unknown-linux-gnu (default)".
+    names = [line.split()[0] for line in _run_rustup("toolchain", "list").splitlines() if line]
+    if not any(name == toolchain or name.startswith(toolchain + "-") for name in names):
+        return False, False
+    targets = _run_rustup("target", "list", "--installed", "--toolchain", toolchain).split()
+    return True, WASM_TARGET in targets
+
+
+def _ensure_rust(release: Release) -> None:
+    toolchain = release.rust_toolchain
+    # With a sysroot, rustup's own std for the target would only be replaced: do not fetch it.
+    needs_rustup_std = release.rust_sysroot_url is None
+    has_toolchain, has_std = rust_status(toolchain)
+    if not has_toolchain:
+        command = ["toolchain", "install", toolchain, "--profile", "minimal"]
+        command += ["--target", WASM_TARGET] if needs_rustup_std else []
+    elif needs_rustup_std and not has_std:
+        command = ["target", "add", WASM_TARGET, "--toolchain", toolchain]
+    else:
+        console.print(f"Rust {toolchain}: installed (rustup)")
+        return
+    console.print(f"Rust {toolchain}: $ rustup {' '.join(command)}")
+    if subprocess.run([_rustup(), *command], check=False).returncode != 0:
+        server = os.environ.get("RUSTUP_DIST_SERVER", "https://static.rust-lang.org")
+        raise ToolchainError(
+            f"`rustup {' '.join(command)}` failed (output above). rustup downloads from {server}: "
+            "check the network, or set RUSTUP_DIST_SERVER to a mirror, and run again."
+        )
+    has_toolchain, has_std = rust_status(toolchain)
+    if not has_toolchain or (needs_rustup_std and not has_std):
+        raise ToolchainError(
+            f"rustup reported success, but `rustup toolchain list` and `rustup target list "
+            f"--installed --toolchain {toolchain}` still lack {toolchain} or its {WASM_TARGET}."
+        )
+
+
+# Pyodide's wasm-eh sysroot, unpacked into the toolchain's lib/rustlib
+
+
+def _rustlib(toolchain: str) -> Path:
+    rustc = Path(_run_rustup("which", "--toolchain", toolchain, "rustc").strip())
+    return rustc.parents[1] / "lib" / "rustlib"
+
+
+def _sysroot_record(url: str) -> Path:
+    return cache_dir() / "rust-sysroot" / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".json")
+
+
+def _expected_sysroot_digest(release: Release) -> tuple[str | None, str]:
+    """The sha256 the sysroot must have, or None before its first download; and where it comes from."""
+    if release.rust_sysroot_sha256:
+        return release.rust_sysroot_sha256, "sha256 pinned in pyodide-matrix.toml"
+    record = _sysroot_record(release.rust_sysroot_url)
+    recorded = _read_json(record)
+    if recorded is not None:
+        return recorded["sha256"], (
+            f"upstream publishes no sha256; this one was recorded at the first download in {record}"
+            ": delete that file to accept a new upload"
+        )
+    return None, f"upstream publishes no sha256; this first download's will be recorded in {record}"
+
+
+def _files_and_sizes(folder: Path) -> dict[str, int]:
+    return {
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _sysroot_ready(rustlib: Path, url: str, sha256: str | None) -> bool:
+    installed = _read_json(rustlib / SYSROOT_MARKER)
+    if sha256 is None or installed is None:
+        return False
+    if (installed["url"], installed["sha256"]) != (url, sha256):
+        return False
+    # File sizes catch a rustup install over it, or files gone missing, at the cost of a few stats.
+    target_dir = rustlib / WASM_TARGET
+    return all(
+        (target_dir / name).is_file() and (target_dir / name).stat().st_size == size
+        for name, size in installed["files"].items()
+    )
+
+
+def _ensure_rust_sysroot(release: Release) -> None:
+    url = release.rust_sysroot_url
+    rustlib = _rustlib(release.rust_toolchain)
+    sha256, origin = _expected_sysroot_digest(release)
+    if _sysroot_ready(rustlib, url, sha256):
+        console.print(f"Rust sysroot: installed in {rustlib / WASM_TARGET} ({origin})")
+        return
+    console.print(f"Rust sysroot: {url} -> {rustlib / WASM_TARGET} ({origin})")
+    tarball = cache_dir() / "downloads" / url.rsplit("/", 1)[-1]
+    staging = rustlib / f".{WASM_TARGET}.partial"
+    try:
+        what = "the Rust wasm-eh sysroot"
+        digest = download(mirrored(url), tarball, what=what, sha256=sha256, sha256_origin=origin)
+        shutil.rmtree(staging, ignore_errors=True)
+        unpack(tarball, staging, source=url, top=WASM_TARGET)
+        (rustlib / SYSROOT_MARKER).unlink(missing_ok=True)
+        shutil.rmtree(rustlib / WASM_TARGET, ignore_errors=True)
+        os.replace(staging / WASM_TARGET, rustlib / WASM_TARGET)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        tarball.unlink(missing_ok=True)
+    if sha256 is None:
+        _write_json(_sysroot_record(url), {"url": url, "sha256": digest})
+        console.print(
+            f"Rust sysroot: upstream publishes no sha256; recorded this download's, {digest}, "
+            "and later downloads must match it"
+        )
+    marker = {"url": url, "sha256": digest, "files": _files_and_sizes(rustlib / WASM_TARGET)}
+    _write_json(rustlib / SYSROOT_MARKER, marker)  # last: the install is complete
+
+
+# Pyodide's Emscripten patches, from the release's cross-build environment
+
+
+def _xbuildenv_dir(release: Release) -> Path:
+    return cache_dir() / "xbuildenv" / release.xbuildenv_sha256[:16]
+
+
+def _cached_patches(folder: Path) -> list[Path] | None:
+    """The patches of a finished xbuildenv folder in name order, or None when it is not finished."""
+    marker = _read_json(folder / MARKER)
+    if marker is None:
+        return None
+    patches = marker["patches"]
+    paths = [folder / "patches" / name for name in sorted(patches)]
+    if not all(path.is_file() and sha256_of(path) == patches[path.name] for path in paths):
+        return None
+    return paths
+
+
+def _pyodide_patches(release: Release) -> list[Path]:
+    if release.xbuildenv_url is None:
+        console.print(
+            f"Pyodide {release.version}: the matrix names no cross-build environment, so no patches"
+        )
+        return []
+    folder = _xbuildenv_dir(release)
+    patches = _cached_patches(folder)
+    if patches is not None:
+        return patches
+    tarball = cache_dir() / "downloads" / release.xbuildenv_url.rsplit("/", 1)[-1]
+    download(
+        mirrored(release.xbuildenv_url),
+        tarball,
+        what=f"Pyodide's cross-build environment for {release.version}",
+        sha256=release.xbuildenv_sha256,
+        sha256_origin="sha256 pinned in pyodide-matrix.toml",
+    )
+    try:
+        contents = read_patches(tarball, source=release.xbuildenv_url)
+    finally:
+        tarball.unlink()
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "patches").mkdir(parents=True)
+    for name, content in contents.items():
+        (staging / "patches" / name).write_bytes(content)
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in contents.items()}
+    marker = {"url": release.xbuildenv_url, "sha256": release.xbuildenv_sha256, "patches": digests}
+    _write_json(staging / MARKER, marker)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+    console.print(
+        f"Pyodide's Emscripten patches: {', '.join(sorted(contents))}"
+        if contents
+        else "Pyodide's Emscripten patches: none in this cross-build environment, so emsdk's "
+        f"Emscripten {release.emscripten} is used as released (as `pyodide xbuildenv "
+        "install-emscripten` does)"
+    )
+    return _cached_patches(folder)
+
+
+# emsdk, at the pinned version, with Pyodide's patches
+
+
+class PatchError(ToolchainError):
+    """Pyodide's patches do not apply to the Emscripten in an emsdk."""
+
+
+def _patch_id(patches: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for patch in patches:
+        digest.update(patch.name.encode() + b"\0" + patch.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def emsdk_dir_for(emscripten: str, patches: list[Path]) -> Path:
+    """Where the emsdk for this Emscripten version and set of patches lives in the cache."""
+    name = f"{emscripten}-pyodide-{_patch_id(patches)}" if patches else emscripten
+    return cache_dir() / "emsdk" / name
+
+
+def _git_apply(emscripten_dir: Path, patches: list[Path], *options: str) -> str:
+    # GIT_DIR=. keeps git from finding emsdk's own repository, where it would apply the patches
+    # relative to emsdk's root and skip them silently (as pyodide-build notes).
+    command = ["git", "apply", *options, *map(str, patches)]
+    env = {**os.environ, "GIT_DIR": "."}
+    result = subprocess.run(
+        command, cwd=emscripten_dir, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        names = ", ".join(patch.name for patch in patches)
+        raise PatchError(
+            f"Pyodide's patches ({names}) do not apply to the Emscripten in {emscripten_dir}: "
+            f"{result.stderr.strip()}. The matrix's emscripten and xbuildenv_url must belong to "
+            "the same Pyodide release: fix pyodide-matrix.toml (`copier update` brings new pins)."
+        )
+    return result.stdout
+
+
+def _patched_files(emscripten_dir: Path, patches: list[Path]) -> dict[str, str | None]:
+    """The sha256 of each file the patches touch (None: absent), to tell later that they still hold."""
+    if not patches:
+        return {}
+    numstat = _git_apply(emscripten_dir, patches, "--numstat")  # "added deleted path" per file
+    names = sorted({line.split("\t", 2)[2] for line in numstat.splitlines() if line})
+    return {
+        name: sha256_of(emscripten_dir / name) if (emscripten_dir / name).is_file() else None
+        for name in names
+    }
+
+
+def _apply_patches(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> dict[str, str | None]:
+    """Apply Pyodide's patches unless a resumed install did already; return _patched_files."""
+    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
+    wanted = {patch.name: sha256_of(patch) for patch in patches}
+    done = _read_json(emsdk_dir / PATCHED)
+    if (
+        done
+        and done["patches"] == wanted
+        and done["files"] == _patched_files(emscripten_dir, patches)
+    ):
+        return done["files"]
+    (emsdk_dir / PATCHED).unlink(missing_ok=True)
+    if patches:
+        # One `git apply` for all, in name order: it applies them in sequence, and all or none.
+        _git_apply(emscripten_dir, patches)
+        console.print(f"emsdk {emscripten}: applied Pyodide's {', '.join(wanted)}")
+    files = _patched_files(emscripten_dir, patches)
+    _write_json(emsdk_dir / PATCHED, {"patches": wanted, "files": files})
+    return files
+
+
+def _emscripten_version(emscripten_dir: Path) -> str | None:
+    version_file = emscripten_dir / "emscripten-version.txt"
+    return version_file.read_text().strip().strip('"') if version_file.is_file() else None
+
+
+def _emsdk_ready(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> bool:
+    installed = _read_json(emsdk_dir / MARKER)
+    if installed is None:
+        return False
+    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
+    wanted = {"emscripten": emscripten, "patches": {p.name: sha256_of(p) for p in patches}}
+    return (
+        {key: installed.get(key) for key in wanted} == wanted
+        and (emscripten_dir / "emcc").is_file()
+        and (emsdk_dir / ".emscripten").is_file()
+        and _emscripten_version(emscripten_dir) == emscripten
+        # Still Pyodide's Emscripten: the files its patches touch are as they were once patched.
+        and installed.get("patched_files") == _patched_files(emscripten_dir, patches)
+    )
+
+
+def _ensure_emsdk(emscripten: str, patches: list[Path]) -> Path:
+    emsdk_dir = emsdk_dir_for(emscripten, patches)
+    if _emsdk_ready(emsdk_dir, emscripten, patches):
+        console.print(f"emsdk {emscripten}: installed in {emsdk_dir}")
+        return emsdk_dir
+    if emsdk_dir.exists():
+        console.print(f"emsdk {emscripten}: {emsdk_dir} is unfinished or changed: resuming it")
+        try:
+            _install_emsdk(emsdk_dir, emscripten, patches)
+            return emsdk_dir
+        except PatchError as error:
+            console.print(f"emsdk {emscripten}: {error}\nRemoving {emsdk_dir}, installing afresh")
+            shutil.rmtree(emsdk_dir)
+    _install_emsdk(emsdk_dir, emscripten, patches)
+    return emsdk_dir
+
+
+def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> None:
+    (emsdk_dir / MARKER).unlink(missing_ok=True)
+    if not ((emsdk_dir / ".git").is_dir() and (emsdk_dir / "emsdk").is_file()):
+        _clone_emsdk(emsdk_dir)
+    # `emsdk install` skips what it has finished installing, so a rerun resumes it.
+    _run_emsdk(emsdk_dir, "install", emscripten)
+    patched_files = _apply_patches(emsdk_dir, emscripten, patches)
+    _run_emsdk(emsdk_dir, "activate", emscripten)
+    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
+    found = _emscripten_version(emscripten_dir)
+    if found != emscripten or not (emscripten_dir / "emcc").is_file():
+        raise ToolchainError(
+            f"emsdk in {emsdk_dir} installed Emscripten {found or 'nothing'} where {emscripten} "
+            f"was expected: remove {emsdk_dir} and run again."
+        )
+    marker = {
+        "emscripten": emscripten,
+        "patches": {patch.name: sha256_of(patch) for patch in patches},
+        "patched_files": patched_files,
+    }
+    _write_json(emsdk_dir / MARKER, marker)  # last: the install is complete
+
+
+def _clone_emsdk(emsdk_dir: Path) -> None:
+    url = os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT
+    if shutil.which("git") is None:
+        raise ToolchainError(
+            "git is not on PATH: emsdk is installed with git. Install git, run again."
+        )
+    shutil.rmtree(emsdk_dir, ignore_errors=True)
+    staging = emsdk_dir.with_name(emsdk_dir.name + ".clone")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"emsdk: $ git clone --depth 1 {url} {emsdk_dir}")
+    command = ["git", "clone", "--quiet", "--depth", "1", url, str(staging)]
+    if subprocess.run(command, check=False).returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ToolchainError(
+            f"`git clone {url}` failed (output above): check the network, or set {EMSDK_GIT_ENV} "
+            "to a mirror of emsdk's git repository, and run again."
+        )
+    os.replace(staging, emsdk_dir)
+
+
+def _run_emsdk(emsdk_dir: Path, command: str, emscripten: str) -> None:
+    console.print(f"emsdk {emscripten}: $ emsdk {command} {emscripten}")
+    emsdk = [str(emsdk_dir / "emsdk"), command, emscripten]
+    if subprocess.run(emsdk, cwd=emsdk_dir, check=False).returncode != 0:
+        raise ToolchainError(
+            f"`emsdk {command} {emscripten}` failed in {emsdk_dir} (output above). emsdk downloads "
+            "Emscripten from storage.googleapis.com: check the network and run again; the install "
+            "resumes where it stopped."
+        )
+
+
+# Without installing: what is there, what would be installed, what is cached
+
+
+def _known_patches(release: Release) -> list[Path] | None:
+    """The release's Pyodide patches if known locally (None: not downloaded yet)."""
+    return _cached_patches(_xbuildenv_dir(release)) if release.xbuildenv_url else []
+
+
+def _planned_emsdk_dir(release: Release, patches: list[Path] | None) -> Path:
+    if patches is None:  # the folder's name depends on patches not downloaded yet
+        return cache_dir() / "emsdk" / f"{release.emscripten}-pyodide-<patch id>"
+    return emsdk_dir_for(release.emscripten, patches)
+
+
+def planned_toolchain(release: Release) -> Toolchain:
+    """The toolchain `ensure_toolchain` would return, without installing or checking anything."""
+    emsdk_dir = _planned_emsdk_dir(release, _known_patches(release))
+    return Toolchain(provider="managed", release=release, env=toolchain_env(release, emsdk_dir))
+
+
+def installed_toolchain(release: Release) -> Toolchain | None:
+    """The managed toolchain for `release` if every part is installed (local checks), else None."""
+    try:
+        has_toolchain, has_std = rust_status(release.rust_toolchain)
+        if not has_toolchain or (release.rust_sysroot_url is None and not has_std):
+            return None
+        if release.rust_sysroot_url:
+            sha256, _ = _expected_sysroot_digest(release)
+            rustlib = _rustlib(release.rust_toolchain)
+            if not _sysroot_ready(rustlib, release.rust_sysroot_url, sha256):
+                return None
+    except ToolchainError:  # no rustup
+        return None
+    patches = _known_patches(release)
+    if patches is None or not _emsdk_ready(
+        emsdk_dir_for(release.emscripten, patches), release.emscripten, patches
+    ):
+        return None
+    return planned_toolchain(release)
+
+
+def describe_plan(release: Release) -> list[str]:
+    """What `ensure_toolchain(release)` would install and where, and what is there already."""
+    lines = [f"cache: {cache_dir()} (set {CACHE_ENV} to move it)"]
+    std = "from rustup" if release.rust_sysroot_url is None else "from Pyodide's sysroot (below)"
+    try:
+        has_toolchain, has_std = rust_status(release.rust_toolchain)
+        ready = has_toolchain and (has_std or release.rust_sysroot_url)
+        state = "installed" if ready else "to install"
+    except ToolchainError as error:
+        state = f"cannot tell: {error}"
+    lines.append(f"Rust {release.rust_toolchain} via rustup, {WASM_TARGET} std {std}: {state}")
+    if release.rust_sysroot_url:
+        sha256, origin = _expected_sysroot_digest(release)
+        lines.append(
+            f"Rust sysroot: {mirrored(release.rust_sysroot_url)} -> "
+            f"<toolchain>/lib/rustlib/{WASM_TARGET}; sha256 {sha256 or 'unknown'} ({origin})"
+        )
+    patches = _known_patches(release)
+    if release.xbuildenv_url:
+        if patches is None:
+            state = "to download"
+        else:
+            state = "cached: " + (", ".join(patch.name for patch in patches) or "no patches")
+        lines.append(
+            f"Pyodide's Emscripten patches: from {mirrored(release.xbuildenv_url)} (sha256 "
+            f"{release.xbuildenv_sha256}) -> {_xbuildenv_dir(release)}: {state}"
+        )
+    emsdk_dir = _planned_emsdk_dir(release, patches)
+    if patches is not None and _emsdk_ready(emsdk_dir, release.emscripten, patches):
+        state = "installed"
+    else:
+        state = "unfinished: resumes" if emsdk_dir.exists() else "to install"
+    lines.append(
+        f"emsdk {release.emscripten}: git clone {os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT}"
+        f" -> {emsdk_dir}, `emsdk install {release.emscripten}` (over 1 GiB from "
+        f"storage.googleapis.com), Pyodide's patches, `emsdk activate`: {state}"
+    )
+    return lines
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """One thing in the cache."""
+
+    kind: str  # "emsdk", "xbuildenv", "sysroot digest" or "unfinished"
+    path: Path
+    size: int  # bytes on disk
+    complete: bool
+    used_by: tuple[str, ...]  # versions, among the releases given, that use it
+
+
+def _disk_size(path: Path) -> int:
+    if not path.is_dir():
+        return path.lstat().st_size
+    total = 0
+    for folder, _, files in os.walk(path):
+        total += sum(os.lstat(os.path.join(folder, name)).st_size for name in files)
+    return total
+
+
+def _used_paths(release: Release) -> set[Path]:
+    patches = _known_patches(release)
+    used = {_planned_emsdk_dir(release, patches)}
+    if patches is None:  # patches unknown: keep every emsdk of its version
+        used.add(emsdk_dir_for(release.emscripten, []))
+        used.update((cache_dir() / "emsdk").glob(f"{release.emscripten}-pyodide-*"))
+    if release.xbuildenv_url:
+        used.add(_xbuildenv_dir(release))
+    if release.rust_sysroot_url and not release.rust_sysroot_sha256:
+        used.add(_sysroot_record(release.rust_sysroot_url))
+    return used
+
+
+def list_cache(releases: Iterable[Release] = ()) -> list[CacheEntry]:
+    """Everything in the cache with its size, and which of `releases` use it."""
+    users: dict[Path, list[str]] = {}
+    for release in releases:
+        for path in _used_paths(release):
+            users.setdefault(path, []).append(release.version)
+    entries = []
+    for kind, pattern in [
+        ("emsdk", "emsdk/*"),
+        ("xbuildenv", "xbuildenv/*"),
+        ("sysroot digest", "rust-sysroot/*.json"),
+        ("unfinished", "downloads/*"),
+    ]:
+        for path in sorted(cache_dir().glob(pattern)):
+            leftover = kind == "unfinished" or path.name.endswith((".clone", ".partial", ".part"))
+            complete = not leftover and (kind == "sysroot digest" or (path / MARKER).is_file())
+            entries.append(
+                CacheEntry(
+                    kind="unfinished" if leftover else kind,
+                    path=path,
+                    size=_disk_size(path),
+                    complete=complete,
+                    used_by=tuple(users.get(path, ())),
+                )
+            )
+    return entries
+
+
+def format_cache_listing(releases: Iterable[Release] = ()) -> str:
+    """`list_cache(releases)` as a table with sizes, for `nox -s toolchain -- --list`."""
+    entries = list_cache(releases)
+    rows = [("kind", "size", "state", "used by", "path")]
+    for entry in entries:
+        state = "complete" if entry.complete else "unfinished"
+        used_by = ", ".join(entry.used_by) or "-"
+        rows.append((entry.kind, format_size(entry.size), state, used_by, str(entry.path)))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[4]]) for row in rows]
+    total = format_size(sum(entry.size for entry in entries))
+    lines.append(
+        f"{len(entries)} entries, {total}, in {cache_dir()} (rustup's toolchains not included)"
+    )
+    return "\n".join(lines)
+
+
+def prune(keep_releases: Iterable[Release]) -> int:
+    """Remove what none of `keep_releases` uses, and leftovers of interrupted runs; return bytes freed.
+
+    rustup's toolchains are left alone: `rustup toolchain uninstall X` removes one.
+    """
+    freed = 0
+    with _cache_lock():
+        for entry in list_cache(keep_releases):
+            if entry.used_by:
+                continue
+            console.print(f"removing {entry.path} ({format_size(entry.size)})")
+            if entry.path.is_dir():
+                shutil.rmtree(entry.path)
+            else:
+                entry.path.unlink()
+            freed += entry.size
+    return freed
+
+
+def format_size(size: int) -> str:
+    """A size in bytes as people read it: 1.2 GiB."""
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

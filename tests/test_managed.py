@@ -1,0 +1,558 @@
+"""The managed toolchain provider against local mirrors: real HTTP, git, tarballs and rustup, no mocks.
+
+The HTTP server on 127.0.0.1 stands in for GitHub's release downloads (and for rustup's dist server, so
+that any request rustup makes is recorded too); a local git repository stands in for emsdk; a temporary
+RUSTUP_HOME holds this machine's real rustc under the pinned names. rustup's real download of the wasm
+std runs only with PYO3_PYODIDE_TEST_NETWORK=1; the real emsdk (GitHub, storage.googleapis.com) never does.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mirrors import (
+    BUILDING_PY,
+    PATCHED_BUILDING_PY,
+    MirrorServer,
+    make_emsdk_repo,
+    make_patches,
+    make_rustup_home,
+    make_tarball,
+    path_without,
+    real_toolchain_dir,
+    sysroot_tarball,
+    xbuildenv_tarball,
+)
+from pyodide_tools import managed
+from pyodide_tools.matrix import Release
+from pyodide_tools.toolchain import ToolchainError
+
+from template_tools import TEMPLATE_DIR
+
+REAL_TOOLCHAIN = "1.95.0"  # installed on the test machines; its rustc stands in for the pinned ones
+REAL_TOOLCHAIN_DIR = real_toolchain_dir(REAL_TOOLCHAIN)
+needs_rustup = pytest.mark.skipif(
+    REAL_TOOLCHAIN_DIR is None, reason=f"needs rustup with toolchain {REAL_TOOLCHAIN}"
+)
+SYSROOT_PATH = "/sysroot/emcc-4.0.9_nightly-2025-02-01.tar.bz2"
+WASM = "wasm32-unknown-emscripten"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def emsdk_git(tmp_path_factory):
+    return make_emsdk_repo(tmp_path_factory.mktemp("emsdk-git") / "emsdk")
+
+
+@pytest.fixture
+def mirror():
+    with MirrorServer() as server:
+        yield server
+
+
+@dataclasses.dataclass
+class Setup:
+    cache: Path
+    emsdk_log: Path
+    rustup_home: Path
+
+    def rustlib(self, toolchain: str) -> Path:
+        [folder] = (self.rustup_home / "toolchains").glob(f"{toolchain}-*")
+        return folder / "lib" / "rustlib"
+
+    def emsdk_calls(self) -> list[str]:
+        return self.emsdk_log.read_text().splitlines() if self.emsdk_log.exists() else []
+
+    def files(self, folder: str) -> list[str]:
+        return sorted(path.name for path in (self.cache / folder).glob("*"))
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch, mirror, emsdk_git):
+    """The cache, emsdk's git URL and RUSTUP_HOME pointed at local stand-ins, as a user's mirror would."""
+    if REAL_TOOLCHAIN_DIR is None:
+        pytest.skip(f"needs rustup with toolchain {REAL_TOOLCHAIN}")
+    rustup_home = make_rustup_home(
+        tmp_path / "rustup",
+        REAL_TOOLCHAIN_DIR,
+        {"1.95.0": True, "1.94.0": False, "nightly-2025-02-01": False},
+    )
+    monkeypatch.setenv("RUSTUP_HOME", str(rustup_home))
+    monkeypatch.setenv("RUSTUP_DIST_SERVER", mirror.url("/rustup"))
+    monkeypatch.setenv("RUSTUP_UPDATE_ROOT", mirror.url("/rustup/rustup"))
+    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYO3_PYODIDE_EMSDK_GIT", emsdk_git)
+    monkeypatch.delenv("PYO3_PYODIDE_GITHUB_MIRROR", raising=False)
+    monkeypatch.setenv("EMSDK_STANDIN_LOG", str(tmp_path / "emsdk.log"))
+    return Setup(cache=tmp_path / "cache", emsdk_log=tmp_path / "emsdk.log", rustup_home=rustup_home)
+
+
+def serve_xbuildenv(mirror, version, patches=None) -> dict:
+    body = xbuildenv_tarball(make_patches() if patches is None else patches, version)
+    url = mirror.serve(f"/pyodide/releases/download/{version}/xbuildenv-{version}.tar.bz2", body)
+    return {"xbuildenv_url": url, "xbuildenv_sha256": sha256(body)}
+
+
+def release_314(mirror, **changes) -> Release:
+    """Like 314.0.7: rustup's own std, Emscripten 5.0.3 (here with the test patches)."""
+    fields = dict(
+        version="314.0.7",
+        status="stable",
+        npm="314.0.7",
+        python="3.14",
+        emscripten="5.0.3",
+        abi="2026_0",
+        platform_tag="pyemscripten_2026_0_wasm32",
+        rust_toolchain="1.95.0",
+        rustflags=("-C", "link-arg=-sSIDE_MODULE=2"),
+        **serve_xbuildenv(mirror, "314.0.5"),
+    )
+    return Release(**{**fields, **changes})
+
+
+def release_029(mirror, sysroot: bytes | None = None, **changes) -> Release:
+    """Like 0.29.5: a nightly with Pyodide's wasm-eh sysroot (no published digest), Emscripten 4.0.9."""
+    url = mirror.serve(SYSROOT_PATH, sysroot_tarball() if sysroot is None else sysroot)
+    fields = dict(
+        version="0.29.5",
+        status="legacy",
+        npm="0.29.5",
+        python="3.13",
+        emscripten="4.0.9",
+        abi="2025_0",
+        platform_tag="pyemscripten_2025_0_wasm32",
+        rust_toolchain="nightly-2025-02-01",
+        rustflags=("-Z", "emscripten-wasm-eh"),
+        rust_sysroot_url=url,
+        **serve_xbuildenv(mirror, "0.29.4"),
+    )
+    return Release(**{**fields, **changes})
+
+
+def test_fresh_install_then_a_second_run_makes_no_request(setup, mirror, capsys):
+    release = release_029(mirror)
+    started = time.monotonic()
+    toolchain = managed.ensure_toolchain(release)
+    fresh_seconds = time.monotonic() - started
+    output = capsys.readouterr().err
+
+    assert sorted(mirror.requests) == sorted(
+        [SYSROOT_PATH, "/pyodide/releases/download/0.29.4/xbuildenv-0.29.4.tar.bz2"]
+    )
+    # The sysroot replaces rustup's std in the pinned toolchain; no digest upstream, so the first is kept.
+    rustlib = setup.rustlib("nightly-2025-02-01")
+    assert (rustlib / WASM / "lib" / "libstd-0123.rlib").read_bytes() == b"std wasm-eh"
+    assert "upstream publishes no sha256" in output
+    [record] = (setup.cache / "rust-sysroot").glob("*.json")
+    assert json.loads(record.read_text())["sha256"] == sha256(sysroot_tarball())
+    # emsdk at the pinned version, Pyodide's patches applied in name order (the tarball lists 0002 first).
+    emsdk = Path(toolchain.env["EMSDK"])
+    assert emsdk.parent == setup.cache / "emsdk" and emsdk.name.startswith("4.0.9-pyodide-")
+    assert (emsdk / "upstream/emscripten/tools/building.py").read_text() == PATCHED_BUILDING_PY
+    assert setup.emsdk_calls() == ["install 4.0.9", "activate 4.0.9"]
+    assert setup.files("downloads") == []
+    # What the build gets.
+    assert (toolchain.provider, toolchain.release, toolchain.build_std) == ("managed", release, False)
+    assert toolchain.env["RUSTUP_TOOLCHAIN"] == "nightly-2025-02-01"
+    assert toolchain.env["EM_CONFIG"] == str(emsdk / ".emscripten")
+    assert toolchain.env["PATH"].split(os.pathsep)[:2] == [str(emsdk), str(emsdk / "upstream/emscripten")]
+    emcc = subprocess.run(
+        ["emcc", "--version"], env={**os.environ, **toolchain.env}, capture_output=True, text=True, check=True
+    )
+    assert "4.0.9" in emcc.stdout
+
+    mirror.requests.clear()
+    setup.emsdk_log.unlink()
+    marker = emsdk / managed.MARKER
+    marker_mtime = marker.stat().st_mtime_ns
+    started = time.monotonic()
+    again = managed.ensure_toolchain(release)
+    repeated_seconds = time.monotonic() - started
+
+    assert again == toolchain
+    assert mirror.requests == []  # nothing downloaded, rustup asked nothing of its dist server
+    assert setup.emsdk_calls() == []  # emsdk not run, not cloned again
+    assert marker.stat().st_mtime_ns == marker_mtime
+    assert managed.installed_toolchain(release) == toolchain
+    print(f"managed toolchain: fresh {fresh_seconds:.2f} s, repeated {repeated_seconds:.2f} s")
+
+
+def test_rustup_std_release_through_a_github_mirror(setup, mirror, monkeypatch):
+    github_path = "/pyodide/pyodide/releases/download/314.0.5/xbuildenv-314.0.5.tar.bz2"
+    body = xbuildenv_tarball(make_patches())
+    mirror.serve("/gh" + github_path, body)
+    monkeypatch.setenv("PYO3_PYODIDE_GITHUB_MIRROR", mirror.url("/gh/"))
+    release = release_314(
+        mirror, xbuildenv_url="https://github.com" + github_path, xbuildenv_sha256=sha256(body)
+    )
+
+    toolchain = managed.ensure_toolchain(release)
+
+    assert mirror.requests == ["/gh" + github_path]  # rustup had 1.95.0 and its wasm std already
+    emsdk = Path(toolchain.env["EMSDK"])
+    assert emsdk.name.startswith("5.0.3-pyodide-")
+    assert (emsdk / "upstream/emscripten/tools/building.py").read_text() == PATCHED_BUILDING_PY
+    assert toolchain.env["EMSDK_NODE"] == str(emsdk / "node/22.16.0_64bit/bin/node")
+
+
+def test_two_releases_with_one_emscripten_share_one_emsdk(setup, mirror):
+    first = managed.ensure_toolchain(release_314(mirror))
+    second = managed.ensure_toolchain(release_314(mirror, version="314.0.6", npm="314.0.6"))
+    assert first.env["EMSDK"] == second.env["EMSDK"]
+    assert setup.emsdk_calls() == ["install 5.0.3", "activate 5.0.3"]
+
+
+@pytest.mark.parametrize("artifact", ["sysroot", "xbuildenv"])
+def test_a_download_cut_short_installs_nothing_and_a_rerun_completes(setup, mirror, artifact):
+    release = release_029(mirror)
+    path = (
+        SYSROOT_PATH
+        if artifact == "sysroot"
+        else release.xbuildenv_url.split(str(mirror.server.server_address[1]))[1]
+    )
+    body = mirror.files[path]
+    mirror.serve(path, body, cut_after=len(body) // 2)
+
+    with pytest.raises(
+        ToolchainError, match=rf"was cut short \(.*{len(body) // 2} bytes read.*announced {len(body)} bytes"
+    ):
+        managed.ensure_toolchain(release)
+
+    assert setup.files("downloads") == []  # no .part left that could pass for a finished file
+    assert setup.files("emsdk") == []
+    assert not (setup.cache / "xbuildenv").exists() or setup.files("xbuildenv") == []
+    if artifact == "sysroot":
+        assert not (setup.rustlib("nightly-2025-02-01") / WASM).exists()
+        assert not (setup.cache / "rust-sysroot").exists()
+    mirror.serve(path, body)
+    toolchain = managed.ensure_toolchain(release)
+    assert managed.installed_toolchain(release) == toolchain
+
+
+def test_a_killed_emsdk_install_leaves_no_marker_and_is_resumed(setup, mirror, tmp_path):
+    release = release_314(mirror)
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from pyodide_tools import managed; from pyodide_tools.matrix import Release;"
+        "fields = json.loads(sys.argv[2]); fields['rustflags'] = tuple(fields['rustflags']);"
+        "managed.ensure_toolchain(Release(**fields))"
+    )
+    hanging = tmp_path / "hanging"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(TEMPLATE_DIR), json.dumps(dataclasses.asdict(release))],
+        env={**os.environ, "EMSDK_STANDIN_HANG": str(hanging)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not hanging.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hanging.exists(), "the stand-in emsdk never started installing"
+    os.killpg(process.pid, signal.SIGKILL)  # the install and its emsdk child, mid-install
+    process.wait()
+
+    [emsdk] = (setup.cache / "emsdk").iterdir()
+    assert not (emsdk / managed.MARKER).exists()
+    assert managed.installed_toolchain(release) is None
+
+    toolchain = managed.ensure_toolchain(release)
+
+    assert Path(toolchain.env["EMSDK"]) == emsdk
+    assert (emsdk / "upstream/emscripten/tools/building.py").read_text() == PATCHED_BUILDING_PY
+    assert setup.emsdk_calls() == ["install 5.0.3", "install 5.0.3", "activate 5.0.3"]
+
+
+def test_an_emsdk_killed_after_patching_resumes_without_patching_twice(setup, mirror):
+    release = release_314(mirror)
+    emsdk = Path(managed.ensure_toolchain(release).env["EMSDK"])
+    (emsdk / managed.MARKER).unlink()  # as if killed before the marker was written
+
+    managed.ensure_toolchain(release)
+
+    assert (emsdk / "upstream/emscripten/tools/building.py").read_text() == PATCHED_BUILDING_PY
+    assert setup.emsdk_calls()[2:] == ["install 5.0.3", "activate 5.0.3"]  # install: "already installed"
+
+
+def test_a_changed_emsdk_is_never_taken_for_pyodides(setup, mirror, capsys):
+    release = release_314(mirror)
+    emsdk = Path(managed.ensure_toolchain(release).env["EMSDK"])
+    building = emsdk / "upstream/emscripten/tools/building.py"
+
+    building.write_text(BUILDING_PY)  # Pyodide's patches undone: a plain emsdk
+    assert managed.installed_toolchain(release) is None
+    managed.ensure_toolchain(release)
+    assert building.read_text() == PATCHED_BUILDING_PY
+
+    building.write_text("garbage\n")  # neither patched nor plain: installed afresh
+    managed.ensure_toolchain(release)
+    assert building.read_text() == PATCHED_BUILDING_PY
+    assert "installing afresh" in capsys.readouterr().err
+    # The first install, the repair's (a no-op), the resume's whose patches failed, the fresh one.
+    assert setup.emsdk_calls().count("install 5.0.3") == 4
+
+
+def test_a_patch_that_does_not_apply_is_a_clear_error(setup, mirror):
+    patches = {"0001-other.patch": make_patches()["0002-On-top-of-0001.patch"]}
+    release = release_314(mirror, **serve_xbuildenv(mirror, "314.0.5-other", patches))
+    with pytest.raises(
+        ToolchainError,
+        match=r"patches \(0001-other.patch\) do not apply to the Emscripten in .*5.0.3-pyodide-",
+    ):
+        managed.ensure_toolchain(release)
+    assert not any((setup.cache / "emsdk").glob(f"*/{managed.MARKER}"))
+
+
+def test_a_wrong_checksum_installs_nothing(setup, mirror):
+    release = release_314(mirror, xbuildenv_sha256="0" * 64)
+    with pytest.raises(
+        ToolchainError,
+        match=r"has sha256 [0-9a-f]{64}, but 0{64} was expected \(sha256 pinned in pyodide-matrix.toml\)",
+    ):
+        managed.ensure_toolchain(release)
+    assert setup.files("downloads") == []
+    assert not (setup.cache / "xbuildenv").exists()
+    assert not (setup.cache / "emsdk").exists()
+
+    release = release_029(mirror, rust_sysroot_sha256="1" * 64)
+    with pytest.raises(
+        ToolchainError, match=r"but 1{64} was expected \(sha256 pinned in pyodide-matrix.toml\)"
+    ):
+        managed.ensure_toolchain(release)
+    assert not (setup.rustlib("nightly-2025-02-01") / WASM).exists()
+
+
+def test_a_sysroot_without_digest_must_match_its_first_download(setup, mirror, capsys):
+    release = release_029(mirror)
+    managed.ensure_toolchain(release)
+    rustlib = setup.rustlib("nightly-2025-02-01")
+    (rustlib / managed.SYSROOT_MARKER).unlink()  # e.g. the toolchain was reinstalled
+    release = release_029(mirror, sysroot=sysroot_tarball(b"re-uploaded"))
+
+    with pytest.raises(ToolchainError, match=r"recorded at the first download in .*delete that file"):
+        managed.ensure_toolchain(release)
+    assert (rustlib / WASM / "lib" / "libstd-0123.rlib").read_bytes() == b"std wasm-eh"
+
+    [record] = (setup.cache / "rust-sysroot").glob("*.json")
+    record.unlink()  # the user trusts the new upload
+    managed.ensure_toolchain(release)
+    assert (rustlib / WASM / "lib" / "libstd-0123.rlib").read_bytes() == b"std re-uploaded"
+    assert json.loads(record.read_text())["sha256"] == sha256(sysroot_tarball(b"re-uploaded"))
+
+
+@pytest.mark.parametrize(
+    ("members", "links", "message"),
+    [
+        ({"../evil": b"x"}, {}, r"'\.\./evil', a path outside the folder it unpacks into"),
+        ({"wasm32-unknown-emscripten/../../evil": b"x"}, {}, r"a path outside the folder"),
+        ({"/ABSOLUTE/evil": b"x"}, {}, r"'/ABSOLUTE/evil', a path outside the folder"),
+        ({}, {"wasm32-unknown-emscripten/lib/evil": "/etc/passwd"}, r"which is a link"),
+        ({"elsewhere/evil": b"x"}, {}, r"outside the top folder wasm32-unknown-emscripten/"),
+    ],
+)
+def test_unsafe_sysroot_tarballs_are_refused(setup, mirror, tmp_path, members, links, message):
+    members = {name.replace("/ABSOLUTE", str(tmp_path)): content for name, content in members.items()}
+    message = message.replace("/ABSOLUTE", str(tmp_path))
+    good = {"wasm32-unknown-emscripten/lib/libstd-0123.rlib": b"std"}
+    release = release_029(mirror, sysroot=make_tarball({**good, **members}, links))
+
+    with pytest.raises(ToolchainError, match=message):
+        managed.ensure_toolchain(release)
+
+    rustlib = setup.rustlib("nightly-2025-02-01")
+    assert not (tmp_path / "evil").exists() and not (rustlib / "evil").exists()
+    assert not (rustlib.parent / "evil").exists()
+    assert not (rustlib / WASM).exists() and not (rustlib / managed.SYSROOT_MARKER).exists()
+    assert not (setup.cache / "rust-sysroot").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"not a tarball", r"could not unpack .*emcc-4.0.9_nightly-2025-02-01.tar.bz2"),
+        (make_tarball({}), r"holds no wasm32-unknown-emscripten/ folder"),
+    ],
+)
+def test_a_sysroot_that_is_no_sysroot_is_refused(setup, mirror, body, message):
+    with pytest.raises(ToolchainError, match=message):
+        managed.ensure_toolchain(release_029(mirror, sysroot=body))
+    rustlib = setup.rustlib("nightly-2025-02-01")
+    assert sorted(path.name for path in rustlib.iterdir() if not path.is_file()) == []
+
+
+def test_list_shows_sizes_and_prune_removes_only_unused(setup, mirror):
+    release_a, release_b = release_029(mirror), release_314(mirror)
+    managed.ensure_toolchain(release_a)
+    managed.ensure_toolchain(release_b)
+    leftover = setup.cache / "downloads" / "xbuildenv-0.1.0.tar.bz2.part"
+    leftover.write_bytes(b"x" * 3000)
+
+    entries = managed.list_cache([release_a, release_b])
+    by_kind = {}
+    for entry in entries:
+        by_kind.setdefault(entry.kind, []).append(entry)
+    assert {kind: len(found) for kind, found in by_kind.items()} == {
+        "emsdk": 2,
+        "xbuildenv": 2,
+        "sysroot digest": 1,
+        "unfinished": 1,
+    }
+    assert all(entry.size > 0 for entry in entries)
+    assert by_kind["unfinished"][0].size == 3000 and not by_kind["unfinished"][0].complete
+    assert {entry.path.name.split("-")[0]: entry.used_by for entry in by_kind["emsdk"]} == {
+        "4.0.9": ("0.29.5",),
+        "5.0.3": ("314.0.7",),
+    }
+    listing = managed.format_cache_listing([release_a, release_b])
+    assert "2.9 KiB" in listing and "0.29.5" in listing and str(setup.cache) in listing
+
+    unused = [entry for entry in entries if "314.0.7" not in entry.used_by]
+    freed = managed.prune([release_b])
+
+    assert freed == sum(entry.size for entry in unused) and freed > 0
+    assert [entry.path for entry in managed.list_cache()] == [
+        entry.path for entry in entries if "314.0.7" in entry.used_by
+    ]
+    assert managed.installed_toolchain(release_b) is not None
+    assert managed.installed_toolchain(release_a) is None
+
+
+def test_the_plan_says_what_would_be_installed_and_where(setup, mirror):
+    release = release_029(mirror)
+    before = "\n".join(managed.describe_plan(release))
+    assert f"cache: {setup.cache}" in before
+    assert (
+        "Rust nightly-2025-02-01 via rustup, wasm32-unknown-emscripten std from Pyodide's sysroot" in before
+    )
+    assert f"Rust sysroot: {release.rust_sysroot_url}" in before and "upstream publishes no sha256" in before
+    assert "Pyodide's Emscripten patches" in before and ": to download" in before
+    assert "emsdk 4.0.9: git clone file://" in before and "4.0.9-pyodide-<patch id>" in before
+    assert "<patch id>" in managed.planned_toolchain(release).env["EMSDK"]
+    assert mirror.requests == [] and not (setup.cache / "emsdk").exists()
+
+    toolchain = managed.ensure_toolchain(release)
+    after = "\n".join(managed.describe_plan(release))
+    assert (
+        "cached: 0001-Dont-check-exports-for-being-valid-C-identifiers.patch, 0002-On-top-of-0001.patch"
+        in after
+    )
+    assert after.endswith(": installed")
+    assert managed.planned_toolchain(release) == toolchain
+
+
+def test_without_rustup_the_message_says_how_to_get_it(setup, mirror, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", path_without("rustup", tmp_path / "bin"))
+    release = release_314(mirror)
+    with pytest.raises(ToolchainError, match=r"rustup is not on PATH.*https://rustup.rs"):
+        managed.ensure_toolchain(release)
+    assert managed.installed_toolchain(release) is None
+    assert "cannot tell: rustup is not on PATH" in "\n".join(managed.describe_plan(release))
+
+
+@pytest.mark.parametrize(
+    ("toolchain", "command"),
+    [
+        ("1.91.0", "rustup toolchain install 1.91.0 --profile minimal --target wasm32-unknown-emscripten"),
+        ("1.94.0", "rustup target add wasm32-unknown-emscripten --toolchain 1.94.0"),
+    ],
+)
+def test_rustup_is_asked_for_exactly_what_is_missing(setup, mirror, toolchain, command):
+    # The dist server is the local mirror, which has no Rust: rustup's request shows, then it fails.
+    release = release_314(mirror, rust_toolchain=toolchain)
+    with pytest.raises(ToolchainError, match=rf"`{command}` failed.*RUSTUP_DIST_SERVER"):
+        managed.ensure_toolchain(release)
+    assert any(path.startswith("/rustup/dist/") for path in mirror.requests)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PYO3_PYODIDE_TEST_NETWORK"),
+    reason="downloads rustup's wasm32-unknown-emscripten std: set PYO3_PYODIDE_TEST_NETWORK=1",
+)
+def test_rustup_really_adds_the_wasm_std(setup, mirror, monkeypatch, tmp_path):
+    # rustup's real dist server this time, into a stand-in toolchain (the installed manifest says what
+    # to fetch), so the machine's own toolchains stay as they are.
+    monkeypatch.delenv("RUSTUP_DIST_SERVER")
+    monkeypatch.delenv("RUSTUP_UPDATE_ROOT")
+    home = make_rustup_home(tmp_path / "rustup-net", REAL_TOOLCHAIN_DIR, {REAL_TOOLCHAIN: False})
+    monkeypatch.setenv("RUSTUP_HOME", str(home))
+    release = release_314(mirror, rust_toolchain=REAL_TOOLCHAIN)
+    assert managed.rust_status(REAL_TOOLCHAIN) == (True, False)
+
+    managed.ensure_toolchain(release)
+
+    assert managed.rust_status(REAL_TOOLCHAIN) == (True, True)
+    [toolchain_dir] = (home / "toolchains").iterdir()
+    assert any((toolchain_dir / "lib/rustlib" / WASM / "lib").glob("libstd-*.rlib"))
+
+
+@needs_rustup
+def test_rust_status_reads_this_machines_rustup():
+    # Real RUSTUP_HOME, read only: the toolchain is installed (its wasm target may or may not be).
+    installed, _ = managed.rust_status(REAL_TOOLCHAIN)
+    assert installed
+    assert managed.rust_status("1.0.0") == (False, False)
+
+
+def test_mirror_variable_rewrites_github_urls_only(monkeypatch):
+    url = "https://github.com/pyodide/pyodide/releases/download/0.29.4/xbuildenv-0.29.4.tar.bz2"
+    monkeypatch.delenv("PYO3_PYODIDE_GITHUB_MIRROR", raising=False)
+    assert managed.mirrored(url) == url
+    monkeypatch.setenv("PYO3_PYODIDE_GITHUB_MIRROR", "https://mirror.example/gh/")
+    assert (
+        managed.mirrored(url)
+        == "https://mirror.example/gh/pyodide/pyodide/releases/download/0.29.4/xbuildenv-0.29.4.tar.bz2"
+    )
+    assert managed.mirrored("https://example.org/x.tar.gz") == "https://example.org/x.tar.gz"
+
+
+def test_cache_dir_follows_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(tmp_path))
+    assert managed.cache_dir() == tmp_path
+    monkeypatch.delenv("PYO3_PYODIDE_CACHE")
+    assert managed.cache_dir().name == "pyo3-pyodide"
+
+
+def test_a_cross_build_environment_without_patches_gives_emscripten_as_released(setup, mirror, capsys):
+    # Like 0.27.x, whose cross-build environment carries no emsdk/patches.
+    release = release_314(mirror, **serve_xbuildenv(mirror, "0.27.7", {}))
+    toolchain = managed.ensure_toolchain(release)
+    emsdk = Path(toolchain.env["EMSDK"])
+    assert emsdk == setup.cache / "emsdk" / "5.0.3"
+    assert (emsdk / "upstream/emscripten/tools/building.py").read_text() == BUILDING_PY
+    assert "none in this cross-build environment" in capsys.readouterr().err
+
+
+def test_installs_sharing_the_cache_wait_for_each_other(setup, mirror, capsys):
+    lock = setup.cache / ".lock"
+    lock.parent.mkdir(parents=True)
+    code = "import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX);"
+    code += "print('locked', flush=True); time.sleep(1)"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "locked\n"
+    managed.ensure_toolchain(release_314(mirror))
+    assert "waiting for another install or prune" in capsys.readouterr().err
+    holder.wait()
+
+
+def test_the_plan_for_every_shipped_release_downloads_nothing(setup, mirror):
+    from template_tools import matrix
+
+    for release in matrix.load().releases.values():
+        plan = "\n".join(managed.describe_plan(release))
+        assert f"emsdk {release.emscripten}: git clone" in plan
+        assert release.xbuildenv_url in plan
+        if release.rust_sysroot_url:
+            assert "upstream publishes no sha256" in plan
+        assert managed.planned_toolchain(release).env["RUSTUP_TOOLCHAIN"] == release.rust_toolchain
+    assert mirror.requests == []
+    assert not (setup.cache / "emsdk").exists()
