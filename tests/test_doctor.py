@@ -86,3 +86,14 @@ def test_wasm_eh_line_without_pyodides_sysroot(tmp_path, project):
 def test_old_node_is_a_warning(tmp_path, project):
     check = failed(checks(project, fake_toolchain(tmp_path, node="v16.20.0")))["node"]
     assert not check.blocker and check.line().startswith("warn node:")
+
+
+def test_wasm_eh_line_with_pyodides_sysroot(tmp_path, project):
+    legacy = MATRIX.releases["0.29.5"]
+    env = fake_toolchain(
+        tmp_path, emcc="4.0.9", rustc="1.86.0", nightly=datetime.date(2025, 1, 31), target_std=True
+    )
+    # pyodide-build records where it took the sysroot from; the managed provider writes its own marker.
+    record = tmp_path / "rust-sysroot/lib/rustlib/wasm32-unknown-emscripten_install-url.txt"
+    record.write_text(legacy.rust_sysroot_url + "\n")
+    assert failed(checks(project, env, release=legacy)) == {}

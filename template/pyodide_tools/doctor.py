@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pyodide_tools import system
+from pyodide_tools import managed, system
 from pyodide_tools.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
 from pyodide_tools.matrix import Release
 from pyodide_tools.toolchain import ToolchainError
@@ -125,8 +125,9 @@ def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
             else f"`rustup target add {system.TARGET}` or install rust-src",
         )
     if release.rust_sysroot_url and system.has_target_std(sysroot):
-        marker = sysroot / "lib" / "rustlib" / f"{system.TARGET}_install-url.txt"
-        from_pyodide = marker.is_file() and marker.read_text().strip() == release.rust_sysroot_url
+        from_pyodide = managed.sysroot_from_pyodide(
+            sysroot / "lib" / "rustlib", release.rust_sysroot_url
+        )
         yield Check(
             "sysroot",
             from_pyodide,

@@ -248,6 +248,16 @@ def _sysroot_ready(rustlib: Path, url: str, sha256: str | None) -> bool:
     )
 
 
+def sysroot_from_pyodide(rustlib: Path, url: str) -> bool:
+    """Whether the wasm std in `rustlib` is Pyodide's sysroot from `url`: installed by us, or by
+    pyodide-build (which records the URL beside it)."""
+    ours = _read_json(rustlib / SYSROOT_MARKER)
+    if ours is not None and ours.get("url") == url:
+        return True
+    theirs = rustlib / f"{WASM_TARGET}_install-url.txt"
+    return theirs.is_file() and theirs.read_text(encoding="utf-8").strip() == url
+
+
 def _ensure_rust_sysroot(release: Release) -> None:
     url = release.rust_sysroot_url
     rustlib = _rustlib(release.rust_toolchain)
