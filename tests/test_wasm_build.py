@@ -6,7 +6,7 @@ import shlex
 import pytest
 from pyodide_tools import audit
 
-from template_tools import matrix, sidroot
+from template_tools import matrix
 from tests.conftest import run_nox
 
 MATRIX = matrix.load()
@@ -42,32 +42,8 @@ def test_rustflags_variable_stops_the_build_before_anything_runs(render, monkeyp
 
 
 @pytest.mark.wasm
-def test_real_wheel_from_the_sid_root(tmp_path):
-    root = sidroot.ensure_root()
-    emcc = sidroot.emcc_version(root)
-    if emcc != SID_TARGET.emscripten:
-        fitting = [v for v, release in MATRIX.releases.items() if release.emscripten == emcc] or [
-            "no release"
-        ]
-        pytest.skip(
-            f"Debian sid's emcc is now {emcc}, not {SID_TARGET.emscripten} (Pyodide {SID_TARGET.version}); "
-            f"it fits {', '.join(fitting)} of the matrix"
-        )
-    from template_tools.render import render_project
-
-    project = render_project(
-        tmp_path / "Wasm-Demo",
-        {
-            "project_name": "Wasm-Demo",
-            "module_name": "wasmdemo",
-            "license": "BSD-3-Clause",
-            "author_name": "Grace Hopper",
-            "pyodide_version": SID_TARGET.version,
-        },
-    )
-    result = sidroot.run(
-        root, ["nox", "-s", "wasm_build", "--", "--toolchain", "system"], cwd=str(project), bind=project
-    )
+def test_real_wheel_from_the_sid_root(sid_built_project):
+    project, result = sid_built_project
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     wheels = sorted(path.name for path in (project / "dist").glob("*.whl"))
