@@ -28,7 +28,7 @@ def rendered_target(project: Path) -> dict:
     return json.loads(result.stdout)
 
 
-def run_nox(project: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+def run_nox(project: Path, *args: str, timeout: int = 1800, env=None) -> subprocess.CompletedProcess:
     """Run the project's own noxfile with the `nox` command a user types; output is captured as text."""
     return subprocess.run(
         [str(Path(sys.executable).with_name("nox")), *args],
@@ -37,6 +37,7 @@ def run_nox(project: Path, *args: str, timeout: int = 1800) -> subprocess.Comple
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 from pyodide_tools import doctor
 
 from template_tools import matrix
+from tests.conftest import run_nox
 from tests.fake_tools import fake_toolchain
 
 MATRIX = matrix.load()
@@ -97,3 +98,26 @@ def test_wasm_eh_line_with_pyodides_sysroot(tmp_path, project):
     record = tmp_path / "rust-sysroot/lib/rustlib/wasm32-unknown-emscripten_install-url.txt"
     record.write_text(legacy.rust_sysroot_url + "\n")
     assert failed(checks(project, env, release=legacy)) == {}
+
+
+def test_built_wheels_for_another_runtime_are_reported(tmp_path, project):
+    (project / "dist").mkdir()
+    (project / "dist/doc_check-0.1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl").write_bytes(b"")
+    check = failed(checks(project, fake_toolchain(tmp_path)))["wheels"]
+    assert not check.blocker
+    assert (
+        "no wheel in dist/ has the tags Pyodide 315.0.0-alpha.2 accepts (cp315, pyemscripten_2026_5_wasm32)"
+        in check.line()
+    )
+    (project / "dist/doc_check-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl").write_bytes(b"")
+    assert "wheels" not in failed(checks(project, fake_toolchain(tmp_path / "again")))
+
+
+def test_doctor_session_exits_non_zero_on_a_blocker(tmp_path, project):
+    env = fake_toolchain(tmp_path, emcc="5.0.3")
+    result = run_nox(project, "-s", "doctor", "--", "--toolchain", "system", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "FAIL emcc:" in output and "is Emscripten 5.0.3, the pin is 6.0.5" in output
+    assert "ok   flags:" in output
+    assert "1 problem(s) block a Pyodide build" in output

@@ -2,7 +2,8 @@
 
 It covers the pitfalls that otherwise fail late or silently: the wrong emcc, the wrong Rust or a missing
 std, a missing wasm-eh sysroot, -pthread or -sSIDE_MODULE=1 in some flags, a RUSTFLAGS variable that
-replaces .cargo/config.toml, a crate MSRV newer than the pinned Rust, and no Node for the tests.
+replaces .cargo/config.toml, a crate MSRV newer than the pinned Rust, no Node for the tests, and built
+wheels whose tags the target runtime rejects.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pyodide_tools import managed, system
+from pyodide_tools import audit, managed, system
 from pyodide_tools.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
 from pyodide_tools.matrix import Release
 from pyodide_tools.toolchain import ToolchainError
@@ -218,6 +219,24 @@ def check_node(env: Mapping[str, str]) -> Check:
     )
 
 
+def check_built_wheels(release: Release, project_dir: Path) -> Check:
+    """Whether dist/ holds a wheel the target runtime accepts (wheels for other lines may sit beside it)."""
+    wheels = sorted((project_dir / "dist").glob("*.whl"))
+    if not wheels:
+        return Check("wheels", True, "no wheels in dist/ yet", blocker=False)
+    fitting = [wheel for wheel in wheels if not audit.tag_problems(wheel.name, release)]
+    if fitting:
+        return Check("wheels", True, f"dist/{fitting[-1].name} fits Pyodide {release.version}")
+    return Check(
+        "wheels",
+        False,
+        f"no wheel in dist/ has the tags Pyodide {release.version} accepts "
+        f"({release.python_tag}, {release.platform_tag}); found {', '.join(w.name for w in wheels)}",
+        f"`nox -s wasm_build -- --pyodide {release.version}`",
+        blocker=False,
+    )
+
+
 def run_checks(
     release: Release,
     releases: Mapping[str, Release],
@@ -232,4 +251,5 @@ def run_checks(
         *check_flags(release, environ, project_dir),
         check_msrv(release, project_dir),
         check_node(environ),
+        check_built_wheels(release, project_dir),
     ]
