@@ -87,7 +87,12 @@ def test_wasm_eh_line_with_its_nightly_and_sysroot(tmp_path):
         (
             "release: 1.90.0-nightly\ncommit-date: 2025-07-01",
             "nightly-2025-02-01",
-            "is not nightly-2025-02-01",
+            "--enable-bulk-memory-opt",
+        ),
+        (
+            "release: 1.84.0-nightly\ncommit-date: 2024-11-01",
+            "nightly-2025-02-01",
+            "is older than nightly-2025-02-01",
         ),
         ("release: 1.86.0\ncommit-date: 2025-01-31", "nightly-2025-02-01", "is not a nightly"),
     ],
