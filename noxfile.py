@@ -20,3 +20,10 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Measure the template's costs side by side (needs root for the Debian sid root); prints a table."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "dev"))
+    session.run("python", "-m", "bench.run")

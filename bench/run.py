@@ -1,0 +1,167 @@
+"""`nox -s bench`: what the template costs, measured side by side in one run, printed as ratios.
+
+1. no-op rebuild: `nox -s wasm_build` with nothing changed vs nox running an empty session plus the bare
+   maturin command it wraps (the template's own overhead), in the Debian sid root;
+2. the extension's size with the template's release profile vs cargo's default release profile;
+3. (with `nox -s wasm_test`) the example suite in Pyodide vs a bare Node boot that imports the module;
+4. a warm `nox -s toolchain` (managed provider) against local stand-ins: seconds and network requests;
+5. `copier copy` of a project: seconds and files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import tomlkit
+from rich.console import Console
+from rich.table import Table
+
+from template_tools import matrix, sidroot
+from template_tools.render import render_project
+
+REPO_DIR = matrix.REPO_DIR
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+SID_RELEASE = "315.0.0-alpha.2"
+
+
+def run(argv: list[str], **kwargs) -> float:
+    """Run a command; its seconds, or the end of its output when it fails."""
+    started = time.perf_counter()
+    result = subprocess.run(argv, check=False, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise SystemExit(f"`{' '.join(argv)}` failed:\n{(result.stdout + result.stderr)[-4000:]}")
+    return time.perf_counter() - started
+
+
+def median_seconds(argv: list[str], runs: int = RUNS, **kwargs) -> float:
+    return statistics.median(run(argv, **kwargs) for _ in range(runs))
+
+
+def build_figures(workdir: Path) -> dict:
+    """Cases 1 and 2, measured inside the sid root by bench/in_root.py."""
+    root = sidroot.ensure_root()
+    project = render_project(
+        workdir / "bench-wasm", {"project_name": "bench-wasm", "pyodide_version": SID_RELEASE}
+    )
+    shutil.copy(Path(__file__).with_name("in_root.py"), workdir / "in_root.py")
+    result = sidroot.run(
+        root,
+        ["python", str(workdir / "in_root.py"), str(project), str(RUNS)],
+        cwd=str(workdir),
+        bind=workdir,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"the build benchmark failed inside the sid root:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def toolchain_figures(workdir: Path) -> dict:
+    """Case 4: `nox -s toolchain` once to install, then warm, with every download served from 127.0.0.1."""
+    sys.path.insert(0, str(REPO_DIR / "tests"))
+    from mirrors import MirrorServer, make_emsdk_repo, make_patches, make_rustup_home, xbuildenv_tarball
+
+    rustc = subprocess.run(["rustup", "which", "rustc"], capture_output=True, text=True, check=True)
+    toolchain_dir = Path(rustc.stdout.strip()).parents[1]
+    version = subprocess.run(["rustc", "--version"], capture_output=True, text=True, check=True)
+    rust_version = version.stdout.split()[1]
+    project = render_project(workdir / "bench-toolchain", {"project_name": "bench-toolchain"})
+    with MirrorServer() as mirror:
+        body = xbuildenv_tarball(make_patches())
+        url = mirror.serve("/xbuildenv.tar.bz2", body)
+        # The project's own pins, pointed at the stand-ins (the real emsdk and tarballs are not reachable).
+        pins = tomlkit.parse((project / "pyodide-matrix.toml").read_text())
+        target = pins["release"][pins["default"]]
+        target["rust_toolchain"] = rust_version
+        target["xbuildenv_url"] = url
+        target["xbuildenv_sha256"] = hashlib.sha256(body).hexdigest()
+        (project / "pyodide-matrix.toml").write_text(tomlkit.dumps(pins))
+        env = {
+            **os.environ,
+            "RUSTUP_HOME": str(make_rustup_home(workdir / "rustup", toolchain_dir, {rust_version: True})),
+            "RUSTUP_DIST_SERVER": mirror.url("/rustup"),
+            "PYO3_PYODIDE_CACHE": str(workdir / "cache"),
+            "PYO3_PYODIDE_EMSDK_GIT": make_emsdk_repo(workdir / "emsdk-git"),
+        }
+        nox = [str(Path(sys.executable).with_name("nox")), "-s", "toolchain"]
+        cold = run(nox, cwd=project, env=env)
+        cold_requests = len(mirror.requests)
+        warm = median_seconds(nox, cwd=project, env=env)
+        warm_requests = len(mirror.requests) - cold_requests
+    return {"cold": cold, "warm": warm, "warm_requests": warm_requests, "cold_requests": cold_requests}
+
+
+def copier_figures(workdir: Path) -> dict:
+    """Case 5: `copier copy` as a user runs it, with every answer given."""
+    copier = str(Path(sys.executable).with_name("copier"))
+    times, files = [], 0
+    for attempt in range(RUNS):
+        destination = workdir / f"copy-{attempt}"
+        argv = [
+            copier,
+            "copy",
+            "--quiet",
+            "--defaults",
+            "--vcs-ref=HEAD",
+            "--data",
+            "project_name=Bench-Copy",
+        ]
+        times.append(run([*argv, str(REPO_DIR), str(destination)]))
+        files = sum(1 for path in destination.rglob("*") if path.is_file())
+    return {"seconds": statistics.median(times), "files": files}
+
+
+def table(builds: dict, toolchain: dict, copy: dict) -> Table:
+    view = Table(title=f"pyo3-pyodide-template benchmarks, median of {RUNS} runs")
+    for column in ("measure", "this template", "baseline", "ratio", "goal"):
+        view.add_column(column)
+    baseline = builds["nox_empty"] + builds["bare_maturin"]
+    view.add_row(
+        "no-op `nox -s wasm_build`",
+        f"{builds['nox_wasm_build']:.2f} s",
+        f"{baseline:.2f} s (empty nox session {builds['nox_empty']:.2f} + bare maturin {builds['bare_maturin']:.2f})",
+        f"{builds['nox_wasm_build'] / baseline:.2f}x",
+        "<= 1.1x",
+    )
+    view.add_row(
+        "extension size, release profile",
+        f"{builds['size_template_profile']:,} B",
+        f"{builds['size_default_profile']:,} B (cargo's default)",
+        f"{builds['size_template_profile'] / builds['size_default_profile']:.3f}x",
+        "<= 0.68x",
+    )
+    view.add_row(
+        "warm `nox -s toolchain` (managed, local stand-ins)",
+        f"{toolchain['warm']:.2f} s, {toolchain['warm_requests']} requests",
+        f"{toolchain['cold']:.2f} s, {toolchain['cold_requests']} requests (first run)",
+        f"{toolchain['warm'] / toolchain['cold']:.2f}x",
+        "about 1 s, no network",
+    )
+    view.add_row("`copier copy`", f"{copy['seconds']:.2f} s for {copy['files']} files", "-", "-", "<= 1 s")
+    return view
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        workdir = Path(folder)
+        copy = copier_figures(workdir)
+        toolchain = toolchain_figures(workdir)
+        builds = build_figures(workdir)
+    console = Console(width=200)
+    console.print(table(builds, toolchain, copy))
+    console.print(
+        f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+
+
+if __name__ == "__main__":
+    main()
