@@ -107,3 +107,9 @@ def test_nightly_pins_map_to_their_release_train():
     assert system.pinned_rust_version("nightly-2025-02-01") == (1, 86, 0)
     assert system.pinned_rust_version("nightly-2024-12-01") == (1, 85, 0)
     assert system.pinned_rust_version("1.93.0") == (1, 93, 0)
+
+
+def test_emscripten_version_file_beside_emcc_is_read_without_starting_emcc(tmp_path):
+    env = fake_toolchain(tmp_path, emcc="0.0.0")  # -dumpversion would say 0.0.0
+    (tmp_path / "bin/emscripten-version.txt").write_text('"6.0.5"\n')  # as emsdk writes it
+    assert provide(PRE, env).provider == "system"

@@ -7,7 +7,6 @@ import os
 import tarfile
 from pathlib import Path, PurePosixPath
 
-import requests
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -64,6 +63,8 @@ def download(
 
 
 def _fetch(url: str, partial: Path, what: str) -> str:
+    import requests  # here, not at the top: importing it costs every nox run 0.1 s
+
     try:
         response = requests.get(url, stream=True, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as error:

@@ -61,6 +61,11 @@ def find(program: str, env: Mapping[str, str]) -> str | None:
 
 def emcc_version(emcc: str, env: Mapping[str, str]) -> str:
     """The Emscripten version of an emcc, as "X.Y.Z"."""
+    # Emscripten keeps its version beside emcc (emsdk writes it quoted); reading it saves
+    # starting emcc's Python, a tenth of a second on every build.
+    version_file = Path(emcc).resolve().parent / "emscripten-version.txt"
+    if version_file.is_file():
+        return version_file.read_text(encoding="utf-8").strip().strip('"')
     return run_text([emcc, "-dumpversion"], env)
 
 
