@@ -23,7 +23,6 @@ PROJECT_DIR = Path(__file__).parent
 # The `nox` command does not put the noxfile's folder on sys.path.
 sys.path.insert(0, str(PROJECT_DIR))
 from pyodide_tools import sessions
-from pyodide_tools.matrix import not_implemented
 
 PYPROJECT = nox.project.load_toml(PROJECT_DIR / "pyproject.toml")
 
@@ -68,8 +67,14 @@ def audit(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def wasm_test(session: nox.Session) -> None:
-    """Run the test suite inside Pyodide with the built wheel installed."""
-    session.error(not_implemented("wasm_test", PROJECT_DIR))
+    """Run the tests inside Pyodide with the wheel installed (--browser, --wheel, pytest args)."""
+    sessions.wasm_test_session(session, PROJECT_DIR)
+
+
+@nox.session(python=False)
+def serve(session: nox.Session) -> None:
+    """Serve the demo page web/ with Pyodide and the wheel on 127.0.0.1 (--port, --wheel)."""
+    sessions.serve_session(session, PROJECT_DIR)
 
 
 @nox.session(python=False)

@@ -25,15 +25,6 @@ def test_tests_and_lint_sessions_pass(render):
     assert (project / "Cargo.lock").exists()
 
 
-def test_wasm_test_session_says_it_is_not_implemented_yet(render):
-    project = render(project_name="hello", pyodide_version="0.29.5")
-    result = run_nox(project, "-s", "wasm_test")
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "`nox -s wasm_test` is not implemented yet" in output
-    assert "Target: Pyodide 0.29.5 (legacy): Python 3.13" in output
-
-
 def test_session_list_needs_no_toolchain(render):
     project = render(project_name="hello")
     result = run_nox(project, "--list")

@@ -25,7 +25,12 @@ EXPECTED_FILES = {
     "pyodide-matrix.toml",
     "pyproject.toml",
     "src/lib.rs",
-} | {f"pyodide_tools/{module.name}" for module in (matrix.TEMPLATE_DIR / "pyodide_tools").glob("*.py")}
+    "web/index.html",
+} | {
+    f"pyodide_tools/{module.name}"
+    for module in (matrix.TEMPLATE_DIR / "pyodide_tools").iterdir()
+    if module.suffix in (".py", ".mjs")
+}
 
 
 def files_of(project):

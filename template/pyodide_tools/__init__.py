@@ -8,5 +8,9 @@ system     the system provider: the emcc, cargo and rustc on PATH, checked again
 build      the maturin command and environment for a Pyodide wheel
 audit      checks of a built wheel: tags, side module, PyInit export, no threads
 doctor     checks of this machine against the pins, each with its fix
+runtime    the npm `pyodide` runtime (and playwright-core) in the per-user cache; the wheel tags it accepts
+wasm_test  `nox -s wasm_test` on the host: the wheel and its tag check, the test wheels and their lock
+run_pytest.mjs  runs pytest inside Pyodide: in Node, or in headless Chromium through playwright-core
+serve      an HTTP server on 127.0.0.1 for Pyodide pages: browser test runs and the demo page web/
 sessions   the nox sessions' bodies: arguments in, calls to the modules above
 """

@@ -190,15 +190,3 @@ def describe(release: Release) -> str:
         f"Pyodide {release.version} ({release.status}): Python {release.python}, Emscripten {release.emscripten}, "
         f"Rust {release.rust_toolchain}, wheels tagged {release.python_tag}-{release.python_tag}-{release.platform_tag}"
     )
-
-
-def not_implemented(session_name: str, project_dir: Path) -> str:
-    """The message of a session that this version of the template does not provide yet."""
-    try:
-        target = describe(target_release(project_dir))
-    except MatrixError as error:
-        target = f"no target ({error})"
-    return (
-        f"`nox -s {session_name}` is not implemented yet in this version of the template. "
-        f"Target: {target}. A later template version fills it in: run `copier update` to get it"
-    )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 
 import nox
 
-from pyodide_tools import build, doctor, managed, system
+from pyodide_tools import build, doctor, managed, serve, system, wasm_test
+from pyodide_tools import runtime as runtimes
+from pyodide_tools.download import console
 from pyodide_tools.matrix import MATRIX_FILE, MatrixError, Release, load_matrix, target_name
 from pyodide_tools.toolchain import PROVIDERS, Toolchain, ToolchainError
 
@@ -192,3 +195,121 @@ def doctor_session(session: nox.Session, project_dir: Path) -> None:
     blockers = [check for check in checks if not check.ok and check.blocker]
     if blockers:
         session.error(f"{len(blockers)} problem(s) block a Pyodide build (FAIL lines above)")
+
+
+def parse_known(
+    session: nox.Session, arguments: argparse.ArgumentParser
+) -> tuple[argparse.Namespace, list[str]]:
+    """The session's options, and the other arguments as they were given (a first "--" dropped)."""
+    arguments.allow_abbrev = False  # so that pytest's options are never taken for abbreviated ours
+    try:
+        options, rest = arguments.parse_known_args(session.posargs)
+    except SystemExit as exit:
+        if exit.code:
+            session.error("bad arguments (see above)")
+        session.skip("help shown")
+    if "--" in rest:
+        rest.remove("--")
+    return options, rest
+
+
+def wasm_test_requirements(project_dir: Path) -> list[str]:
+    """The `wasm-test` dependency group when pyproject.toml has one, else `test`; pytest at least."""
+    pyproject = nox.project.load_toml(project_dir / "pyproject.toml")
+    groups = pyproject.get("dependency-groups", {})
+    group = "wasm-test" if "wasm-test" in groups else "test"
+    requirements = list(nox.project.dependency_groups(pyproject, group)) if group in groups else []
+    if not any(wasm_test.requirement_name(line) == "pytest" for line in requirements):
+        requirements.append("pytest")
+    return requirements
+
+
+def add_wheel_options(arguments: argparse.ArgumentParser) -> None:
+    arguments.add_argument(
+        "--pyodide",
+        metavar="VERSION",
+        help=f"a release of {MATRIX_FILE} or 'stable' (default: pyproject.toml's target)",
+    )
+    arguments.add_argument(
+        "--wheel",
+        type=Path,
+        metavar="PATH",
+        help="the wheel to use (default: the newest wheel of this project in dist/ that the "
+        "release's runtime accepts)",
+    )
+
+
+def wasm_test_session(session: nox.Session, project_dir: Path) -> None:
+    arguments = parser(
+        "wasm_test",
+        "Run the test suite inside Pyodide, in Node or in headless Chromium. Other arguments go to "
+        "pytest; a path among them replaces the default test folder, tests/.",
+    )
+    add_wheel_options(arguments)
+    arguments.add_argument(
+        "--browser",
+        action="store_true",
+        help="run in headless Chromium (the installed one; $PYO3_PYODIDE_CHROMIUM picks another)",
+    )
+    arguments.add_argument(
+        "--relock",
+        action="store_true",
+        help=f"resolve the test wheels again and rewrite {wasm_test.LOCK_FILE}",
+    )
+    options, pytest_args = parse_known(session, arguments)
+    [release] = targets(session, project_dir, options.pyodide)
+    try:
+        runtime = runtimes.ensure_runtime(release)
+        plan = wasm_test.plan(
+            project_dir,
+            runtime,
+            releases(project_dir).values(),
+            wasm_test_requirements(project_dir),
+            wheel=options.wheel,
+            pytest_args=pytest_args,
+            relock=options.relock,
+        )
+        code = wasm_test.run(plan, project_dir, browser=options.browser)
+    except (wasm_test.WasmTestError, runtimes.RuntimeSetupError) as error:
+        session.error(str(error))
+    if code != 0:
+        session.error(wasm_test.explain_exit(code, plan))
+
+
+def serve_session(session: nox.Session, project_dir: Path) -> None:
+    arguments = parser(
+        "serve", "Serve the demo page web/ with Pyodide and this project's wheel on 127.0.0.1."
+    )
+    add_wheel_options(arguments)
+    arguments.add_argument(
+        "--port", type=int, default=8000, help="the port (default: 8000; 0 picks a free one)"
+    )
+    options = parse(session, arguments)
+    [release] = targets(session, project_dir, options.pyodide)
+    web_dir = project_dir / "web"
+    if not (web_dir / "index.html").is_file():
+        session.error(
+            f"{web_dir / 'index.html'} not found: the demo page lives there "
+            "(`copier update` brings it back)"
+        )
+    try:
+        runtime = runtimes.ensure_runtime(release)
+        if options.wheel is None:
+            wheel = wasm_test.select_wheel(project_dir, runtime)
+        else:
+            wheel = wasm_test.check_wheel(options.wheel, runtime, releases(project_dir).values())
+    except (wasm_test.WasmTestError, runtimes.RuntimeSetupError) as error:
+        session.error(str(error))
+    site = serve.demo_site(web_dir, runtime.folder, wheel)
+    try:
+        with serve.serving(site, options.port, log=console.print) as url:
+            session.log(
+                f"serving {web_dir} at {url} with {runtime.describe()} and {wheel.name}; "
+                "Ctrl+C stops"
+            )
+            threading.Event().wait()
+    except OSError as error:
+        session.error(
+            f"cannot serve on 127.0.0.1:{options.port}: {error}. Pick another port: "
+            "`nox -s serve -- --port 8001`"
+        )

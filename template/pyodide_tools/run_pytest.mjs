@@ -1,0 +1,243 @@
+// Runs the project's pytest suite inside Pyodide: `node run_pytest.mjs JOB.json`, where JOB.json is
+// written by pyodide_tools/wasm_test.py, which has already picked and checked every file named in it.
+//
+// In Node ("mode": "node") Pyodide runs in this process and the project folder is mounted with NODEFS.
+// With "mode": "browser" this process drives headless Chromium through playwright-core; the page, served
+// by wasm_test on 127.0.0.1, imports this same file and calls runInBrowser(), which fetches the test
+// files over HTTP and writes them into Pyodide's file system.
+//
+// Pyodide reports some failures without raising (loadPackage calls errorCallback and carries on), so
+// every load is checked, and each installed distribution and module is verified before pytest starts.
+// The exit code is pytest's; SETUP_FAILED means the suite never ran.
+
+const SETUP_FAILED = 100;
+const WHEEL_DIR = "/tmp/wasm_test_wheels";
+const PROJECT_DIR = "/project";
+// What a headless Chromium needs on a machine with a closed network (no sandbox as root, no GPU,
+// no background connections to Google).
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+class SetupError extends Error {}
+
+// Installs every wheel with micropip (loaded before), the way users install into Pyodide, then checks
+// that each distribution has its version and that each module of the wheel under test imports.
+const INSTALL = `
+import importlib, importlib.metadata, json, traceback
+import micropip
+
+job = json.loads(job_json)
+await micropip.install(job["urls"], deps=False)
+problems = []
+for name, version in job["distributions"].items():
+    try:
+        found = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        found = "nothing"
+    if found != version:
+        problems.append(f"{name} {version} should be installed, found {found}")
+for module in job["imports"]:
+    try:
+        importlib.import_module(module)
+    except BaseException:
+        problems.append(f"import {module} failed:\\n{traceback.format_exc()}")
+json.dumps(problems)
+`;
+
+const RUN_PYTEST = `
+import json, os, sys
+import pytest
+
+class Outcomes:
+    """Counts what pytest reports, as its summary line does."""
+
+    def __init__(self):
+        self.counts = {}
+
+    def pytest_terminal_summary(self, terminalreporter):
+        for outcome in ("passed", "failed", "error", "skipped", "xfailed", "xpassed"):
+            self.counts[outcome] = len(terminalreporter.stats.get(outcome, []))
+
+sys.dont_write_bytecode = True  # no __pycache__ written into the mounted project folder
+os.environ["COLUMNS"] = columns  # the host terminal's width, for pytest's lines
+os.chdir(project_dir)
+outcomes = Outcomes()
+exit_code = int(pytest.main(json.loads(args_json), plugins=[outcomes]))
+json.dumps({"exit_code": exit_code, "counts": outcomes.counts, "python": sys.version.split()[0]})
+`;
+
+async function runPython(pyodide, code, values) {
+  const namespace = pyodide.globals.get("dict")();
+  try {
+    for (const [name, value] of Object.entries(values)) namespace.set(name, value);
+    return JSON.parse(await pyodide.runPythonAsync(code, { globals: namespace }));
+  } finally {
+    namespace.destroy();
+  }
+}
+
+// The part both modes share: install, check, run pytest. readBytes(source) gives a file's bytes.
+export async function runPytest(pyodide, job, readBytes) {
+  const errors = [];
+  await pyodide.loadPackage(job.micropip, {
+    messageCallback: () => {},
+    errorCallback: (message) => errors.push(message),
+  });
+  if (errors.length) {
+    throw new SetupError(`loading micropip from ${job.micropip} failed: ${errors.join("; ")}`);
+  }
+  pyodide.FS.mkdirTree(WHEEL_DIR);
+  const urls = [];
+  for (const wheel of job.wheels) {
+    pyodide.FS.writeFile(`${WHEEL_DIR}/${wheel.file}`, await readBytes(wheel.source));
+    urls.push(`emfs:${WHEEL_DIR}/${wheel.file}`);
+  }
+  let problems;
+  try {
+    const install = { urls, distributions: job.distributions, imports: job.imports };
+    problems = await runPython(pyodide, INSTALL, { job_json: JSON.stringify(install) });
+  } catch (error) {
+    throw new SetupError(`micropip could not install the wheels:\n${error.message}`);
+  }
+  if (problems.length) {
+    throw new SetupError(`the wheels did not install cleanly:\n${problems.join("\n")}`);
+  }
+  console.log(`wasm_test: installed ${job.wheels.map((wheel) => wheel.file).join(", ")}`);
+  return runPython(pyodide, RUN_PYTEST, {
+    project_dir: PROJECT_DIR,
+    args_json: JSON.stringify(job.pytestArgs),
+    columns: String(job.columns || 80),
+  });
+}
+
+function summary(result, pyodideVersion, where) {
+  const counts = Object.entries(result.counts)
+    .filter(([outcome, count]) => count || ["passed", "failed"].includes(outcome))
+    .map(([outcome, count]) => `${count} ${outcome}`)
+    .join(", ");
+  return (
+    `wasm_test: pytest exited with ${result.exit_code} inside Pyodide ${pyodideVersion} ` +
+    `(Python ${result.python}) in ${where}: ${counts}`
+  );
+}
+
+// Pyodide's default output in a browser logs every flush as a line of its own (pytest's progress
+// dots included); this writes whole lines, and what remains when `flush` is called.
+function lineWriter(log) {
+  const decoder = new TextDecoder();
+  let pending = "";
+  return {
+    write(bytes) {
+      const lines = (pending + decoder.decode(bytes, { stream: true })).split("\n");
+      pending = lines.pop();
+      lines.forEach((line) => log(line));
+      return bytes.length;
+    },
+    flush() {
+      if (pending) log(pending);
+      pending = "";
+    },
+  };
+}
+
+// Browser side: called by the page that wasm_test serves; resolves to a result, never throws.
+export async function runInBrowser(job) {
+  const stdout = lineWriter(console.log);
+  const stderr = lineWriter(console.error);
+  try {
+    const fetchBytes = async (url) => {
+      const response = await fetch(url);
+      if (!response.ok) throw new SetupError(`GET ${url}: HTTP ${response.status}`);
+      return new Uint8Array(await response.arrayBuffer());
+    };
+    const indexURL = new URL(job.runtime, location.href).href;
+    const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
+    const pyodide = await loadPyodide({ indexURL });
+    pyodide.setStdout(stdout);
+    pyodide.setStderr(stderr);
+    for (const file of job.files) {
+      const target = `${PROJECT_DIR}/${file}`;
+      pyodide.FS.mkdirTree(target.slice(0, target.lastIndexOf("/")));
+      pyodide.FS.writeFile(target, await fetchBytes(`${job.filesURL}${file}`));
+    }
+    const absolute = (url) => new URL(url, location.href).href;
+    const result = await runPytest(pyodide, { ...job, micropip: absolute(job.micropip) }, fetchBytes);
+    return { ...result, pyodide: pyodide.version };
+  } catch (error) {
+    return { setupError: error instanceof SetupError ? error.message : String(error.stack || error) };
+  } finally {
+    stdout.flush();
+    stderr.flush();
+  }
+}
+
+async function runInNode(job) {
+  const { readFile } = await import("node:fs/promises");
+  const { pathToFileURL } = await import("node:url");
+  const { loadPyodide } = await import(pathToFileURL(`${job.runtime}/pyodide.mjs`).href);
+  const pyodide = await loadPyodide();
+  pyodide.FS.mkdirTree(PROJECT_DIR);
+  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.project }, PROJECT_DIR);
+  const result = await runPytest(pyodide, job, (path) => readFile(path));
+  console.log(summary(result, pyodide.version, `Node ${process.version}`));
+  return result.exit_code;
+}
+
+async function driveChromium(job) {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(`${job.playwright}/package.json`);
+  const { chromium } = require("playwright-core");
+  const browser = await chromium.launch({ executablePath: job.chromium, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    page.on("console", (message) => {
+      (message.type() === "error" ? console.error : console.log)(message.text());
+    });
+    page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
+    // Everything comes from wasm_test's server; a request elsewhere (Pyodide's CDN) is a bug: refuse it.
+    const origin = new URL(job.url).origin;
+    const refused = [];
+    await page.route("**/*", (route) => {
+      const url = route.request().url();
+      if (new URL(url).origin === origin) return route.continue();
+      refused.push(url);
+      return route.abort("blockedbyclient");
+    });
+    await page.goto(job.url);
+    const result = await page.evaluate(
+      async (pageJob) => (await import(new URL("run_pytest.mjs", location.href))).runInBrowser(pageJob),
+      job.page,
+    );
+    if (refused.length) {
+      throw new SetupError(`the page asked for files outside ${origin}: ${refused.join(", ")}`);
+    }
+    if (result.setupError) throw new SetupError(result.setupError);
+    console.log(summary(result, result.pyodide, `Chromium ${browser.version()}`));
+    return result.exit_code;
+  } finally {
+    await browser.close();
+  }
+}
+
+async function main() {
+  const { readFileSync } = await import("node:fs");
+  const job = JSON.parse(readFileSync(process.argv[2], "utf-8"));
+  try {
+    process.exitCode = job.mode === "browser" ? await driveChromium(job) : await runInNode(job);
+  } catch (error) {
+    console.error(`wasm_test: ${error instanceof SetupError ? error.message : error.stack}`);
+    process.exitCode = SETUP_FAILED;
+  }
+}
+
+if (typeof process !== "undefined" && process.argv?.[1]) {
+  const { pathToFileURL } = await import("node:url");
+  if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+}

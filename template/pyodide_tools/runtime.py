@@ -1,0 +1,205 @@
+"""The Pyodide runtime that tests run in: the npm `pyodide` package at a release's pinned version.
+
+npm packages are installed once into the per-user cache (managed.cache_dir(): $PYO3_PYODIDE_CACHE, else
+platformdirs' user cache folder "pyo3-pyodide"), each in a folder of its own with npm's package-lock.json:
+    npm/pyodide-<version>/          node_modules/pyodide: the runtime, python_stdlib.zip, pyodide-lock.json
+    npm/playwright-core-<version>/  the library that drives the system's Chromium for `--browser`
+Each folder is built under a temporary name and renamed when npm has finished and a completion marker is
+written, so a folder that exists is complete; later runs use it with no npm call and no network.
+
+The npm package holds no wheels of its own (they live on Pyodide's CDN), but its pyodide-lock.json is the
+runtime's word on its platform (`info`: abi_version, platform, python) and names the micropip it ships,
+whose version decides which wheel tags the runtime accepts (see `platform_tags`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from packaging import tags
+from packaging.version import Version
+
+from pyodide_tools.download import console
+from pyodide_tools.managed import cache_dir
+from pyodide_tools.matrix import Release
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+PLAYWRIGHT_CORE = "1.65.1"  # drives an installed Chromium; it downloads no browser of its own
+MARKER = ".pyo3-pyodide-complete.json"
+# micropip accepts pyemscripten_<abi> tags (PEP 783) from this version on; older ones only pyodide_<abi>
+# and emscripten_X_Y_Z (read in micropip's _utils.sys_tags of each version).
+MICROPIP_PEP783 = Version("0.11.1")
+NODE_HELP = "Install Node.js >= 18 (https://nodejs.org, or your package manager) and run again"
+CHROMIUM_ENV = "PYO3_PYODIDE_CHROMIUM"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class RuntimeSetupError(Exception):
+    """Node, npm or a runtime package is missing or wrong; the message says what was found and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """One installed Pyodide runtime, as its pyodide-lock.json describes itself."""
+
+    release: Release
+    folder: Path  # node_modules/pyodide
+    abi: str  # info.abi_version, YYYY_N
+    platform: str  # info.platform, e.g. emscripten_5_0_3
+    python: str  # info.python, e.g. 3.14.2
+    micropip: str  # the version of the micropip package the lock names
+
+    @property
+    def python_tag(self) -> str:
+        major, minor = self.python.split(".")[:2]
+        return f"cp{major}{minor}"
+
+    def platform_tags(self) -> list[str]:
+        """The wheel platform tags this runtime's micropip accepts, best first (as its sys_tags)."""
+        extra = [f"pyodide_{self.abi}_wasm32"]
+        if Version(self.micropip) >= MICROPIP_PEP783:
+            extra.insert(0, f"pyemscripten_{self.abi}_wasm32")
+        return [*extra, f"{self.platform}_wasm32"]
+
+    def accepted_tags(self) -> list[tags.Tag]:
+        """Every wheel tag micropip accepts here: CPython's tags for the platform tags, then pure ones."""
+        version = (int(self.python_tag[2]), int(self.python_tag[3:]))
+        platforms = self.platform_tags()
+        return [
+            *tags.cpython_tags(version, [self.python_tag], platforms),
+            *tags.compatible_tags(version, self.python_tag, platforms),
+        ]
+
+    def describe(self) -> str:
+        return (
+            f"Pyodide {self.release.version} (npm pyodide@{self.release.npm}: Python {self.python}, "
+            f"ABI {self.abi}, {self.platform}, micropip {self.micropip})"
+        )
+
+
+def find_program(name: str, fix: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeSetupError(f"`{name}` is not on PATH. {fix}")
+    return path
+
+
+def node() -> str:
+    return find_program("node", NODE_HELP)
+
+
+@contextlib.contextmanager
+def _npm_lock() -> Iterator[None]:
+    """One npm install at a time in the cache, which several projects share."""
+    lock_path = cache_dir() / "npm" / ".lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock_file:
+        if fcntl is not None:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
+
+
+def npm_package(name: str, version: str) -> Path:
+    """The cache folder holding node_modules/<name> at exactly `version`; installed by npm the first time."""
+    folder = cache_dir() / "npm" / f"{name}-{version}"
+    if (folder / MARKER).is_file():
+        return folder
+    npm = find_program("npm", f"npm comes with Node.js. {NODE_HELP}")
+    with _npm_lock():
+        if (folder / MARKER).is_file():  # another process installed it meanwhile
+            return folder
+        staging = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        manifest = {"private": True, "dependencies": {name: version}}
+        (staging / "package.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        command = [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact"]
+        console.print(f"installing npm {name}@{version} into {folder}")
+        result = subprocess.run(command, cwd=staging, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            registry = os.environ.get("npm_config_registry") or "https://registry.npmjs.org"
+            raise RuntimeSetupError(
+                f"`npm install {name}@{version}` failed in {staging}:\n{result.stderr.strip()}\n"
+                f"npm downloads from {registry}: check the network (or npm's registry setting) "
+                "and run again"
+            )
+        marker = {"package": name, "version": version}
+        (staging / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+    return folder
+
+
+def chromium() -> str:
+    """The Chromium (or Chrome) that `--browser` drives: $PYO3_PYODIDE_CHROMIUM, else the first on PATH."""
+    chosen = os.environ.get(CHROMIUM_ENV)
+    if chosen:
+        found = shutil.which(chosen)
+        if found is None:
+            raise RuntimeSetupError(f"{CHROMIUM_ENV}={chosen!r} is not an executable program")
+        return found
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeSetupError(
+        f"no Chromium on PATH (looked for {', '.join(CHROMIUM_NAMES)}); `--browser` drives an "
+        "installed one and downloads none. Install it (Debian/Ubuntu: `apt-get install chromium`, "
+        f"macOS: `brew install --cask chromium`), or set {CHROMIUM_ENV} to a Chrome or Chromium "
+        "executable"
+    )
+
+
+def ensure_runtime(release: Release) -> Runtime:
+    """The npm `pyodide` package that `release` pins, installed if needed, and its own description."""
+    folder = npm_package("pyodide", release.npm) / "node_modules" / "pyodide"
+    return read_runtime(release, folder)
+
+
+def read_runtime(release: Release, folder: Path) -> Runtime:
+    """Read a runtime's pyodide-lock.json, and check it against the release's pins."""
+    lock_path = folder / "pyodide-lock.json"
+    try:
+        lock = json.loads(lock_path.read_text(encoding="utf-8"))
+        info, micropip = lock["info"], lock["packages"]["micropip"]["version"]
+        runtime = Runtime(
+            release=release,
+            folder=folder,
+            abi=info["abi_version"],
+            platform=info["platform"],
+            python=info["python"],
+            micropip=micropip,
+        )
+    except (OSError, ValueError, KeyError) as error:
+        raise RuntimeSetupError(
+            f"{lock_path} is missing or lacks info.abi_version/platform/python or a micropip "
+            f"package ({error!r}); expected the npm pyodide@{release.npm} package's lock. "
+            f"Delete {folder.parents[1]} to install it again"
+        ) from None
+    expected_platform = "emscripten_" + release.emscripten.replace(".", "_")
+    found = (runtime.abi, runtime.platform, ".".join(runtime.python.split(".")[:2]))
+    if found != (release.abi, expected_platform, release.python):
+        raise RuntimeSetupError(
+            f"npm pyodide@{release.npm} says ABI {found[0]}, {found[1]}, Python {found[2]}, but "
+            f"pyodide-matrix.toml pins ABI {release.abi}, {expected_platform}, Python "
+            f"{release.python} for Pyodide {release.version}: fix the matrix (`copier update` "
+            "brings corrected pins)"
+        )
+    return runtime
+
+
+def ensure_playwright() -> Path:
+    """The folder from which `require("playwright-core")` works (installed into the cache if needed)."""
+    return npm_package("playwright-core", PLAYWRIGHT_CORE)

@@ -1,0 +1,544 @@
+"""`nox -s wasm_test`: the project's pytest suite inside Pyodide, in Node or in headless Chromium.
+
+On the host, before Pyodide starts:
+1. the runtime: the npm `pyodide` package that the release pins (runtime.py);
+2. the wheel: `--wheel`, else the newest wheel of this project in dist/ that the runtime accepts. Its
+   tags are checked against the runtime's own word (pyodide-lock.json's `info` and the micropip version
+   it names): Pyodide loads a wheel built for another release without complaint and fails only at
+   import, so a mismatch stops here;
+3. the test wheels: the `wasm-test` dependency group (else `test`) plus the wheel's own requirements,
+   resolved by pip for the runtime's Python and platform tags (pure wheels, and pyemscripten wheels
+   where PyPI has them), with the micropip version the runtime ships. The resolution is written to
+   tests/wasm_test.lock, one section per Pyodide release, and a section is resolved again only when its
+   inputs change (or with `--relock`). The wheels live in the per-user cache (wheels/) and are checked
+   against the lock's sha256 at every run; pip fetches a missing one with --require-hashes.
+Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromium, with everything served
+from 127.0.0.1 by serve.py. It loads micropip from its wheel, installs every other wheel with micropip (so
+the release's own tag rules apply), checks the installed versions and imports, and runs pytest.
+With warm caches and an unchanged lock, nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.parser
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from pyodide_tools import runtime as runtimes
+from pyodide_tools import serve
+from pyodide_tools.download import console, sha256_of
+from pyodide_tools.managed import cache_dir
+from pyodide_tools.matrix import Release
+from pyodide_tools.runtime import Runtime
+
+LOCK_FILE = Path("tests") / "wasm_test.lock"
+DEFAULT_TEST_PATH = "tests"
+RUNNER = Path(__file__).with_name("run_pytest.mjs")
+SETUP_FAILED = 100  # run_pytest.mjs's exit code when the suite never ran
+PYTEST_EXIT_CODES = {
+    1: "tests failed",
+    2: "interrupted",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
+# pytest reads these from the project's root folder; the browser gets them with the tests.
+PYTEST_CONFIG_FILES = ("pyproject.toml", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg")
+SKIPPED_FOLDERS = {"__pycache__", ".pytest_cache"}
+LOCK_HEADER = """\
+# The wheels that `nox -s wasm_test` installs into Pyodide beside this project's own, per Pyodide release:
+# pip's resolution of the test dependencies for that release's Python and platform tags. wasm_test writes
+# a section whenever its inputs (python, platforms, micropip, requirements) change; commit this file, so
+# that every machine tests with the same wheels. `nox -s wasm_test -- --relock` resolves them again.
+"""
+
+
+class WasmTestError(Exception):
+    """Something keeps the tests from running; the message says what was found and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LockedWheel:
+    name: str
+    version: str
+    file: str
+    sha256: str
+
+
+# The wheel under test
+
+
+def wheel_tags(wheel: Path) -> str:
+    """A wheel's tags as its file name spells them: python-abi-platform."""
+    return "-".join(wheel.name[: -len(".whl")].split("-")[-3:])
+
+
+def tag_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> str | None:
+    """Why `runtime` would not accept `wheel`, or None when one of its tags fits."""
+    try:
+        _, _, _, tags = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as error:
+        return f"{wheel.name} is not a wheel file name ({error}): keep the name the build gave it"
+    if tags & set(runtime.accepted_tags()):
+        return None
+    release = runtime.release
+    built_for = [
+        other.version
+        for other in releases
+        if any(
+            tag.interpreter == other.python_tag and tag.platform in other.accepted_platform_tags()
+            for tag in tags
+        )
+    ]
+    advice = f"Rebuild it for this runtime: `nox -s wasm_build -- --pyodide {release.version}`"
+    if built_for:
+        advice = (
+            f"It was built for Pyodide {' or '.join(built_for)}: test it there "
+            f"(`nox -s wasm_test -- --pyodide {built_for[0]} --wheel {wheel}`), or rebuild it for "
+            f"this one (`nox -s wasm_build -- --pyodide {release.version}`)"
+        )
+    return (
+        f"{wheel.name} does not fit {runtime.describe()}: it is tagged {wheel_tags(wheel)}, while "
+        f"this runtime accepts {runtime.python_tag} (or abi3, or pure Python) wheels for "
+        f"{' or '.join(runtime.platform_tags())}; Pyodide would load it without complaint and fail "
+        f"only at import. {advice}"
+    )
+
+
+def project_name(project_dir: Path) -> str:
+    pyproject = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))
+    return canonicalize_name(pyproject["project"]["name"])
+
+
+def select_wheel(project_dir: Path, runtime: Runtime) -> Path:
+    """The newest wheel of this project in dist/ that `runtime` accepts."""
+    name = project_name(project_dir)
+    dist = project_dir / "dist"
+    wheels = [
+        wheel
+        for wheel in sorted(dist.glob("*.whl"))
+        if canonicalize_name(wheel.name.split("-")[0]) == name
+    ]
+    fitting = [wheel for wheel in wheels if tag_problem(wheel, runtime, ()) is None]
+    if not fitting:
+        found = ", ".join(wheel.name for wheel in wheels) or "none"
+        raise WasmTestError(
+            f"{dist} holds no wheel of {name} for {runtime.describe()}, i.e. tagged "
+            f"{runtime.python_tag} with one of {', '.join(runtime.platform_tags())}; found: {found}. "
+            f"Build one with `nox -s wasm_build -- --pyodide {runtime.release.version}`, or name a "
+            "wheel with `--wheel PATH`"
+        )
+    return max(fitting, key=lambda wheel: wheel.stat().st_mtime)
+
+
+def check_wheel(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> Path:
+    if not wheel.is_file():
+        raise WasmTestError(f"{wheel}: no such file; expected a wheel (`nox -s wasm_build`)")
+    problem = tag_problem(wheel, runtime, releases)
+    if problem:
+        raise WasmTestError(problem)
+    return wheel.resolve()
+
+
+@dataclasses.dataclass(frozen=True)
+class WheelMetadata:
+    name: str  # as its METADATA spells it
+    version: str  # as its METADATA spells it, which is what importlib.metadata reports
+    requires: tuple[str, ...]  # Requires-Dist, without those of extras
+    modules: tuple[str, ...]  # its top-level packages and every extension module, dotted
+
+
+def read_wheel(wheel: Path) -> WheelMetadata:
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            names = archive.namelist()
+            metadata_name = next(
+                name for name in names if PurePosixPath(name).match("*.dist-info/METADATA")
+            )
+            metadata = email.parser.BytesParser().parsebytes(archive.read(metadata_name))
+    except (OSError, zipfile.BadZipFile, StopIteration) as error:
+        raise WasmTestError(
+            f"{wheel} is not a readable wheel with a *.dist-info/METADATA ({error!r}); "
+            "build or download it again"
+        ) from None
+    requires = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or "extra" not in str(requirement.marker):
+            requires.append(str(requirement))
+    modules = set()
+    for name in names:
+        parts = PurePosixPath(name).parts
+        if parts[0].endswith((".dist-info", ".data")):
+            continue
+        if len(parts) > 1 or parts[0].endswith(".py"):
+            modules.add(parts[0].removesuffix(".py"))
+        if name.endswith(".so"):
+            modules.add(".".join([*parts[:-1], parts[-1].split(".")[0]]))
+    return WheelMetadata(
+        name=metadata["Name"],
+        version=metadata["Version"],
+        requires=tuple(requires),
+        modules=tuple(sorted(modules)),
+    )
+
+
+# The test wheels: resolution by pip, the lock file, the cache
+
+
+def requirement(line: str) -> Requirement:
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        raise WasmTestError(
+            f"{line!r} is not a requirement (PEP 508); fix it in pyproject.toml's dependency groups"
+        ) from None
+
+
+def requirement_name(line: str) -> str:
+    return canonicalize_name(requirement(line).name)
+
+
+def lock_inputs(runtime: Runtime, requirements: Iterable[str]) -> dict:
+    """What a lock section is resolved from: when any of it changes, the section is resolved again."""
+    return {
+        "python": ".".join(runtime.python.split(".")[:2]),
+        "platforms": runtime.platform_tags(),
+        "micropip": runtime.micropip,
+        "requirements": sorted({str(requirement(line)) for line in requirements}),
+    }
+
+
+def read_lock(path: Path) -> dict[str, dict]:
+    """The lock file's sections by Pyodide release (empty when there is no lock file yet)."""
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("release", {})
+    except tomllib.TOMLDecodeError as error:
+        raise WasmTestError(
+            f"{path} is not valid TOML ({error}); delete it, and `nox -s wasm_test` writes it again"
+        ) from None
+
+
+def format_lock(sections: dict[str, dict]) -> str:
+    quote = json.dumps  # a JSON string is a TOML basic string
+    lines = [LOCK_HEADER]
+    for version in sorted(sections):
+        section = sections[version]
+        lines.append(f"[release.{quote(version)}]")
+        lines.append(f"python = {quote(section['python'])}")
+        lines.append(f"platforms = [{', '.join(map(quote, section['platforms']))}]")
+        lines.append(f"micropip = {quote(section['micropip'])}")
+        lines.append(f"requirements = [{', '.join(map(quote, section['requirements']))}]")
+        lines.append("wheels = [")
+        for wheel in section["wheels"]:
+            fields = ", ".join(f"{key} = {quote(value)}" for key, value in wheel.items())
+            lines.append(f"    {{ {fields} }},")
+        lines += ["]", ""]
+    return "\n".join(lines)
+
+
+def write_lock(path: Path, sections: dict[str, dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(format_lock(sections), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def pip_target_options(runtime: Runtime) -> list[str]:
+    """pip's options that select wheels for the runtime instead of this machine."""
+    python = ".".join(runtime.python.split(".")[:2])
+    options = ["--only-binary=:all:", "--python-version", python, "--implementation", "cp"]
+    options += ["--abi", runtime.python_tag]
+    for platform in runtime.platform_tags():
+        options += ["--platform", platform]
+    return options
+
+
+def run_pip(arguments: list[str], what: str) -> None:
+    command = [sys.executable, "-m", "pip", *arguments, "--disable-pip-version-check"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode == 0:
+        return
+    if "No module named pip" in result.stderr:
+        raise WasmTestError(
+            f"{sys.executable} (the Python running nox) has no pip, which wasm_test uses to resolve "
+            f"the test wheels: install it with `{sys.executable} -m ensurepip`"
+        )
+    index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+    raise WasmTestError(
+        f"pip could not {what}:\n{result.stderr.strip()}\n"
+        f"pip asked {index}. Only pure wheels and wheels built for this Pyodide platform install "
+        "into Pyodide: keep requirements that need another platform out of the `wasm-test` "
+        "dependency group (wasm_test reads it instead of `test` when pyproject.toml has it)"
+    )
+
+
+def wheel_cache() -> Path:
+    return cache_dir() / "wheels"
+
+
+def resolve(runtime: Runtime, requirements: list[str]) -> list[LockedWheel]:
+    """pip's resolution of `requirements` for `runtime`; the wheels end in the cache."""
+    console.print(f"resolving {', '.join(requirements)} for {runtime.describe()} with pip")
+    with tempfile.TemporaryDirectory() as folder:
+        options = pip_target_options(runtime)
+        what = f"resolve {', '.join(requirements)} for {runtime.describe()}"
+        run_pip(["download", *options, "--dest", folder, *requirements], what)
+        return [store(wheel) for wheel in sorted(Path(folder).glob("*.whl"))]
+
+
+def store(wheel: Path) -> LockedWheel:
+    """Move a downloaded wheel into the cache; what the lock records of it."""
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    digest = sha256_of(wheel)
+    wheel_cache().mkdir(parents=True, exist_ok=True)
+    shutil.move(wheel, wheel_cache() / (wheel.name + ".part"))
+    os.replace(wheel_cache() / (wheel.name + ".part"), wheel_cache() / wheel.name)
+    return LockedWheel(name=str(name), version=str(version), file=wheel.name, sha256=digest)
+
+
+def cached_wheels(locked: list[LockedWheel], runtime: Runtime) -> list[Path]:
+    """The locked wheels' paths in the cache; pip fetches those missing (or damaged) by their sha256."""
+    missing = [
+        wheel
+        for wheel in locked
+        if not (wheel_cache() / wheel.file).is_file()
+        or sha256_of(wheel_cache() / wheel.file) != wheel.sha256
+    ]
+    if missing:
+        with tempfile.TemporaryDirectory() as folder:
+            requirements = Path(folder) / "requirements.txt"
+            requirements.write_text(
+                "".join(f"{w.name}=={w.version} --hash=sha256:{w.sha256}\n" for w in missing),
+                encoding="utf-8",
+            )
+            options = ["--no-deps", "--require-hashes", *pip_target_options(runtime)]
+            what = f"download the wheels {LOCK_FILE} names ({', '.join(w.file for w in missing)})"
+            run_pip(
+                ["download", *options, "--dest", f"{folder}/wheels", "-r", str(requirements)], what
+            )
+            for wheel in missing:
+                if not (Path(folder) / "wheels" / wheel.file).is_file():
+                    raise WasmTestError(
+                        f"pip downloaded no {wheel.file} (which {LOCK_FILE} names); resolve again: "
+                        "`nox -s wasm_test -- --relock`"
+                    )
+                store(Path(folder) / "wheels" / wheel.file)
+    return [wheel_cache() / wheel.file for wheel in locked]
+
+
+def dependency_wheels(
+    project_dir: Path, runtime: Runtime, requirements: list[str], relock: bool = False
+) -> list[Path]:
+    """The wheels to install for the tests, per the lock file; resolved again when its inputs changed."""
+    lock_path = project_dir / LOCK_FILE
+    sections = read_lock(lock_path)
+    inputs = lock_inputs(runtime, [*requirements, f"micropip=={runtime.micropip}"])
+    section = sections.get(runtime.release.version)
+    if relock or section is None or {key: section.get(key) for key in inputs} != inputs:
+        locked = resolve(runtime, inputs["requirements"])
+        section = {**inputs, "wheels": [dataclasses.asdict(wheel) for wheel in locked]}
+        write_lock(lock_path, {**sections, runtime.release.version: section})
+        console.print(f"wrote {lock_path} for Pyodide {runtime.release.version}")
+    return cached_wheels([LockedWheel(**wheel) for wheel in section["wheels"]], runtime)
+
+
+# Running the tests
+
+
+def pytest_arguments(project_dir: Path, arguments: list[str]) -> tuple[list[str], list[str]]:
+    """pytest's arguments as seen from the project folder inside Pyodide, and the test paths in them
+    (the default test folder when none is given)."""
+    project = project_dir.resolve()
+    result, paths = [], []
+    for argument in arguments:
+        path_part = argument.split("::")[0]
+        if argument.startswith("-") or not (project / path_part).exists():
+            result.append(argument)
+            continue
+        path = (project / path_part).resolve()
+        if not path.is_relative_to(project):
+            raise WasmTestError(
+                f"{argument} is outside the project folder {project}, the only folder that "
+                "Pyodide sees: move the tests into it"
+            )
+        relative = path.relative_to(project).as_posix()
+        result.append(relative + argument[len(path_part) :])
+        paths.append(relative)
+    if not paths:
+        result.append(DEFAULT_TEST_PATH)
+        paths.append(DEFAULT_TEST_PATH)
+    if sys.stdout.isatty() and not any(argument.startswith("--color") for argument in arguments):
+        result.append("--color=yes")
+    return [*result, "-p", "no:cacheprovider"], paths
+
+
+def project_files(project_dir: Path, test_paths: list[str]) -> list[str]:
+    """The files a browser run copies into Pyodide: pytest's configuration and the test paths."""
+    project = project_dir.resolve()
+    files = {name for name in PYTEST_CONFIG_FILES if (project / name).is_file()}
+    for test_path in test_paths:
+        path = project / test_path
+        candidates = path.rglob("*") if path.is_dir() else [path]
+        for candidate in candidates:
+            relative = candidate.relative_to(project)
+            if candidate.is_file() and not SKIPPED_FOLDERS & set(relative.parts):
+                files.add(relative.as_posix())
+        # conftest.py files of the folders above a test path apply to it too
+        for parent in path.relative_to(project).parents:
+            if (project / parent / "conftest.py").is_file():
+                files.add((parent / "conftest.py").as_posix())
+    return sorted(files)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Everything the runner needs, checked on the host."""
+
+    runtime: Runtime
+    wheel: Path
+    micropip: Path
+    wheels: list[Path]  # the test wheels, then the wheel under test
+    distributions: dict[str, str]  # name -> version that must be installed
+    imports: list[str]
+    pytest_args: list[str]
+    test_paths: list[str]
+
+
+def plan(
+    project_dir: Path,
+    runtime: Runtime,
+    releases: Iterable[Release],
+    requirements: list[str],
+    wheel: Path | None = None,
+    pytest_args: Iterable[str] = (),
+    relock: bool = False,
+) -> Plan:
+    """Pick and check the wheel, get the test wheels, and sort out pytest's arguments."""
+    if wheel is None:
+        wheel = select_wheel(project_dir, runtime)
+    wheel = check_wheel(Path(wheel), runtime, releases)
+    tested = read_wheel(wheel)
+    args, test_paths = pytest_arguments(project_dir, list(pytest_args))
+    wheels = dependency_wheels(project_dir, runtime, [*requirements, *tested.requires], relock)
+    micropip = [path for path in wheels if canonicalize_name(path.name.split("-")[0]) == "micropip"]
+    others = [path for path in wheels if path not in micropip] + [wheel]
+    distributions = {}
+    for path in [*micropip, *others]:
+        metadata = read_wheel(path)
+        distributions[metadata.name] = metadata.version
+    return Plan(
+        runtime=runtime,
+        wheel=wheel,
+        micropip=micropip[0],
+        wheels=others,
+        distributions=distributions,
+        imports=list(tested.modules),
+        pytest_args=args,
+        test_paths=test_paths,
+    )
+
+
+def node_job(plan: Plan, project_dir: Path) -> dict:
+    return {
+        "mode": "node",
+        "runtime": str(plan.runtime.folder),
+        "micropip": str(plan.micropip),
+        "wheels": [{"file": path.name, "source": str(path)} for path in plan.wheels],
+        "distributions": plan.distributions,
+        "imports": plan.imports,
+        "project": str(project_dir.resolve()),
+        "pytestArgs": plan.pytest_args,
+        "columns": shutil.get_terminal_size().columns,
+    }
+
+
+TEST_PAGE = b"""<!doctype html>
+<meta charset="utf-8">
+<title>wasm_test</title>
+<p>nox -s wasm_test -- --browser: the test run is driven from outside this page.</p>
+"""
+
+
+def browser_site(plan: Plan, project_dir: Path) -> tuple[serve.Site, dict]:
+    """What the server offers a browser run, and the job the page runs (URLs relative to it)."""
+    files = project_files(project_dir, plan.test_paths)
+    site = serve.Site(
+        folders={"/pyodide/": plan.runtime.folder},
+        files={
+            "/run_pytest.mjs": RUNNER,
+            **{f"/wheels/{path.name}": path for path in [plan.micropip, *plan.wheels]},
+            **{f"/project/{name}": project_dir / name for name in files},
+        },
+        documents={"/": TEST_PAGE},
+    )
+    page_job = {
+        "runtime": "/pyodide/",
+        "micropip": f"/wheels/{plan.micropip.name}",
+        "wheels": [{"file": path.name, "source": f"/wheels/{path.name}"} for path in plan.wheels],
+        "distributions": plan.distributions,
+        "imports": plan.imports,
+        "files": files,
+        "filesURL": "/project/",
+        "pytestArgs": plan.pytest_args,
+        "columns": shutil.get_terminal_size().columns,
+    }
+    return site, page_job
+
+
+def run_node(job: dict, cwd: Path) -> int:
+    """Run run_pytest.mjs on `job`, its output going where ours goes; its exit code."""
+    with tempfile.TemporaryDirectory() as folder:
+        job_path = Path(folder) / "job.json"
+        job_path.write_text(json.dumps(job, indent=1), encoding="utf-8")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        command = [runtimes.node(), str(RUNNER), str(job_path)]
+        return subprocess.run(command, cwd=cwd, check=False).returncode
+
+
+def run(plan: Plan, project_dir: Path, browser: bool = False) -> int:
+    """Run the tests in Node, or in Chromium with `browser`; pytest's exit code (SETUP_FAILED: no run)."""
+    where = "Chromium" if browser else "Node"
+    console.print(
+        f"testing {plan.wheel.name} in {plan.runtime.describe()} in {where}: "
+        f"pytest {' '.join(plan.pytest_args)}"
+    )
+    if not browser:
+        return run_node(node_job(plan, project_dir), project_dir)
+    chromium = runtimes.chromium()
+    playwright = runtimes.ensure_playwright()
+    site, page_job = browser_site(plan, project_dir)
+    with serve.serving(site) as url:
+        job = {
+            "mode": "browser",
+            "chromium": chromium,
+            "playwright": str(playwright),
+            "url": url,
+            "page": page_job,
+        }
+        return run_node(job, project_dir)
+
+
+def explain_exit(code: int, plan: Plan) -> str:
+    if code == SETUP_FAILED:
+        return f"Pyodide could not be set up for the tests of {plan.wheel.name} (see above)"
+    meaning = PYTEST_EXIT_CODES.get(code, "unknown exit code")
+    return f"pytest inside {plan.runtime.describe()} exited with {code} ({meaning})"

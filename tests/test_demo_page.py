@@ -1,0 +1,192 @@
+"""The demo page web/ and `nox -s serve`: the server's headers, and the page in headless Chromium with the
+wheel that the Debian sid root built."""
+
+import contextlib
+import json
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from pyodide_tools import runtime as runtimes
+from pyodide_tools import serve
+
+from template_tools import matrix
+from template_tools.render import render_project
+from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
+
+CACHE_ENV = "PYO3_PYODIDE_CACHE"
+STABLE = matrix.load().releases[matrix.load().default]
+SERVING = re.compile(r"serving (\S+) at (http://127\.0\.0\.1:\d+/) with (.*)")
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(TEST_CACHE))
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_server_types_headers_and_limits(tmp_path):
+    web = tmp_path / "web"
+    (web / "sub").mkdir(parents=True)
+    (web / "index.html").write_text("<p>home</p>")
+    (web / "sub" / "index.html").write_text("<p>sub</p>")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    (runtime / "pyodide.asm.wasm").write_bytes(b"\0asm\1\0\0\0")
+    (runtime / "pyodide.mjs").write_text("export {};")
+    (tmp_path / "secret.txt").write_text("not served")
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK")
+    site = serve.demo_site(web, runtime, wheel)
+    with serve.serving(site) as url:
+        status, headers, body = get(url)
+        assert (status, headers["Content-Type"], body) == (200, "text/html; charset=utf-8", b"<p>home</p>")
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        assert headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+        assert get(url + "sub/")[2] == b"<p>sub</p>"
+        assert get(url + "pyodide/pyodide.asm.wasm")[1]["Content-Type"] == "application/wasm"
+        assert get(url + "pyodide/pyodide.mjs")[1]["Content-Type"] == "text/javascript; charset=utf-8"
+        assert json.loads(get(url + "demo-config.json")[2]) == {
+            "pyodide": "pyodide/",
+            "wheel": f"wheels/{wheel.name}",
+        }
+        assert get(url + f"wheels/{wheel.name}")[2] == b"PK"
+        for outside in ("../secret.txt", "%2e%2e/secret.txt", "pyodide/../../secret.txt", "//etc/passwd"):
+            assert get(url + outside)[0] == 404, outside
+        assert get(url + "pyodide/")[0] == 404  # no listings
+        head = urllib.request.Request(url + "pyodide/pyodide.mjs", method="HEAD")
+        with urllib.request.urlopen(head, timeout=30) as response:
+            assert response.status == 200 and response.read() == b""
+
+
+@contextlib.contextmanager
+def serve_session(project: Path, *args: str):
+    """Run `nox -s serve -- --port 0 ARGS` in the project; yields (base URL, the line that names it)."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("nox")), "-s", "serve", "--", "--port", "0", *args],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    seen = []
+    try:
+        while True:
+            line = lines.get(timeout=300)
+            seen.append(line)
+            found = SERVING.search(line)
+            if found:
+                break
+            assert process.poll() is None, "".join(seen)
+        yield found.group(2), found.group(0)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_serve_session_serves_the_page_the_runtime_and_the_wheel(tmp_path):
+    project = render_project(tmp_path / "hello", {"project_name": "hello"})
+    jiter = jiter_wheel()
+    with serve_session(project, "--wheel", str(jiter)) as (url, line):
+        assert f"with Pyodide {STABLE.version} (npm pyodide@{STABLE.npm}" in line
+        assert jiter.name in line and "Ctrl+C stops" in line
+        status, headers, body = get(url)
+        assert status == 200 and b"hello.add(2, 3)" in body
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        config = json.loads(get(url + "demo-config.json")[2])
+        assert config == {"pyodide": "pyodide/", "wheel": f"wheels/{jiter.name}"}
+        assert get(url + config["wheel"])[2] == jiter.read_bytes()
+        status, headers, _ = get(url + "pyodide/pyodide.asm.wasm")
+        assert (status, headers["Content-Type"]) == (200, "application/wasm")
+        assert get(url + "pyodide/pyodide-lock.json")[0] == 200
+
+
+DRIVE_PAGE = """
+const { createRequire } = await import("node:module");
+const [playwright, chromium, url, screenshot] = process.argv.slice(2);
+const { chromium: launcher } = createRequire(`${playwright}/package.json`)("playwright-core");
+const browser = await launcher.launch({
+  executablePath: chromium,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+  await page.goto(url);
+  await page.waitForSelector("#demo:not([hidden])", { timeout: 120000 });
+  const text = (selector) => page.locator(selector).innerText();
+  const shown = { status: await text("#status"), first: await text("#demo") };
+  await page.fill("#fraction", "three quarters");
+  await page.click("#fraction-form button");
+  shown.parseError = await text("#fraction-result");
+  await page.click("#bump");
+  await page.click("#bump");
+  shown.counter = await text("#counter");
+  await page.click("#panic");
+  shown.panic = await text("#panic-result");
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify(shown));
+} finally {
+  await browser.close();
+}
+"""
+
+
+@pytest.mark.wasm
+@pytest.mark.browser
+def test_demo_page_shows_the_modules_results_in_chromium(sid_built_project, tmp_path):
+    project, build = sid_built_project
+    assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
+    script = tmp_path / "drive_page.mjs"
+    script.write_text(DRIVE_PAGE)
+    screenshot = tmp_path / "demo.png"
+    with serve_session(project) as (url, line):
+        assert "wasm_demo-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl" in line
+        result = subprocess.run(
+            [
+                "node",
+                str(script),
+                str(runtimes.ensure_playwright()),
+                runtimes.chromium(),
+                url,
+                str(screenshot),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (
+        shown["status"]
+        == "Pyodide 315.0.0a2 loaded wasm_demo-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl"
+    )
+    assert "wasmdemo.add(2, 3) = 5" in shown["first"]
+    assert "= 0.75" in shown["first"], shown["first"]  # parse_fraction("3/4"), called when the page loads
+    assert shown["parseError"] == 'ValueError: not a fraction like "3/4": "three quarters"'
+    assert shown["counter"] == "2"
+    assert shown["panic"] == "pyo3_runtime.PanicException: boom (and the module still works: add(1, 1) = 2)"
+    assert screenshot.stat().st_size > 10_000

@@ -1,0 +1,380 @@
+"""`nox -s wasm_test` for real: a project's pytest suite inside Pyodide, in Node and in headless Chromium.
+
+The runtimes are the npm `pyodide` packages the matrix pins; the wheels under test are real: jiter 0.19.0
+from PyPI (PyO3, built for Pyodide 314) and the cp315 wheel that the Debian sid root builds from a rendered
+project (fixture `sid_built_project`). Every count checked here is the one pytest reports from inside
+Pyodide, not only the exit code.
+"""
+
+import json
+import re
+import time
+import zipfile
+
+import pytest
+from pyodide_tools import runtime as runtimes
+from pyodide_tools import wasm_test
+
+from template_tools import matrix
+from template_tools.render import render_project
+from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, jiter_wheel, nox, output_of
+
+RELEASES = matrix.load().releases
+STABLE = RELEASES[matrix.load().default]
+PRERELEASE = RELEASES["315.0.0-alpha.2"]
+CACHE_ENV = "PYO3_PYODIDE_CACHE"
+
+JITER_PASSING = """
+import jiter
+import pytest
+
+
+def test_parses_json():
+    assert jiter.from_json(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+
+
+def test_rust_error_arrives_as_value_error():
+    with pytest.raises(ValueError, match="EOF while parsing"):
+        jiter.from_json(b'{"a": ')
+"""
+JITER_FAILING = """
+import jiter
+
+
+def test_parses_a_list():
+    assert jiter.from_json(b"[1, 2]") == [1, 2]
+
+
+def test_with_a_wrong_expectation():
+    assert jiter.from_json(b"[1, 2]") == [2, 1], "deliberately wrong"
+"""
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(TEST_CACHE))
+
+
+@pytest.fixture(scope="module")
+def jiter():
+    return jiter_wheel()
+
+
+def jiter_project(folder):
+    """A default project (target: the stable release, 314) with two test folders for jiter's wheel."""
+    project = render_project(folder, {"project_name": "hello"})
+    for name, source in (("jiter_pass", JITER_PASSING), ("jiter_fail", JITER_FAILING)):
+        (project / name).mkdir()
+        (project / name / "test_jiter.py").write_text(source)
+    return project
+
+
+@pytest.fixture(scope="module")
+def project_314(tmp_path_factory):
+    return jiter_project(tmp_path_factory.mktemp("jiter") / "hello")
+
+
+def pyodide_summary(output):
+    """The counts pytest reported inside Pyodide, from run_pytest.mjs's closing line."""
+    found = re.findall(
+        r"^wasm_test: pytest exited with (\d+) inside Pyodide (\S+) .* in (\w+) .*: (.*)$",
+        output,
+        re.MULTILINE,
+    )
+    assert len(found) == 1, output[-4000:]
+    code, version, where, counts = found[0]
+    return int(code), version, where, {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", counts)}
+
+
+# Host side: the runtime's tag rules, without running anything
+
+
+def fake_runtime(release, micropip):
+    return runtimes.Runtime(
+        release=release,
+        folder=TEST_CACHE / "none",
+        abi=release.abi,
+        platform="emscripten_" + release.emscripten.replace(".", "_"),
+        python=release.python + ".0",
+        micropip=micropip,
+    )
+
+
+def test_accepted_tags_follow_the_runtimes_micropip(tmp_path):
+    release = RELEASES["0.29.5"]  # its npm package ships micropip 0.11.1; 0.28.x shipped 0.10.1
+    wheel = (
+        tmp_path / f"demo-1.0-{release.python_tag}-{release.python_tag}-pyemscripten_{release.abi}_wasm32.whl"
+    )
+    assert wasm_test.tag_problem(wheel, fake_runtime(release, "0.11.1"), RELEASES.values()) is None
+    problem = wasm_test.tag_problem(wheel, fake_runtime(release, "0.10.1"), RELEASES.values())
+    assert (
+        f"accepts {release.python_tag} (or abi3, or pure Python) wheels for pyodide_{release.abi}_wasm32 or "
+        in problem
+    )
+    legacy = wheel.with_name(
+        f"demo-1.0-{release.python_tag}-{release.python_tag}-pyodide_{release.abi}_wasm32.whl"
+    )
+    assert wasm_test.tag_problem(legacy, fake_runtime(release, "0.10.1"), RELEASES.values()) is None
+    pure = wheel.with_name("demo-1.0-py3-none-any.whl")
+    abi3 = wheel.with_name(
+        f"demo-1.0-cp310-abi3-emscripten_{release.emscripten.replace('.', '_')}_wasm32.whl"
+    )
+    for fitting in (pure, abi3):
+        assert wasm_test.tag_problem(fitting, fake_runtime(release, "0.10.1"), ()) is None
+
+
+def test_runtime_lock_that_contradicts_the_matrix_is_refused(tmp_path):
+    lock = {"info": {"abi_version": "1999_0", "platform": "emscripten_1_2_3", "python": "3.14.2"}}
+    lock["packages"] = {"micropip": {"version": "0.11.1"}}
+    (tmp_path / "pyodide-lock.json").write_text(json.dumps(lock))
+    with pytest.raises(
+        runtimes.RuntimeSetupError, match=r"says ABI 1999_0, emscripten_1_2_3, Python 3.14, but"
+    ):
+        runtimes.read_runtime(STABLE, tmp_path)
+    (tmp_path / "pyodide-lock.json").write_text("{}")
+    with pytest.raises(runtimes.RuntimeSetupError, match="lacks info.abi_version/platform/python"):
+        runtimes.read_runtime(STABLE, tmp_path)
+
+
+def test_pytest_arguments_keep_options_and_replace_the_default_folder(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "test_x.py").write_text("")
+    args, paths = wasm_test.pytest_arguments(tmp_path, ["-k", "add", "-x"])
+    assert (args[:4], paths) == (["-k", "add", "-x", "tests"], ["tests"])
+    args, paths = wasm_test.pytest_arguments(
+        tmp_path, [str(tmp_path / "more" / "test_x.py") + "::test_a", "-q"]
+    )
+    assert (args[:2], paths) == (["more/test_x.py::test_a", "-q"], ["more/test_x.py"])
+    assert args[-2:] == ["-p", "no:cacheprovider"]
+    with pytest.raises(wasm_test.WasmTestError, match="is outside the project folder"):
+        wasm_test.pytest_arguments(tmp_path / "more", [str(tmp_path / "tests")])
+
+
+# Real runs
+
+
+def test_help_and_session_list(project_314):
+    result = nox(project_314, "-s", "wasm_test", "--", "--help")
+    for option in ("--pyodide VERSION", "--wheel PATH", "--browser", "--relock"):
+        assert option in result.stdout, output_of(result)
+    listed = nox(project_314, "--list").stdout
+    assert re.search(r"^- serve\b", listed, re.MULTILINE) and re.search(
+        r"^- wasm_test\b", listed, re.MULTILINE
+    ), listed
+
+
+def test_jiter_in_node_passing_and_failing_folders(project_314, jiter):
+    passing = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass")
+    output = output_of(passing)
+    assert passing.returncode == 0, output[-4000:]
+    assert pyodide_summary(output) == (0, STABLE.version, "Node", {"passed": 2, "failed": 0})
+    assert "jiter_pass/test_jiter.py .." in output
+    assert f"Python {STABLE.python}." in output
+
+    failing = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_fail")
+    output = output_of(failing)
+    assert failing.returncode != 0, output[-4000:]
+    assert pyodide_summary(output) == (1, STABLE.version, "Node", {"passed": 1, "failed": 1})
+    assert "FAILED jiter_fail/test_jiter.py::test_with_a_wrong_expectation" in output
+    assert "AssertionError: deliberately wrong" in output
+    assert f"pytest inside Pyodide {STABLE.version} (npm pyodide@{STABLE.npm}" in output
+    assert "exited with 1 (tests failed)" in output
+
+
+@pytest.mark.browser
+def test_jiter_in_chromium_passing_and_failing_folders(project_314, jiter):
+    passing = nox(project_314, "-s", "wasm_test", "--", "--browser", "--wheel", str(jiter), "jiter_pass")
+    output = output_of(passing)
+    assert passing.returncode == 0, output[-4000:]
+    assert pyodide_summary(output) == (0, STABLE.version, "Chromium", {"passed": 2, "failed": 0})
+    assert "jiter_pass/test_jiter.py .." in output  # whole lines, not one line per progress dot
+
+    failing = nox(project_314, "-s", "wasm_test", "--", "--browser", "--wheel", str(jiter), "jiter_fail")
+    output = output_of(failing)
+    assert failing.returncode != 0, output[-4000:]
+    assert pyodide_summary(output) == (1, STABLE.version, "Chromium", {"passed": 1, "failed": 1})
+    assert "FAILED jiter_fail/test_jiter.py::test_with_a_wrong_expectation" in output
+    assert "AssertionError: deliberately wrong" in output
+
+
+def test_browser_run_without_chromium_says_how_to_get_one(project_314, jiter):
+    env = {"PYO3_PYODIDE_CHROMIUM": "/nonexistent/chromium"}
+    result = nox(
+        project_314, "-s", "wasm_test", "--", "--browser", "--wheel", str(jiter), "jiter_pass", env=env
+    )
+    assert result.returncode != 0
+    assert "PYO3_PYODIDE_CHROMIUM='/nonexistent/chromium' is not an executable program" in output_of(result)
+
+
+def test_wheel_for_another_release_is_refused_before_pyodide_starts(render, jiter):
+    project = render(project_name="hello", pyodide_version=PRERELEASE.version)
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter))
+    output = output_of(result)
+    assert result.returncode != 0, output
+    assert (
+        f"{jiter.name} does not fit Pyodide {PRERELEASE.version} (npm pyodide@{PRERELEASE.npm}: "
+        f"Python 3.15.0rc1, ABI {PRERELEASE.abi}, emscripten_6_0_5, micropip 0.11.1): it is tagged "
+        f"cp314-cp314-pyemscripten_2026_0_wasm32, while this runtime accepts cp315" in output
+    )
+    assert f"It was built for Pyodide {STABLE.version}: test it there" in output
+    assert f"`nox -s wasm_build -- --pyodide {PRERELEASE.version}`" in output
+    assert "testing " not in output and "inside Pyodide" not in output  # neither Node nor pytest ran
+    assert not (project / "tests" / "wasm_test.lock").exists()
+
+
+def test_no_wheel_in_dist_says_how_to_build_one(render):
+    project = render(project_name="hello")
+    result = nox(project, "-s", "wasm_test")
+    assert result.returncode != 0
+    assert f"holds no wheel of hello for Pyodide {STABLE.version}" in output_of(result)
+    assert f"`nox -s wasm_build -- --pyodide {STABLE.version}`" in output_of(result)
+
+
+def rewritten(wheel, target, edit):
+    """A copy of `wheel` at `target` with each member's bytes passed through edit(name, data)."""
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            copy.writestr(info, edit(info.filename, source.read(info)))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("member", "damage", "reported"),
+    [
+        # Pyodide loads a wheel's shared libraries while micropip installs it
+        (
+            ".so",
+            lambda data: data[: len(data) // 2],
+            ["micropip could not install the wheels", "CompileError"],
+        ),
+        # and the import check catches what only fails when imported
+        (
+            "__init__.py",
+            lambda data: b"raise ImportError('broken on purpose')\n" + data,
+            ["the wheels did not install cleanly", "import jiter failed", "ImportError: broken on purpose"],
+        ),
+    ],
+    ids=["truncated-extension", "failing-import"],
+)
+def test_a_wheel_that_cannot_load_stops_before_pytest(tmp_path, jiter, member, damage, reported):
+    project = jiter_project(tmp_path / "broken")
+    broken = rewritten(
+        jiter, tmp_path / jiter.name, lambda name, data: damage(data) if name.endswith(member) else data
+    )
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(broken), "jiter_pass")
+    output = output_of(result)
+    assert result.returncode != 0, output
+    for text in reported:
+        assert text in output, output[-4000:]
+    assert "test session starts" not in output
+    assert f"Pyodide could not be set up for the tests of {jiter.name}" in output
+
+
+def test_cold_run_then_warm_run_without_network(tmp_path, monkeypatch, jiter):
+    """The first run fills an empty cache and writes the lock; the second works with no network at all."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    project = jiter_project(tmp_path / "hello")
+    started = time.monotonic()
+    # npm's and pip's own caches empty too: everything comes from the registries
+    no_caches = {"npm_config_cache": str(tmp_path / "npm-cache"), "PIP_NO_CACHE_DIR": "1"}
+    cold = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass", env=no_caches)
+    cold_seconds = time.monotonic() - started
+    output = output_of(cold)
+    assert cold.returncode == 0, output[-4000:]
+    assert f"installing npm pyodide@{STABLE.npm}" in output and "resolving " in output
+    lock_path = project / "tests" / "wasm_test.lock"
+    lock = wasm_test.read_lock(lock_path)[STABLE.version]
+    assert lock["micropip"] == "0.11.1" and lock["python"] == STABLE.python
+    assert lock["requirements"] == ["micropip==0.11.1", "pytest>=8"]
+    assert {wheel["name"] for wheel in lock["wheels"]} >= {
+        "pytest",
+        "pluggy",
+        "iniconfig",
+        "packaging",
+        "pygments",
+    }
+    assert (tmp_path / "cache" / "npm" / f"pyodide-{STABLE.npm}" / "package-lock.json").is_file()
+    lock_text = lock_path.read_text()
+
+    started = time.monotonic()
+    warm = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass", offline=True)
+    warm_seconds = time.monotonic() - started
+    output = output_of(warm)
+    assert warm.returncode == 0, output[-4000:]
+    assert pyodide_summary(output)[3] == {"passed": 2, "failed": 0}
+    assert "installing npm" not in output and "resolving " not in output
+    assert lock_path.read_text() == lock_text
+    network = (
+        "no network namespace" if not can_cut_the_network() else "a network namespace with loopback only"
+    )
+    print(f"wasm_test cold {cold_seconds:.1f} s, warm {warm_seconds:.1f} s (warm run in {network})")
+
+    # A clone with the committed lock and an empty or damaged cache: pip fetches exactly the locked files.
+    wheels = tmp_path / "cache" / "wheels"
+    (wheels / next(w["file"] for w in lock["wheels"] if w["name"] == "pytest")).write_bytes(b"damaged")
+    (wheels / next(w["file"] for w in lock["wheels"] if w["name"] == "pluggy")).unlink()
+    refetched = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass")
+    assert refetched.returncode == 0, output_of(refetched)[-4000:]
+    assert "resolving " not in output_of(refetched) and lock_path.read_text() == lock_text
+
+
+def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_them(tmp_path, jiter):
+    project = jiter_project(tmp_path / "hello")
+    (project / "jiter_pass" / "test_attrs.py").write_text(
+        "import attrs\n\n\ndef test_attrs_is_installed():\n    assert attrs.define\n"
+    )
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass")
+    assert result.returncode != 0  # the `test` group has no attrs
+    assert "ModuleNotFoundError: No module named 'attrs'" in output_of(result)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'lint = ["ruff>=0.6"]', 'lint = ["ruff>=0.6"]\nwasm-test = ["pytest>=8", "attrs"]'
+        )
+    )
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass")
+    output = output_of(result)
+    assert result.returncode == 0, output[-4000:]
+    assert pyodide_summary(output)[3] == {"passed": 3, "failed": 0}
+    lock = wasm_test.read_lock(project / "tests" / "wasm_test.lock")[STABLE.version]
+    assert lock["requirements"] == ["attrs", "micropip==0.11.1", "pytest>=8"]
+    assert "attrs" in {wheel["name"] for wheel in lock["wheels"]}
+    relocked = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "--relock", "jiter_pass")
+    assert relocked.returncode == 0 and "resolving attrs, micropip==0.11.1, pytest>=8" in output_of(relocked)
+
+
+# The wheel that the Debian sid root built (cp315, Pyodide 315.0.0-alpha.2)
+
+SID_TESTS = (
+    "test_add",
+    "test_parse_fraction",
+    "test_rust_errors_become_python_exceptions",
+    "test_counter",
+    "test_panic_becomes_panic_exception_and_module_survives",
+)
+
+
+def check_sid_run(result, where):
+    output = output_of(result)
+    assert result.returncode == 0, output[-6000:]
+    assert pyodide_summary(output) == (0, "315.0.0a2", where, {"passed": 5, "failed": 0})
+    assert "wasm_demo-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl" in output
+    for test in SID_TESTS:
+        assert f"tests/test_wasmdemo.py::{test} PASSED" in output, output[-6000:]
+    assert "5 passed" in output
+
+
+@pytest.mark.wasm
+def test_sid_wheel_passes_the_projects_own_tests_in_node(sid_built_project):
+    project, build = sid_built_project
+    assert build.returncode == 0, output_of(build)[-3000:]
+    check_sid_run(nox(project, "-s", "wasm_test", "--", "-v"), "Node")
+
+
+@pytest.mark.wasm
+@pytest.mark.browser
+def test_sid_wheel_passes_the_projects_own_tests_in_chromium(sid_built_project):
+    project, build = sid_built_project
+    assert build.returncode == 0, output_of(build)[-3000:]
+    check_sid_run(nox(project, "-s", "wasm_test", "--", "--browser", "-v"), "Chromium")
