@@ -6,8 +6,11 @@ from invoke import Collection, Exit, task
 from rich.console import Console
 
 from template_tools import matrix as pins
+from template_tools import matrix_update
+from template_tools import release as releasing
 from template_tools import sidroot as sid
 from template_tools.render import render_project
+from template_tools.upstream import ENVIRONMENT_VARIABLES, Sources
 
 
 @task
@@ -24,6 +27,41 @@ def sync(c):
     """Rewrite copier-matrix.yml (what copier.yml reads) from template/pyodide-matrix.toml."""
     changed = pins.sync_mirror()
     print(f"{pins.MIRROR_PATH.name} {'rewritten' if changed else 'already up to date'}")
+
+
+@task(
+    help={
+        "check": "only compare: exit 1 when upstream has releases the matrix lacks (for a scheduled CI job)",
+        "npm_registry": f"npm registry base URL (or ${ENVIRONMENT_VARIABLES['npm_registry']})",
+        "pyodide_source": "base URL of Pyodide's files by tag, read as BASE/TAG/Makefile.envs "
+        f"(or ${ENVIRONMENT_VARIABLES['pyodide_source']})",
+        "xbuildenv_metadata": "URL of pyodide-cross-build-environments.json "
+        f"(or ${ENVIRONMENT_VARIABLES['xbuildenv_metadata']})",
+    }
+)
+def update(c, check=False, npm_registry=None, pyodide_source=None, xbuildenv_metadata=None):
+    """Merge new Pyodide releases from upstream into the matrix, keeping comments; print what changed."""
+    sources = Sources.from_environment(
+        npm_registry=npm_registry, pyodide_source=pyodide_source, xbuildenv_metadata=xbuildenv_metadata
+    )
+    status = matrix_update.run(sources, check=check)
+    if status:
+        raise Exit(code=status)
+
+
+@task(
+    positional=[],
+    help={
+        "version": "the version to release, e.g. 1.2.0: the tag is v1.2.0",
+        "skip_tests": "do not run `nox -s tests` first (only where they have just passed on this commit)",
+    },
+)
+def release(c, version, skip_tests=False):
+    """Check the tree is clean and the tests pass, file CHANGELOG.md's notes, commit and tag vVERSION."""
+    try:
+        releasing.release(version, run_tests=not skip_tests)
+    except releasing.ReleaseError as error:
+        raise Exit(f"error: {error}") from None
 
 
 @task(
@@ -49,5 +87,5 @@ def sidroot(c):
         raise Exit(f"error: {error}") from None
 
 
-matrix = Collection("matrix", show, sync)
-namespace = Collection(matrix, render, sidroot)
+matrix = Collection("matrix", show, sync, update)
+namespace = Collection(matrix, render, release, sidroot)

@@ -62,7 +62,22 @@ def build_figures(workdir: Path) -> dict:
     )
     if result.returncode != 0:
         raise SystemExit(f"the build benchmark failed inside the sid root:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "project": project}
+
+
+def wasm_test_figures(project: Path) -> dict:
+    """Case 3: `nox -s wasm_test` on the example suite vs Node booting the same Pyodide to import the module."""
+    from pyodide_tools.runtime import ensure_runtime
+
+    nox = [str(Path(sys.executable).with_name("nox")), "-s", "wasm_test"]
+    run(nox, cwd=project)  # fills the caches and the lock: not measured
+    release = matrix.load().releases[SID_RELEASE]
+    [wheel] = (project / "dist").glob("*.whl")
+    node = ["node", str(Path(__file__).with_name("boot_import.mjs")), str(ensure_runtime(release).folder)]
+    return {
+        "wasm_test": median_seconds(nox, cwd=project),
+        "boot_import": median_seconds([*node, str(wheel), "bench_wasm"]),
+    }
 
 
 def toolchain_figures(workdir: Path) -> dict:
@@ -120,7 +135,7 @@ def copier_figures(workdir: Path) -> dict:
     return {"seconds": statistics.median(times), "files": files}
 
 
-def table(builds: dict, toolchain: dict, copy: dict) -> Table:
+def table(builds: dict, tests: dict, toolchain: dict, copy: dict) -> Table:
     view = Table(title=f"pyo3-pyodide-template benchmarks, median of {RUNS} runs")
     for column in ("measure", "this template", "baseline", "ratio", "goal"):
         view.add_column(column)
@@ -140,6 +155,13 @@ def table(builds: dict, toolchain: dict, copy: dict) -> Table:
         "<= 0.68x",
     )
     view.add_row(
+        "`nox -s wasm_test`, example suite (Node)",
+        f"{tests['wasm_test']:.2f} s",
+        f"{tests['boot_import']:.2f} s (Node boots the same Pyodide, imports the module)",
+        f"{tests['wasm_test'] / tests['boot_import']:.2f}x",
+        "<= 1.8x",
+    )
+    view.add_row(
         "warm `nox -s toolchain` (managed, local stand-ins)",
         f"{toolchain['warm']:.2f} s, {toolchain['warm_requests']} requests",
         f"{toolchain['cold']:.2f} s, {toolchain['cold_requests']} requests (first run)",
@@ -156,8 +178,9 @@ def main() -> None:
         copy = copier_figures(workdir)
         toolchain = toolchain_figures(workdir)
         builds = build_figures(workdir)
+        tests = wasm_test_figures(builds["project"])
     console = Console(width=200)
-    console.print(table(builds, toolchain, copy))
+    console.print(table(builds, tests, toolchain, copy))
     console.print(
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )

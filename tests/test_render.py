@@ -26,6 +26,9 @@ EXPECTED_FILES = {
     "pyproject.toml",
     "src/lib.rs",
     "web/index.html",
+    ".github/dependabot.yml",
+    ".github/workflows/ci.yml",
+    ".github/workflows/release.yml",
 } | {
     f"pyodide_tools/{module.name}"
     for module in (matrix.TEMPLATE_DIR / "pyodide_tools").iterdir()

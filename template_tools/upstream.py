@@ -1,0 +1,303 @@
+"""Asking upstream which Pyodide releases exist and what each one pins.
+
+Three sources, each behind a base URL that an argument or an environment variable replaces (the tests point
+them at recorded responses served from 127.0.0.1):
+
+- the npm registry's document of the `pyodide` package: which releases exist, spelled as npm spells them
+  (MATRIX_UPDATE_NPM_REGISTRY, default https://registry.npmjs.org);
+- Pyodide's `Makefile.envs` at each release tag: Python, Emscripten, ABI, Rust toolchain, rustflags and the
+  wasm-eh sysroot URL (MATRIX_UPDATE_PYODIDE_SOURCE, default https://raw.githubusercontent.com/pyodide/pyodide,
+  read as BASE/TAG/Makefile.envs);
+- pyodide-cross-build-environments.json (v2): each release's cross-build environment URL and sha256
+  (MATRIX_UPDATE_XBUILDENV_METADATA, default Pyodide's GitHub Pages copy).
+
+Everything read is checked: a network failure, an HTTP error or data that is not what was expected raises
+UpstreamError, whose message names the URL and what was wrong. Nothing here writes files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shlex
+from collections.abc import Mapping
+
+import requests
+from packaging.version import InvalidVersion, Version
+from pyodide_tools.matrix import FORMATS
+
+TIMEOUT_SECONDS = 30
+NPM_PACKAGE = "pyodide"
+
+
+# Sources field -> the environment variable that replaces its default.
+ENVIRONMENT_VARIABLES = {
+    "npm_registry": "MATRIX_UPDATE_NPM_REGISTRY",
+    "pyodide_source": "MATRIX_UPDATE_PYODIDE_SOURCE",
+    "xbuildenv_metadata": "MATRIX_UPDATE_XBUILDENV_METADATA",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """Where upstream lives. Base URLs, without a trailing slash."""
+
+    npm_registry: str = "https://registry.npmjs.org"
+    pyodide_source: str = "https://raw.githubusercontent.com/pyodide/pyodide"
+    xbuildenv_metadata: str = "https://pyodide.github.io/pyodide/api/v2/pyodide-cross-build-environments.json"
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ, **given: str | None) -> Sources:
+        """The defaults, replaced by environment variables, replaced by `given` (e.g. task arguments)."""
+        values = {}
+        for field, variable in ENVIRONMENT_VARIABLES.items():
+            value = given.get(field) or environ.get(variable)
+            if value:
+                values[field] = value.rstrip("/")
+        return cls(**values)
+
+    def npm_url(self) -> str:
+        return f"{self.npm_registry}/{NPM_PACKAGE}"
+
+    def makefile_envs_url(self, tag: str) -> str:
+        return f"{self.pyodide_source}/{tag}/Makefile.envs"
+
+
+class UpstreamError(Exception):
+    """Upstream could not be asked, or answered something unexpected; the message names the URL."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Versions: npm spells prereleases "X.Y.Z-alpha.N", Pyodide's git tags and metadata spell them "X.Y.ZaN".
+# ---------------------------------------------------------------------------------------------------------------
+NPM_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:-(alpha|beta|rc)\.(\d+))?")
+PEP440_LETTER = {"alpha": "a", "beta": "b", "rc": "rc"}
+
+
+def tag_of(npm_version: str) -> str:
+    """The git tag (PEP 440 spelling) of an npm version: "316.0.0-alpha.1" -> "316.0.0a1"."""
+    match = NPM_VERSION.fullmatch(npm_version)
+    if not match:
+        raise ValueError(f"{npm_version!r} is not an npm version like X.Y.Z or X.Y.Z-alpha.N")
+    major, minor, patch, letter, number = match.groups()
+    return f"{major}.{minor}.{patch}" + (f"{PEP440_LETTER[letter]}{number}" if letter else "")
+
+
+def version_of(npm_version: str) -> Version:
+    """An npm version as a comparable PEP 440 Version."""
+    return Version(tag_of(npm_version))
+
+
+def line_of(npm_version: str) -> str:
+    """The release line a version belongs to: "0.Y" before Pyodide's new scheme, the major version after it
+    (the 314.x releases all embed Python 3.14)."""
+    return line_of_version(version_of(npm_version))
+
+
+def line_of_version(version: Version) -> str:
+    return f"0.{version.minor}" if version.major == 0 else str(version.major)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fetching
+# ---------------------------------------------------------------------------------------------------------------
+def get_text(url: str, what: str, accept: str = "*/*") -> str:
+    """The body of a GET `url`; `what` names the document in errors."""
+    try:
+        response = requests.get(url, timeout=TIMEOUT_SECONDS, headers={"Accept": accept})
+    except requests.RequestException as error:
+        raise UpstreamError(
+            f"GET {url} ({what}) failed: {error}. Check the network or proxy, or point the source at a "
+            "mirror (see `inv matrix.update --help`)."
+        ) from None
+    if response.status_code != 200:
+        raise UpstreamError(f"GET {url} ({what}) answered HTTP {response.status_code}, expected 200.")
+    return response.text
+
+
+def get_json(url: str, what: str, accept: str = "application/json") -> object:
+    text = get_text(url, what, accept)
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise UpstreamError(f"{url} ({what}) is not JSON ({error}); it begins {text[:80]!r}.") from None
+
+
+def npm_versions(sources: Sources) -> list[str]:
+    """Every version of the npm `pyodide` package that is a release or an alpha/beta/rc, oldest first.
+
+    Other spellings (e.g. "-dev" builds) are left out: no Pyodide tag matches them.
+    """
+    url = sources.npm_url()
+    # The abbreviated document ("corgi") lists the versions too and is much smaller; JSON otherwise.
+    accept = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
+    document = get_json(url, "the npm registry's document of the pyodide package", accept)
+    versions = document.get("versions") if isinstance(document, dict) else None
+    if not isinstance(versions, dict) or not versions:
+        found = sorted(document)[:8] if isinstance(document, dict) else type(document).__name__
+        raise UpstreamError(
+            f'{url} has no "versions" object naming the package\'s versions (found: {found}); '
+            "is this an npm registry?"
+        )
+    releases = [version for version in versions if NPM_VERSION.fullmatch(version)]
+    if not releases:
+        raise UpstreamError(f"{url} lists no version like X.Y.Z among {sorted(versions)[:8]}.")
+    return sorted(releases, key=version_of)
+
+
+@dataclasses.dataclass(frozen=True)
+class MakefileEnvs:
+    """The pins that Makefile.envs at one Pyodide tag sets (the oldest lines set no Rust ones)."""
+
+    url: str
+    python: str
+    emscripten: str
+    abi: str
+    rust_toolchain: str | None
+    rustflags: tuple[str, ...] | None
+    rust_sysroot_url: str | None
+
+
+ASSIGNMENT = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(\?=|:=|=)(.*)")
+CONDITIONAL_START = re.compile(r"(ifdef|ifndef|ifeq|ifneq)\b")
+REFERENCE = re.compile(r"\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]")
+
+
+def makefile_assignments(text: str) -> dict[str, str]:
+    """Top-level `NAME = value` / `?=` / `:=` assignments of a Makefile (not those inside ifdef/ifeq)."""
+    found: dict[str, str] = {}
+    depth = 0
+    for line in text.splitlines():
+        if line[:1] in ("\t", " ", "#"):
+            continue
+        stripped = line.strip()
+        if CONDITIONAL_START.match(stripped):
+            depth += 1
+        elif stripped == "endif":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and (match := ASSIGNMENT.fullmatch(stripped)):
+            found.setdefault(match.group(1), match.group(3).strip())
+    return found
+
+
+def makefile_envs(sources: Sources, npm_version: str) -> MakefileEnvs:
+    """The pins of Makefile.envs at the tag of `npm_version`."""
+    tag = tag_of(npm_version)
+    url = sources.makefile_envs_url(tag)
+    variables = makefile_assignments(get_text(url, f"Pyodide's Makefile.envs at tag {tag}"))
+
+    def expanded(name: str) -> str:
+        value = variables[name]
+        for _ in range(10):  # references to references; bounded, so a cycle cannot hang
+            unknown = [ref for ref in REFERENCE.findall(value) if ref not in variables]
+            if unknown:
+                raise UpstreamError(
+                    f"{url}: {name} refers to ${{{unknown[0]}}}, which the file does not set."
+                )
+            value = REFERENCE.sub(lambda match: variables[match.group(1)], value)
+        return value
+
+    def required(name: str, example: str) -> str:
+        if name not in variables:
+            raise UpstreamError(
+                f"{url} sets no {name} (expected a line like `export {name} ?= {example}`); "
+                "Pyodide may have moved it: read the file and update template_tools/upstream.py."
+            )
+        return expanded(name)
+
+    stated = variables.get("PYODIDE_VERSION")
+    if stated is not None and stated != tag:
+        raise UpstreamError(f"{url} says PYODIDE_VERSION = {stated!r}, expected {tag!r} (the tag asked for).")
+    python_full = required("PYVERSION", "3.Y.Z")
+    python = ".".join(python_full.split(".")[:2])
+    values = {
+        "python": python,
+        "emscripten": required("PYODIDE_EMSCRIPTEN_VERSION", "X.Y.Z"),
+        "abi": required("PYODIDE_ABI_VERSION", "YYYY_N"),
+    }
+    rust_toolchain = expanded("RUST_TOOLCHAIN") if "RUST_TOOLCHAIN" in variables else None
+    if rust_toolchain is not None:
+        values["rust_toolchain"] = rust_toolchain
+    for key, value in values.items():
+        pattern, form = FORMATS[key]
+        if not re.fullmatch(pattern, value):
+            raise UpstreamError(f"{url}: {key} would be {value!r}, which is not {form}.")
+    rustflags = tuple(shlex.split(expanded("RUSTFLAGS"))) if "RUSTFLAGS" in variables else None
+    sysroot = expanded("RUST_EMSCRIPTEN_TARGET_URL") if "RUST_EMSCRIPTEN_TARGET_URL" in variables else None
+    if sysroot is not None and not sysroot.startswith("https://"):
+        raise UpstreamError(f"{url}: RUST_EMSCRIPTEN_TARGET_URL is {sysroot!r}, expected an https:// URL.")
+    return MakefileEnvs(
+        url=url,
+        python=values["python"],
+        emscripten=values["emscripten"],
+        abi=values["abi"],
+        rust_toolchain=rust_toolchain,
+        rustflags=rustflags,
+        rust_sysroot_url=sysroot,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossBuildEnvironment:
+    """One entry of pyodide-cross-build-environments.json."""
+
+    version: Version
+    url: str
+    sha256: str
+    python: str  # X.Y
+    emscripten: str
+
+
+def xbuildenv_entries(sources: Sources) -> list[CrossBuildEnvironment]:
+    """Every entry of the cross-build environment metadata, newest first."""
+    url = sources.xbuildenv_metadata
+    document = get_json(url, "Pyodide's cross-build environment metadata")
+    releases = document.get("releases") if isinstance(document, dict) else None
+    if not isinstance(releases, dict):
+        raise UpstreamError(
+            f'{url} has no "releases" object (expected {{"releases": {{"VERSION": {{...}}}}}}).'
+        )
+    entries = []
+    for key, entry in releases.items():
+        where = f'{url}: releases["{key}"]'
+        fields = ("url", "sha256", "python_version", "emscripten_version")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(field), str) for field in fields):
+            raise UpstreamError(f"{where} lacks one of {', '.join(fields)} (each a string).")
+        if not re.fullmatch(FORMATS["xbuildenv_sha256"][0], entry["sha256"]):
+            raise UpstreamError(f"{where} sha256 {entry['sha256']!r} is not 64 lowercase hex digits.")
+        if not entry["url"].startswith("https://"):
+            raise UpstreamError(f"{where} url {entry['url']!r} is not an https:// URL.")
+        try:
+            version = Version(key)
+        except InvalidVersion:
+            raise UpstreamError(f"{where}: {key!r} is not a version.") from None
+        python = ".".join(entry["python_version"].split(".")[:2])
+        entries.append(
+            CrossBuildEnvironment(version, entry["url"], entry["sha256"], python, entry["emscripten_version"])
+        )
+    return sorted(entries, key=lambda entry: entry.version, reverse=True)
+
+
+def xbuildenv_for(
+    npm_version: str, makefile: MakefileEnvs, entries: list[CrossBuildEnvironment]
+) -> CrossBuildEnvironment | None:
+    """The cross-build environment of `npm_version`, else the newest one of its line with the same Python and
+    Emscripten (upstream publishes one only now and then), else None."""
+    version = version_of(npm_version)
+    for entry in entries:
+        if entry.version == version:
+            if (entry.python, entry.emscripten) != (makefile.python, makefile.emscripten):
+                raise UpstreamError(
+                    f"The cross-build environment metadata gives {npm_version} Python {entry.python} and "
+                    f"Emscripten {entry.emscripten}, but {makefile.url} says Python {makefile.python} and "
+                    f"Emscripten {makefile.emscripten}: upstream contradicts itself; update by hand."
+                )
+            return entry
+    for entry in entries:
+        same_line = line_of_version(entry.version) == line_of(npm_version) and entry.version < version
+        same_pins = (entry.python, entry.emscripten) == (makefile.python, makefile.emscripten)
+        if same_line and same_pins:
+            return entry
+    return None

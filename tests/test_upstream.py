@@ -1,0 +1,335 @@
+"""`inv matrix.update` against upstream responses served from 127.0.0.1 (tests/upstream_fixtures/README.md).
+
+recorded/ holds real upstream bytes; future/ adds invented releases on top of them. Every test works on a copy
+of the matrix and its copier mirror, except the `inv` ones, which use --check and so never write.
+"""
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from template_tools import matrix, matrix_update, upstream
+from tests.mirrors import MirrorServer
+
+FIXTURES = Path(__file__).parent / "upstream_fixtures"
+MATRIX = matrix.load()
+METADATA_PATH = "/pages/pyodide-cross-build-environments.json"
+
+
+def fixture_files(*scenarios: str) -> dict[str, bytes]:
+    """URL path -> body, from the scenario folders in order (a later one overrides an earlier one)."""
+    files = {}
+    for scenario in scenarios:
+        folder = FIXTURES / scenario
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                files["/" + path.relative_to(folder).as_posix()] = path.read_bytes()
+    return files
+
+
+def sources_of(server: MirrorServer) -> upstream.Sources:
+    return upstream.Sources(
+        npm_registry=server.url("/npm"),
+        pyodide_source=server.url("/raw"),
+        xbuildenv_metadata=server.url(METADATA_PATH),
+    )
+
+
+@pytest.fixture
+def server():
+    with MirrorServer() as mirror:
+        yield mirror
+
+
+def serve(server: MirrorServer, *scenarios: str) -> upstream.Sources:
+    for path, body in fixture_files(*scenarios).items():
+        server.serve(path, body)
+    return sources_of(server)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Copies of the matrix and its mirror: (matrix path, mirror path)."""
+    matrix_path = tmp_path / "template" / "pyodide-matrix.toml"
+    matrix_path.parent.mkdir()
+    matrix_path.write_bytes(matrix.MATRIX_PATH.read_bytes())
+    mirror_path = tmp_path / "copier-matrix.yml"
+    mirror_path.write_bytes(matrix.MIRROR_PATH.read_bytes())
+    return matrix_path, mirror_path
+
+
+def run(sources, files, check=False):
+    matrix_path, mirror_path = files
+    return matrix_update.run(sources, check=check, matrix_path=matrix_path, mirror_path=mirror_path)
+
+
+def snapshot(paths):
+    return [(path.read_bytes(), path.stat().st_mtime_ns) for path in paths]
+
+
+def table_text(text: str, version: str) -> str:
+    """The text of one release table with the comment lines above it."""
+    return next(block.text for block in matrix_update.split_blocks(text)[1] if block.version == version)
+
+
+def release_values(text: str, version: str) -> dict:
+    return tomllib.loads(text)["release"][version]
+
+
+def test_split_and_join_give_the_matrix_back():
+    text = matrix.MATRIX_PATH.read_text()
+    assert matrix_update.join_blocks(*matrix_update.split_blocks(text)) == text
+
+
+def test_recorded_upstream_finds_the_matrix_up_to_date(server, files, capsys):
+    sources = serve(server, "recorded")
+    before = snapshot(files)
+    assert run(sources, files, check=True) == 0
+    assert run(sources, files) == 0
+    assert snapshot(files) == before
+    out = capsys.readouterr().out
+    assert "pyodide-matrix.toml is up to date" in out
+    for version in MATRIX.releases:
+        assert version in out
+    # Only the npm version list is needed to know that: no Makefile.envs was asked for.
+    assert set(server.requests) == {"/npm/pyodide"}
+
+
+@pytest.mark.parametrize(
+    ("asked", "release"),
+    [
+        ("0.27.7", "0.27.8"),
+        ("0.29.4", "0.29.5"),
+        ("314.0.5", "314.0.7"),
+        ("315.0.0-alpha.2", "315.0.0-alpha.2"),
+    ],
+)
+def test_makefile_envs_at_each_recorded_tag_gives_the_matrix_pins(server, asked, release):
+    sources = serve(server, "recorded")
+    expected = MATRIX.releases[release]
+    found = upstream.makefile_envs(sources, asked)
+    assert found.url == f"{sources.pyodide_source}/{upstream.tag_of(asked)}/Makefile.envs"
+    assert (found.python, found.emscripten, found.abi) == (expected.python, expected.emscripten, expected.abi)
+    if asked.startswith("0.27."):
+        # Makefile.envs names no Rust pins before the 2025_0 ABI: the matrix's come from elsewhere.
+        assert (found.rust_toolchain, found.rustflags, found.rust_sysroot_url) == (None, None, None)
+    else:
+        assert found.rust_toolchain == expected.rust_toolchain
+        assert found.rustflags == expected.rustflags
+        assert found.rust_sysroot_url == expected.rust_sysroot_url  # ${VAR} references expanded
+
+
+def test_an_older_prerelease_is_moved_to_the_newest_with_its_comments(server, files, capsys):
+    matrix_path, mirror_path = files
+    original = matrix_path.read_text()
+    older = original.replace('[release."315.0.0-alpha.2"]', '[release."315.0.0-alpha.1"]').replace(
+        'npm = "315.0.0-alpha.2"', 'npm = "315.0.0-alpha.1"'
+    )
+    older = older.replace('rust_toolchain = "1.97.1"', 'rust_toolchain = "1.96.0"', 1)
+    matrix_path.write_text(older)
+    sources = serve(server, "recorded")
+
+    assert run(sources, files) == 0
+    merged = matrix_path.read_text()
+    assert release_values(merged, "315.0.0-alpha.2") == release_values(original, "315.0.0-alpha.2")
+    table = table_text(merged, "315.0.0-alpha.2")
+    hand_written = "# 315 prerelease line: Makefile.envs at tag 315.0.0a2"
+    assert table.startswith(hand_written)
+    assert "rustflags = []  # Rust >= 1.95 links a cdylib" in table  # an inline comment
+    assert "# Updated by `inv matrix.update` from 315.0.0-alpha.1 (Makefile.envs at 315.0.0a2;" in table
+    for version in ("314.0.7", "0.29.5", "0.28.3", "0.27.8"):
+        assert table_text(merged, version) == table_text(original, version)
+    assert (
+        matrix_update.split_blocks(merged)[0] == matrix_update.split_blocks(original)[0]
+    )  # comments, default
+    assert mirror_path.read_text() == matrix.mirror_text(matrix_path)
+    out = capsys.readouterr().out
+    assert "315 line: 315.0.0-alpha.1 -> 315.0.0-alpha.2" in out
+    assert 'rust_toolchain: "1.96.0" -> "1.97.1"' in out
+
+
+def test_a_missing_line_is_added_with_upstream_values(server, files, capsys):
+    matrix_path, _ = files
+    original = matrix_path.read_text()
+    header, blocks = matrix_update.split_blocks(original)
+    matrix_path.write_text(
+        matrix_update.join_blocks(header, [b for b in blocks if b.version != "315.0.0-alpha.2"])
+    )
+    sources = serve(server, "recorded")
+
+    assert run(sources, files) == 0
+    merged = matrix_path.read_text()
+    assert release_values(merged, "315.0.0-alpha.2") == release_values(original, "315.0.0-alpha.2")
+    assert [block.version for block in matrix_update.split_blocks(merged)[1]] == list(MATRIX.releases)
+    comment = table_text(merged, "315.0.0-alpha.2").split("[release.")[0]
+    assert "added by `inv matrix.update` from Makefile.envs at tag 315.0.0a2" in comment
+    assert tomllib.loads(merged)["default"] == MATRIX.default  # a prerelease never becomes the default
+    assert "315 line: new, 315.0.0-alpha.2 (prerelease)" in capsys.readouterr().out
+
+
+def test_future_releases_are_merged_and_default_moves_to_the_newest_stable(server, files, capsys):
+    matrix_path, mirror_path = files
+    original = matrix_path.read_text()
+    sources = serve(server, "recorded", "future")
+
+    assert run(sources, files) == 0
+    merged = matrix_path.read_text()
+    checked = matrix.load(matrix_path)
+    assert checked.default == "315.0.0"
+    assert list(checked.releases) == ["316.0.0-alpha.1", "315.0.0", "314.0.8", "0.29.5", "0.28.3", "0.27.8"]
+    assert {version: release.status for version, release in checked.releases.items()} == {
+        "316.0.0-alpha.1": "prerelease",
+        "315.0.0": "stable",
+        "314.0.8": "legacy",
+        "0.29.5": "legacy",
+        "0.28.3": "legacy",
+        "0.27.8": "legacy",
+    }
+    # A patch release: upstream's values replace the old ones, the rest of the table stays.
+    patch = checked.releases["314.0.8"]
+    assert (patch.rust_toolchain, patch.rustflags) == ("1.97.1", ())
+    assert patch.xbuildenv_url.endswith("/314.0.8/xbuildenv-314.0.8.tar.gz")
+    assert patch.platform_tag == MATRIX.releases["314.0.7"].platform_tag
+    assert "# 314 line (current stable): Makefile.envs at tags" in table_text(merged, "314.0.8")
+    # A new line, with no cross-build environment published yet.
+    new = checked.releases["316.0.0-alpha.1"]
+    assert (new.python, new.emscripten, new.abi, new.rust_toolchain) == ("3.16", "6.1.2", "2027_0", "1.99.0")
+    assert new.platform_tag == "pyemscripten_2027_0_wasm32" and new.xbuildenv_url is None
+    # Lines without news are untouched, and so are the header's comments.
+    for version in ("0.29.5", "0.28.3", "0.27.8"):
+        assert table_text(merged, version) == table_text(original, version)
+    assert merged.split("\ndefault = ")[0] == original.split("\ndefault = ")[0]
+    assert mirror_path.read_text() == matrix.mirror_text(matrix_path)
+
+    out = capsys.readouterr().out
+    for line in (
+        "315 line: 315.0.0-alpha.2 -> 315.0.0",
+        '  status: "prerelease" -> "stable"',
+        "314 line: 314.0.7 -> 314.0.8",
+        '  rustflags: ["-C", "link-arg=-sSIDE_MODULE=2"] -> []',
+        "316 line: new, 316.0.0-alpha.1 (prerelease)",
+        "default: 314.0.7 -> 315.0.0",
+        "  review this comment: # works), npm pyodide@314.0.7 lock info.",
+        "  note: no cross-build environment with these pins is published: no Emscripten patches",
+    ):
+        assert line in out.splitlines(), out
+
+
+def test_check_says_stale_and_writes_nothing(server, files, capsys):
+    sources = serve(server, "recorded", "future")
+    before = snapshot(files)
+    assert run(sources, files, check=True) == 1
+    assert snapshot(files) == before
+    out = capsys.readouterr().out
+    assert "314 line: 314.0.7 -> 314.0.8" in out
+    assert "pyodide-matrix.toml is stale: run `inv matrix.update`" in out
+
+
+def inv_check(sources: upstream.Sources) -> subprocess.CompletedProcess:
+    environment = dict(os.environ)
+    for field, variable in upstream.ENVIRONMENT_VARIABLES.items():
+        environment[variable] = getattr(sources, field)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("inv")), "matrix.update", "--check"],
+        cwd=matrix.REPO_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_inv_task_checks_the_repository_matrix(server):
+    sources = serve(server, "recorded")
+    fresh = inv_check(sources)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "is up to date" in fresh.stdout
+    serve(server, "future")
+    stale = inv_check(sources)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "is stale" in stale.stdout
+
+
+def test_unreachable_upstream_leaves_the_files_alone(files, capsys):
+    with MirrorServer() as closed:
+        sources = sources_of(closed)
+    before = snapshot(files)  # the server is shut down: nothing listens on its port any more
+    assert run(sources, files) == 2
+    assert snapshot(files) == before
+    err = capsys.readouterr().err
+    assert (
+        f"GET {sources.npm_registry}/pyodide (the npm registry's document of the pyodide package) failed"
+        in err
+    )
+    assert "pyodide-matrix.toml was left as it was" in err
+
+
+def test_missing_makefile_envs_leaves_the_files_alone(server, files, capsys):
+    sources = serve(server, "recorded", "future")
+    del server.files["/raw/316.0.0a1/Makefile.envs"]
+    before = snapshot(files)
+    assert run(sources, files) == 2
+    assert snapshot(files) == before
+    err = capsys.readouterr().err
+    assert f"GET {sources.pyodide_source}/316.0.0a1/Makefile.envs" in err
+    assert "answered HTTP 404, expected 200" in err
+
+
+def replace_in(body: bytes, old: str, new: str) -> bytes:
+    assert old.encode() in body
+    return body.replace(old.encode(), new.encode())
+
+
+@pytest.mark.parametrize(
+    ("path", "damage", "message"),
+    [
+        ("/npm/pyodide", lambda body: b"<html>rate limited</html>", "is not JSON"),
+        ("/npm/pyodide", lambda body: b'{"error": "not found"}', 'has no "versions" object'),
+        (METADATA_PATH, lambda body: b'{"versions": []}', 'has no "releases" object'),
+        (
+            METADATA_PATH,
+            lambda body: replace_in(body, '"sha256": "66048e3b', '"sha256": "NOT-HEX-'),
+            "is not 64 lowercase hex digits",
+        ),
+        (
+            "/raw/314.0.8/Makefile.envs",
+            lambda body: replace_in(body, "export PYODIDE_ABI_VERSION ?= 2026_0\n", ""),
+            "sets no PYODIDE_ABI_VERSION (expected a line like `export PYODIDE_ABI_VERSION ?= YYYY_N`)",
+        ),
+        (
+            "/raw/316.0.0a1/Makefile.envs",
+            lambda body: replace_in(body, "PYODIDE_ABI_VERSION ?= 2027_0", "PYODIDE_ABI_VERSION ?= 2027-0"),
+            "abi would be '2027-0', which is not YYYY_N",
+        ),
+        (
+            "/raw/315.0.0/Makefile.envs",
+            lambda body: replace_in(body, "PYODIDE_VERSION ?= 315.0.0", "PYODIDE_VERSION ?= 315.0.0a2"),
+            "says PYODIDE_VERSION = '315.0.0a2', expected '315.0.0'",
+        ),
+    ],
+    ids=[
+        "npm-html",
+        "npm-no-versions",
+        "metadata-no-releases",
+        "metadata-bad-sha",
+        "no-abi",
+        "bad-abi",
+        "wrong-tag",
+    ],
+)
+def test_malformed_upstream_data_is_named_and_leaves_the_files_alone(
+    server, files, capsys, path, damage, message
+):
+    sources = serve(server, "recorded", "future")
+    server.serve(path, damage(server.files[path]))
+    before = snapshot(files)
+    assert run(sources, files) == 2
+    assert snapshot(files) == before
+    err = capsys.readouterr().err
+    assert server.url(path) in err, err
+    assert message in err, err

