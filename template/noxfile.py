@@ -72,8 +72,20 @@ def wasm_test(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def lock(session: nox.Session) -> None:
+    """Write dist/lock/pyodide-lock.json: the runtime's lock plus the wheel (--base-url, --wheel)."""
+    sessions.lock_session(session, PROJECT_DIR)
+
+
+@nox.session(python=False)
+def bundle(session: nox.Session) -> None:
+    """Write dist/bundle/: page, Pyodide runtime, lock and wheels, for static hosting (--out)."""
+    sessions.bundle_session(session, PROJECT_DIR)
+
+
+@nox.session(python=False)
 def serve(session: nox.Session) -> None:
-    """Serve the demo page web/ with Pyodide and the wheel on 127.0.0.1 (--port, --wheel)."""
+    """Serve the demo page web/ with Pyodide and the wheel on 127.0.0.1 (--port, --bundle)."""
     sessions.serve_session(session, PROJECT_DIR)
 
 

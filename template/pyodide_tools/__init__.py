@@ -11,6 +11,10 @@ doctor     checks of this machine against the pins, each with its fix
 runtime    the npm `pyodide` runtime (and playwright-core) in the per-user cache; the wheel tags it accepts
 wasm_test  `nox -s wasm_test` on the host: the wheel and its tag check, the test wheels and their lock
 run_pytest.mjs  runs pytest inside Pyodide: in Node, or in headless Chromium through playwright-core
-serve      an HTTP server on 127.0.0.1 for Pyodide pages: browser test runs and the demo page web/
+serve      an HTTP server on 127.0.0.1 for Pyodide pages: browser test runs, the demo page web/, a bundle
+lock       `nox -s lock`: the runtime's pyodide-lock.json plus this project's wheel and its dependencies
+make_lock.mjs  runs add_wheels.py inside the target Pyodide under Node, then loads the new lock
+add_wheels     the Python that make_lock.mjs runs inside Pyodide (pyodide-lock needs Python >= 3.12)
+bundle     `nox -s bundle`: a folder for static hosting: demo page, runtime, lock and wheels
 sessions   the nox sessions' bodies: arguments in, calls to the modules above
 """

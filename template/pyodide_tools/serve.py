@@ -151,3 +151,8 @@ def demo_site(web_dir: Path, runtime_folder: Path, wheel: Path) -> Site:
         files={f"/wheels/{wheel.name}": wheel},
         documents={"/demo-config.json": json.dumps(config).encode()},
     )
+
+
+def static_site(folder: Path) -> Site:
+    """A folder served as static hosting would serve it: `nox -s serve -- --bundle`."""
+    return Site(folders={"/": folder})

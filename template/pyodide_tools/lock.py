@@ -1,0 +1,347 @@
+"""`nox -s lock`: a pyodide-lock.json with which an app loads this project by name.
+
+The lock is the target runtime's own pyodide-lock.json (from the npm `pyodide` package, runtime.py) with
+this project's wheel and its runtime dependencies added, each with its sha256, `imports` and `depends`,
+so that Pyodide started with it (`lockFileURL`, or as the pyodide-lock.json of its indexURL) installs the
+module with `pyodide.loadPackage("<distribution name>")`. The wheels lie beside the lock and are named
+by relative file names, which Pyodide resolves against the lock's folder, or against `--base-url`.
+
+The entries are written by the `pyodide-lock` package (`add_wheels_to_spec`), which needs Python >= 3.12.
+It runs inside the target Pyodide runtime itself, under Node (make_lock.mjs runs add_wheels.py), rather
+than in a host Python: Node and the runtime are already here for `wasm_test`, so nothing new is needed
+whatever Python runs nox; pyodide-lock and its dependencies are pure-Python wheels that pip resolves for
+the runtime like the test wheels; and inside Pyodide, pyodide-lock evaluates the dependencies' markers
+with the very runtime the lock is for. The same Node process then starts a second Pyodide with the new
+lock, loads the project by name and imports its modules: a lock that does not load is not published.
+
+Steps:
+1. the wheel: `--wheel`, else the newest wheel of this project in dist/ built for the release. Any
+   spelling of the release's platform tag will do: loadPackage checks no tag (micropip does; see
+   `micropip_problem`), but a wheel built for another ABI fails at import, so that is refused;
+2. the wheels to add with it: its Requires-Dist (and, for a bundle, the micropip the runtime ships),
+   resolved by pip for the runtime's Python and platform tags;
+3. pyodide-lock and its dependencies, resolved the same way. Resolutions are kept in the per-user cache
+   (resolutions/, wheels/), so a second run needs no network; `--refresh` resolves again;
+4. make_lock.mjs in a staging folder beside the output, which replaces the output when all went well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from packaging import tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from pyodide_tools import runtime as runtimes
+from pyodide_tools import wasm_test
+from pyodide_tools.download import console, sha256_of
+from pyodide_tools.managed import cache_dir
+from pyodide_tools.runtime import Runtime
+
+LOCK_FILE = "pyodide-lock.json"
+DEFAULT_OUT = Path("dist") / "lock"
+# pyodide-lock 0.2.1 needs Python >= 3.12; its `wheel` extra brings what add_wheels_to_spec imports.
+TOOL_REQUIREMENT = "pyodide-lock[wheel]==0.2.1"
+TOOL_MIN_PYTHON = (3, 12)
+RUNNER = Path(__file__).with_name("make_lock.mjs")
+SCRIPT = Path(__file__).with_name("add_wheels.py")
+INPUT_DIR = ".input"  # in the staging folder: what add_wheels.py reads; removed before publishing
+
+
+class LockError(Exception):
+    """The lock cannot be made; the message says what was found, what was expected and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Lock:
+    """A lock that make_lock.mjs wrote and loaded: where it is and what it adds."""
+
+    folder: Path
+    package: str  # the project's name in the lock (canonical), what loadPackage takes
+    version: str
+    imports: list[str]
+    wheels: list[Path]  # every wheel added, the project's first, now in `folder`
+
+    @property
+    def path(self) -> Path:
+        return self.folder / LOCK_FILE
+
+
+# The wheel
+
+
+def release_tags(runtime: Runtime) -> set[tags.Tag]:
+    """The tags of wheels built for the runtime's ABI, in every spelling of its platform tag."""
+    python = (int(runtime.python_tag[2]), int(runtime.python_tag[3:]))
+    platforms = list(runtime.release.accepted_platform_tags())
+    return {
+        *tags.cpython_tags(python, [runtime.python_tag], platforms),
+        *tags.compatible_tags(python, runtime.python_tag, platforms),
+    }
+
+
+def release_problem(wheel: Path, runtime: Runtime) -> str | None:
+    """Why `wheel` was not built for the runtime's ABI, or None."""
+    try:
+        _, _, _, wheel_tags = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as error:
+        return f"{wheel.name} is not a wheel file name ({error}): keep the name the build gave it"
+    if wheel_tags & release_tags(runtime):
+        return None
+    version = runtime.release.version
+    return (
+        f"{wheel.name} was not built for {runtime.describe()}: it is tagged "
+        f"{wasm_test.wheel_tags(wheel)}, while this runtime loads {runtime.python_tag} (or abi3, or "
+        f"pure Python) wheels for {' or '.join(runtime.release.accepted_platform_tags())}; Pyodide "
+        f"would load it without complaint and fail only at import. Build one for it: "
+        f"`nox -s wasm_build -- --pyodide {version}`, or pick the release with `--pyodide`"
+    )
+
+
+def select_wheel(project_dir: Path, runtime: Runtime) -> Path:
+    """The newest wheel of this project in dist/ built for the runtime's release."""
+    name = wasm_test.project_name(project_dir)
+    dist = project_dir / "dist"
+    wheels = [
+        wheel
+        for wheel in sorted(dist.glob("*.whl"))
+        if canonicalize_name(wheel.name.split("-")[0]) == name
+    ]
+    fitting = [wheel for wheel in wheels if release_problem(wheel, runtime) is None]
+    if not fitting:
+        found = ", ".join(wheel.name for wheel in wheels) or "none"
+        version = runtime.release.version
+        raise LockError(
+            f"{dist} holds no wheel of {name} for {runtime.describe()}, i.e. tagged "
+            f"{runtime.python_tag} with one of {', '.join(runtime.release.accepted_platform_tags())}; "
+            f"found: {found}. Build one with `nox -s wasm_build -- --pyodide {version}`, or name a "
+            "wheel with `--wheel PATH`"
+        )
+    return max(fitting, key=lambda wheel: wheel.stat().st_mtime)
+
+
+def check_wheel(wheel: Path, runtime: Runtime) -> Path:
+    if not wheel.is_file():
+        raise LockError(f"{wheel}: no such file; expected a wheel (`nox -s wasm_build`)")
+    problem = release_problem(wheel, runtime)
+    if problem:
+        raise LockError(problem)
+    return wheel.resolve()
+
+
+def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
+    """Why the runtime's micropip refuses `wheel` (loadPackage and the lock take it), or None."""
+    if wasm_test.tag_problem(wheel, runtime, ()) is None:
+        return None
+    release = runtime.release
+    return (
+        f"micropip.install(url) refuses {wheel.name} on Pyodide {release.version}: the micropip it "
+        f"ships ({runtime.micropip}) accepts {runtime.python_tag} wheels tagged "
+        f"{' or '.join(runtime.platform_tags())}, and this one is tagged "
+        f"{wasm_test.wheel_tags(wheel)} (micropip knows PEP 783's pyemscripten_* tags from "
+        f"{runtimes.MICROPIP_PEP783} on). pyodide.loadPackage(url) and this project's "
+        "pyodide-lock.json load it all the same: they check no tag. For micropip on this release, "
+        f"host a wheel tagged {release.platform_tag}, which `nox -s wasm_build -- --pyodide "
+        f"{release.version}` builds (pyodide-matrix.toml's platform_tag)"
+    )
+
+
+# Resolving wheels for the runtime (pip), kept in the per-user cache
+
+
+def pip_download(
+    runtime: Runtime, requirements: list[str], what: str
+) -> list[wasm_test.LockedWheel]:
+    """pip's resolution of `requirements` for the runtime; the wheels end in the shared wheel cache."""
+    console.print(f"resolving {', '.join(requirements)} for {runtime.describe()} with pip")
+    with tempfile.TemporaryDirectory() as folder:
+        options = wasm_test.pip_target_options(runtime)
+        command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check"]
+        command += [*options, "--dest", folder, *requirements]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+            raise LockError(
+                f"pip could not resolve {what} ({', '.join(requirements)}) for "
+                f"{runtime.describe()}:\n{result.stderr.strip()}\n"
+                f"pip asked {index} for pure wheels and wheels tagged "
+                f"{' or '.join(runtime.platform_tags())}. A dependency that only Pyodide builds "
+                "(one of the runtime's own packages, on Pyodide's CDN) has no such wheel on PyPI: "
+                "download its wheel from Pyodide's release and add it to the lock's folder, or drop "
+                "the dependency for sys_platform == 'emscripten'"
+            )
+        return [wasm_test.store(wheel) for wheel in sorted(Path(folder).glob("*.whl"))]
+
+
+def wheel_cache_path(locked: wasm_test.LockedWheel) -> Path:
+    return wasm_test.wheel_cache() / locked.file
+
+
+def resolved_wheels(
+    runtime: Runtime, requirements: list[str], what: str, refresh: bool = False
+) -> list[Path]:
+    """The wheels pip resolves `requirements` to for the runtime: the cached resolution when its
+    inputs are unchanged and its files intact (no network), else pip's (and it is cached)."""
+    if not requirements:
+        return []
+    inputs = wasm_test.lock_inputs(runtime, requirements)
+    key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+    record = cache_dir() / "resolutions" / f"{key}.json"
+    if record.is_file() and not refresh:
+        try:
+            locked = [wasm_test.LockedWheel(**wheel) for wheel in json.loads(record.read_text())]
+        except (ValueError, TypeError):
+            locked = []
+        paths = [wheel_cache_path(wheel) for wheel in locked]
+        if locked and all(
+            path.is_file() and sha256_of(path) == wheel.sha256 for path, wheel in zip(paths, locked)
+        ):
+            return paths
+    locked = pip_download(runtime, inputs["requirements"], what)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps([dataclasses.asdict(w) for w in locked], indent=1), "utf-8")
+    return [wheel_cache_path(wheel) for wheel in locked]
+
+
+# Writing the lock
+
+
+def wheel_platform(wheels: list[Path]) -> str | None:
+    """The one platform tag (without `_wasm32`) that the binary wheels among `wheels` carry, if any."""
+    platforms = {
+        tag.platform
+        for wheel in wheels
+        for tag in parse_wheel_filename(wheel.name)[3]
+        if tag.platform != "any"
+    }
+    if len(platforms) > 1:
+        raise LockError(
+            f"the wheels to add carry platform tags {', '.join(sorted(platforms))}, and pyodide-lock "
+            "checks all of them against one platform: rebuild them with one spelling (this "
+            "project's wheel takes pyodide-matrix.toml's platform_tag)"
+        )
+    return platforms.pop().removesuffix("_wasm32") if platforms else None
+
+
+def prepare_output(out: Path) -> Path:
+    """A fresh staging folder beside `out`; refuses an `out` that is not a folder this tool wrote."""
+    if out.exists() and any(out.iterdir()) and not (out / LOCK_FILE).is_file():
+        raise LockError(
+            f"{out} exists and holds no {LOCK_FILE}, so it is not a folder `nox -s lock` or "
+            "`nox -s bundle` wrote; it is left alone. Pick another `--out`, or remove it"
+        )
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Replace `out` with the finished staging folder."""
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(staging, out)
+
+
+def write_lock(
+    runtime: Runtime,
+    wheel: Path,
+    out: Path,
+    *,
+    base_url: str = "",
+    extra_requirements: list[str] | tuple[str, ...] = (),
+    refresh: bool = False,
+) -> Lock:
+    """Write `out`/pyodide-lock.json (the runtime's lock plus `wheel`, its dependencies and
+    `extra_requirements`) with those wheels beside it, after checking that it loads `wheel` by name."""
+    python = tuple(int(part) for part in runtime.python.split(".")[:2])
+    if python < TOOL_MIN_PYTHON:
+        raise LockError(
+            f"{runtime.describe()} runs Python {runtime.python}, and pyodide-lock (which writes the "
+            f"lock inside the runtime) needs Python >= 3.12: make the lock for a newer release"
+        )
+    metadata = wasm_test.read_wheel(wheel)
+    added = resolved_wheels(
+        runtime,
+        [*metadata.requires, *extra_requirements],
+        f"the wheels to add with {wheel.name}",
+        refresh,
+    )
+    added = [wheel, *(path for path in added if path.name != wheel.name)]
+    tool = resolved_wheels(runtime, [TOOL_REQUIREMENT], "pyodide-lock", refresh)
+    out = out.resolve()
+    staging = prepare_output(out)
+    for path in added:
+        shutil.copyfile(path, staging / path.name)
+    (staging / INPUT_DIR).mkdir()
+    shutil.copyfile(runtime.folder / LOCK_FILE, staging / INPUT_DIR / LOCK_FILE)
+    package = str(canonicalize_name(metadata.name))
+    job = {
+        "runtime": str(runtime.folder),
+        "toolWheels": [str(path) for path in tool],
+        "work": str(staging),
+        "script": str(SCRIPT),
+        "lockJob": {
+            "runtime_lock": f"{INPUT_DIR}/{LOCK_FILE}",
+            "wheels": [path.name for path in added],
+            "platform": wheel_platform(added),
+            "base_url": base_url,
+            "out": LOCK_FILE,
+        },
+        "package": package,
+        "imports": [module for module in metadata.modules if "." not in module],
+    }
+    (staging / INPUT_DIR / "job.json").write_text(json.dumps(job, indent=1), encoding="utf-8")
+    console.print(
+        f"adding {', '.join(path.name for path in added)} to the lock of {runtime.describe()}, "
+        f"with {TOOL_REQUIREMENT} running inside that runtime"
+    )
+    command = [runtimes.node(), str(RUNNER), str(staging / INPUT_DIR / "job.json")]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise LockError(
+            f"the lock could not be made for {wheel.name} in {runtime.describe()}:\n{output}\n"
+            f"(the half-made lock is in {staging})"
+        )
+    for line in result.stdout.splitlines():
+        console.print(line)
+    check_entries(staging / LOCK_FILE, added, package, base_url)
+    shutil.rmtree(staging / INPUT_DIR)
+    publish(staging, out)
+    return Lock(
+        folder=out,
+        package=package,
+        version=metadata.version,
+        imports=job["imports"],
+        wheels=[out / path.name for path in added],
+    )
+
+
+def check_entries(lock_path: Path, wheels: list[Path], package: str, base_url: str) -> None:
+    """The lock names each added wheel with its sha256, and every `depends` is a package of it."""
+    packages = json.loads(lock_path.read_text(encoding="utf-8"))["packages"]
+    by_file = {entry["file_name"]: entry for entry in packages.values()}
+    problems = []
+    for wheel in wheels:
+        entry = by_file.get(base_url + wheel.name)
+        if entry is None:
+            problems.append(f"no package has file_name {base_url + wheel.name!r}")
+        elif entry["sha256"] != sha256_of(wheel):
+            problems.append(f"{wheel.name}: sha256 {entry['sha256']}, expected {sha256_of(wheel)}")
+    if package not in packages:
+        problems.append(f"no package named {package!r}")
+    added = {base_url + wheel.name for wheel in wheels}
+    for name, entry in packages.items():
+        missing = [depend for depend in entry["depends"] if depend not in packages]
+        if entry["file_name"] in added and missing:
+            problems.append(f"{name} depends on {', '.join(missing)}, which the lock lacks")
+    if problems:
+        raise LockError(f"{lock_path} is wrong: {'; '.join(problems)}")
