@@ -108,24 +108,12 @@ def release_problem(wheel: Path, runtime: Runtime) -> str | None:
 
 def select_wheel(project_dir: Path, runtime: Runtime) -> Path:
     """The newest wheel of this project in dist/ built for the runtime's release."""
-    name = wasm_test.project_name(project_dir)
-    dist = project_dir / "dist"
-    wheels = [
-        wheel
-        for wheel in sorted(dist.glob("*.whl"))
-        if canonicalize_name(wheel.name.split("-")[0]) == name
-    ]
+    wheels = wasm_test.project_wheels(project_dir)
     fitting = [wheel for wheel in wheels if release_problem(wheel, runtime) is None]
     if not fitting:
-        found = ", ".join(wheel.name for wheel in wheels) or "none"
-        version = runtime.release.version
-        raise LockError(
-            f"{dist} holds no wheel of {name} for {runtime.describe()}, i.e. tagged "
-            f"{runtime.python_tag} with one of {', '.join(runtime.release.accepted_platform_tags())}; "
-            f"found: {found}. Build one with `nox -s wasm_build -- --pyodide {version}`, or name a "
-            "wheel with `--wheel PATH`"
-        )
-    return max(fitting, key=lambda wheel: wheel.stat().st_mtime)
+        platforms = runtime.release.accepted_platform_tags()
+        raise LockError(wasm_test.no_fitting_wheel(project_dir, runtime, wheels, list(platforms)))
+    return wasm_test.newest(fitting)
 
 
 def check_wheel(wheel: Path, runtime: Runtime) -> Path:

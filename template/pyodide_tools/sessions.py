@@ -225,19 +225,17 @@ def wasm_test_requirements(project_dir: Path) -> list[str]:
     return requirements
 
 
-def add_wheel_options(arguments: argparse.ArgumentParser) -> None:
+def add_wheel_options(
+    arguments: argparse.ArgumentParser,
+    wheel_help: str = "the wheel to use (default: the newest wheel of this project in dist/ that the "
+    "release's runtime accepts)",
+) -> None:
     arguments.add_argument(
         "--pyodide",
         metavar="VERSION",
         help=f"a release of {MATRIX_FILE} or 'stable' (default: pyproject.toml's target)",
     )
-    arguments.add_argument(
-        "--wheel",
-        type=Path,
-        metavar="PATH",
-        help="the wheel to use (default: the newest wheel of this project in dist/ that the "
-        "release's runtime accepts)",
-    )
+    arguments.add_argument("--wheel", type=Path, metavar="PATH", help=wheel_help)
 
 
 def wasm_test_session(session: nox.Session, project_dir: Path) -> None:
@@ -362,16 +360,9 @@ def serve_bundle(session: nox.Session, project_dir: Path, folder: Path, port: in
 
 
 def add_lock_options(arguments: argparse.ArgumentParser, default_out: Path) -> None:
-    arguments.add_argument(
-        "--pyodide",
-        metavar="VERSION",
-        help=f"a release of {MATRIX_FILE} or 'stable' (default: pyproject.toml's target)",
-    )
-    arguments.add_argument(
-        "--wheel",
-        type=Path,
-        metavar="PATH",
-        help="the wheel to add (default: the newest wheel of this project in dist/ built for the "
+    add_wheel_options(
+        arguments,
+        "the wheel to add (default: the newest wheel of this project in dist/ built for the "
         "release, whichever spelling of its platform tag it carries)",
     )
     arguments.add_argument(

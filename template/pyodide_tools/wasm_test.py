@@ -122,25 +122,40 @@ def project_name(project_dir: Path) -> str:
     return canonicalize_name(pyproject["project"]["name"])
 
 
-def select_wheel(project_dir: Path, runtime: Runtime) -> Path:
-    """The newest wheel of this project in dist/ that `runtime` accepts."""
+def project_wheels(project_dir: Path) -> list[Path]:
+    """This project's wheels in dist/, whatever their tags."""
     name = project_name(project_dir)
-    dist = project_dir / "dist"
-    wheels = [
+    return [
         wheel
-        for wheel in sorted(dist.glob("*.whl"))
+        for wheel in sorted((project_dir / "dist").glob("*.whl"))
         if canonicalize_name(wheel.name.split("-")[0]) == name
     ]
+
+
+def no_fitting_wheel(
+    project_dir: Path, runtime: Runtime, wheels: list[Path], platforms: list[str]
+) -> str:
+    """Why no wheel in dist/ fits `runtime`, and the commands that fix it."""
+    found = ", ".join(wheel.name for wheel in wheels) or "none"
+    return (
+        f"{project_dir / 'dist'} holds no wheel of {project_name(project_dir)} for "
+        f"{runtime.describe()}, i.e. tagged {runtime.python_tag} with one of {', '.join(platforms)}; "
+        f"found: {found}. Build one with `nox -s wasm_build -- --pyodide {runtime.release.version}`, "
+        "or name a wheel with `--wheel PATH`"
+    )
+
+
+def newest(wheels: list[Path]) -> Path:
+    return max(wheels, key=lambda wheel: wheel.stat().st_mtime)
+
+
+def select_wheel(project_dir: Path, runtime: Runtime) -> Path:
+    """The newest wheel of this project in dist/ that `runtime` accepts."""
+    wheels = project_wheels(project_dir)
     fitting = [wheel for wheel in wheels if tag_problem(wheel, runtime, ()) is None]
     if not fitting:
-        found = ", ".join(wheel.name for wheel in wheels) or "none"
-        raise WasmTestError(
-            f"{dist} holds no wheel of {name} for {runtime.describe()}, i.e. tagged "
-            f"{runtime.python_tag} with one of {', '.join(runtime.platform_tags())}; found: {found}. "
-            f"Build one with `nox -s wasm_build -- --pyodide {runtime.release.version}`, or name a "
-            "wheel with `--wheel PATH`"
-        )
-    return max(fitting, key=lambda wheel: wheel.stat().st_mtime)
+        raise WasmTestError(no_fitting_wheel(project_dir, runtime, wheels, runtime.platform_tags()))
+    return newest(fitting)
 
 
 def check_wheel(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> Path:
