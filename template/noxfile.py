@@ -22,6 +22,7 @@ import nox
 PROJECT_DIR = Path(__file__).parent
 # The `nox` command does not put the noxfile's folder on sys.path.
 sys.path.insert(0, str(PROJECT_DIR))
+# The Pyodide sessions import web_sessions when they run: a build need not pay for loading it.
 from pyodide_tools import sessions
 
 PYPROJECT = nox.project.load_toml(PROJECT_DIR / "pyproject.toml")
@@ -68,25 +69,33 @@ def audit(session: nox.Session) -> None:
 @nox.session(python=False)
 def wasm_test(session: nox.Session) -> None:
     """Run the tests inside Pyodide with the wheel installed (--browser, --wheel, pytest args)."""
-    sessions.wasm_test_session(session, PROJECT_DIR)
+    from pyodide_tools import web_sessions
+
+    web_sessions.wasm_test_session(session, PROJECT_DIR)
 
 
 @nox.session(python=False)
 def lock(session: nox.Session) -> None:
     """Write dist/lock/pyodide-lock.json: the runtime's lock plus the wheel (--base-url, --wheel)."""
-    sessions.lock_session(session, PROJECT_DIR)
+    from pyodide_tools import web_sessions
+
+    web_sessions.lock_session(session, PROJECT_DIR)
 
 
 @nox.session(python=False)
 def bundle(session: nox.Session) -> None:
     """Write dist/bundle/: page, Pyodide runtime, lock and wheels, for static hosting (--out)."""
-    sessions.bundle_session(session, PROJECT_DIR)
+    from pyodide_tools import web_sessions
+
+    web_sessions.bundle_session(session, PROJECT_DIR)
 
 
 @nox.session(python=False)
 def serve(session: nox.Session) -> None:
     """Serve the demo page web/ with Pyodide and the wheel on 127.0.0.1 (--port, --bundle)."""
-    sessions.serve_session(session, PROJECT_DIR)
+    from pyodide_tools import web_sessions
+
+    web_sessions.serve_session(session, PROJECT_DIR)
 
 
 @nox.session(python=False)

@@ -16,5 +16,6 @@ lock       `nox -s lock`: the runtime's pyodide-lock.json plus this project's wh
 make_lock.mjs  runs add_wheels.py inside the target Pyodide under Node, then loads the new lock
 add_wheels     the Python that make_lock.mjs runs inside Pyodide (pyodide-lock needs Python >= 3.12)
 bundle     `nox -s bundle`: a folder for static hosting: demo page, runtime, lock and wheels
-sessions   the nox sessions' bodies: arguments in, calls to the modules above
+sessions   the build sessions' bodies (toolchain, wasm_build, audit, doctor): arguments in, calls out
+web_sessions  the Pyodide sessions' bodies (wasm_test, serve, lock, bundle)
 """

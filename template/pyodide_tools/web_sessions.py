@@ -1,0 +1,275 @@
+"""The bodies of the noxfile's Pyodide sessions (wasm_test, serve, lock, bundle): arguments in, calls out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from pathlib import Path
+
+import nox
+
+from pyodide_tools import bundle, lock, serve, wasm_test
+from pyodide_tools import runtime as runtimes
+from pyodide_tools.download import console, sha256_of
+from pyodide_tools.matrix import MATRIX_FILE
+from pyodide_tools.sessions import parse, parser, releases, targets
+
+
+def parse_known(
+    session: nox.Session, arguments: argparse.ArgumentParser
+) -> tuple[argparse.Namespace, list[str]]:
+    """The session's options, and the other arguments as they were given (a first "--" dropped)."""
+    arguments.allow_abbrev = False  # so that pytest's options are never taken for abbreviated ours
+    try:
+        options, rest = arguments.parse_known_args(session.posargs)
+    except SystemExit as exit:
+        if exit.code:
+            session.error("bad arguments (see above)")
+        session.skip("help shown")
+    if "--" in rest:
+        rest.remove("--")
+    return options, rest
+
+
+def wasm_test_requirements(project_dir: Path) -> list[str]:
+    """The `wasm-test` dependency group when pyproject.toml has one, else `test`; pytest at least."""
+    pyproject = nox.project.load_toml(project_dir / "pyproject.toml")
+    groups = pyproject.get("dependency-groups", {})
+    group = "wasm-test" if "wasm-test" in groups else "test"
+    requirements = list(nox.project.dependency_groups(pyproject, group)) if group in groups else []
+    if not any(wasm_test.requirement_name(line) == "pytest" for line in requirements):
+        requirements.append("pytest")
+    return requirements
+
+
+def add_wheel_options(
+    arguments: argparse.ArgumentParser,
+    wheel_help: str = "the wheel to use (default: the newest wheel of this project in dist/ that the "
+    "release's runtime accepts)",
+) -> None:
+    arguments.add_argument(
+        "--pyodide",
+        metavar="VERSION",
+        help=f"a release of {MATRIX_FILE} or 'stable' (default: pyproject.toml's target)",
+    )
+    arguments.add_argument("--wheel", type=Path, metavar="PATH", help=wheel_help)
+
+
+def wasm_test_session(session: nox.Session, project_dir: Path) -> None:
+    arguments = parser(
+        "wasm_test",
+        "Run the test suite inside Pyodide, in Node or in headless Chromium. Other arguments go to "
+        "pytest; a path among them replaces the default test folder, tests/.",
+    )
+    add_wheel_options(arguments)
+    arguments.add_argument(
+        "--browser",
+        action="store_true",
+        help="run in headless Chromium (the installed one; $PYO3_PYODIDE_CHROMIUM picks another)",
+    )
+    arguments.add_argument(
+        "--relock",
+        action="store_true",
+        help=f"resolve the test wheels again and rewrite {wasm_test.LOCK_FILE}",
+    )
+    options, pytest_args = parse_known(session, arguments)
+    [release] = targets(session, project_dir, options.pyodide)
+    try:
+        runtime = runtimes.ensure_runtime(release)
+        plan = wasm_test.plan(
+            project_dir,
+            runtime,
+            releases(project_dir).values(),
+            wasm_test_requirements(project_dir),
+            wheel=options.wheel,
+            pytest_args=pytest_args,
+            relock=options.relock,
+        )
+        code = wasm_test.run(plan, project_dir, browser=options.browser)
+    except (wasm_test.WasmTestError, runtimes.RuntimeSetupError) as error:
+        session.error(str(error))
+    if code != 0:
+        session.error(wasm_test.explain_exit(code, plan))
+
+
+def serve_session(session: nox.Session, project_dir: Path) -> None:
+    arguments = parser(
+        "serve",
+        "Serve the demo page web/ with Pyodide and this project's wheel on 127.0.0.1, or (--bundle) "
+        "the folder `nox -s bundle` wrote, as static hosting would serve it.",
+    )
+    add_wheel_options(arguments)
+    arguments.add_argument(
+        "--port", type=int, default=8000, help="the port (default: 8000; 0 picks a free one)"
+    )
+    arguments.add_argument(
+        "--bundle",
+        nargs="?",
+        const=bundle.DEFAULT_OUT,
+        type=Path,
+        metavar="DIR",
+        help=f"serve a bundle (default: {bundle.DEFAULT_OUT}) instead of web/",
+    )
+    options = parse(session, arguments)
+    if options.bundle is not None:
+        if options.wheel or options.pyodide:
+            session.error(
+                "--wheel and --pyodide do not apply to --bundle, which serves the wheels and the "
+                "runtime it holds: make the bundle with them (`nox -s bundle -- --wheel PATH`)"
+            )
+        serve_bundle(session, project_dir, project_dir / options.bundle, options.port)
+        return
+    [release] = targets(session, project_dir, options.pyodide)
+    web_dir = project_dir / "web"
+    if not (web_dir / "index.html").is_file():
+        session.error(
+            f"{web_dir / 'index.html'} not found: the demo page lives there "
+            "(`copier update` brings it back)"
+        )
+    try:
+        runtime = runtimes.ensure_runtime(release)
+        if options.wheel is None:
+            wheel = wasm_test.select_wheel(project_dir, runtime)
+        else:
+            wheel = wasm_test.check_wheel(options.wheel, runtime, releases(project_dir).values())
+    except (wasm_test.WasmTestError, runtimes.RuntimeSetupError) as error:
+        session.error(str(error))
+    site = serve.demo_site(web_dir, runtime.folder, wheel)
+    what = f"{runtime.describe()} and {wheel.name}"
+    serve_until_stopped(session, site, options.port, web_dir, what)
+
+
+def serve_until_stopped(
+    session: nox.Session, site: serve.Site, port: int, folder: Path, what: str
+) -> None:
+    try:
+        with serve.serving(site, port, log=console.print) as url:
+            session.log(f"serving {folder} at {url} with {what}; Ctrl+C stops")
+            threading.Event().wait()
+    except OSError as error:
+        session.error(
+            f"cannot serve on 127.0.0.1:{port}: {error}. Pick another port: "
+            "`nox -s serve -- --port 8001`"
+        )
+
+
+def serve_bundle(session: nox.Session, project_dir: Path, folder: Path, port: int) -> None:
+    """Serve a bundle as it is; say so when dist/ holds a rebuilt wheel that it lacks."""
+    config_path = folder / bundle.CONFIG_FILE
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        wheel = folder / config["wheel"]
+    except (OSError, ValueError, KeyError):
+        session.error(
+            f"{config_path} is missing or names no wheel: {folder} is not a bundle. Make one with "
+            "`nox -s bundle`"
+        )
+    built = project_dir / "dist" / wheel.name
+    if built.is_file() and wheel.is_file() and sha256_of(built) != sha256_of(wheel):
+        session.warn(
+            f"{built} differs from the bundle's copy: the bundle is older than the last build. "
+            "`nox -s bundle` brings it up to date"
+        )
+    what = (
+        f"{config['package']} ({wheel.name}) through {config['lock']}, Pyodide {config['release']}"
+    )
+    serve_until_stopped(session, serve.static_site(folder), port, folder, what)
+
+
+def add_lock_options(arguments: argparse.ArgumentParser, default_out: Path) -> None:
+    add_wheel_options(
+        arguments,
+        "the wheel to add (default: the newest wheel of this project in dist/ built for the "
+        "release, whichever spelling of its platform tag it carries)",
+    )
+    arguments.add_argument(
+        "--out",
+        type=Path,
+        default=default_out,
+        metavar="DIR",
+        help=f"the folder to write, replacing an earlier one (default: {default_out})",
+    )
+    arguments.add_argument(
+        "--refresh",
+        action="store_true",
+        help="resolve the wheels to add, and pyodide-lock, with pip again (default: reuse what an "
+        "earlier run resolved, kept in the per-user cache)",
+    )
+
+
+def lock_target(
+    session: nox.Session, project_dir: Path, options: argparse.Namespace
+) -> tuple[runtimes.Runtime, Path]:
+    """The runtime of the release the options name, and the wheel to add to its lock."""
+    [release] = targets(session, project_dir, options.pyodide)
+    try:
+        runtime = runtimes.ensure_runtime(release)
+        if options.wheel is None:
+            return runtime, lock.select_wheel(project_dir, runtime)
+        return runtime, lock.check_wheel(options.wheel, runtime)
+    except (lock.LockError, runtimes.RuntimeSetupError) as error:
+        session.error(str(error))
+
+
+def lock_session(session: nox.Session, project_dir: Path) -> None:
+    arguments = parser(
+        "lock",
+        "Write a pyodide-lock.json: the target runtime's own lock plus this project's wheel and its "
+        "runtime dependencies (copied beside it), so that an app loads the module by name.",
+    )
+    add_lock_options(arguments, lock.DEFAULT_OUT)
+    arguments.add_argument(
+        "--base-url",
+        default="",
+        metavar="URL",
+        help="where the wheels will be hosted, when not beside the lock (default: beside it)",
+    )
+    options = parse(session, arguments)
+    runtime, wheel = lock_target(session, project_dir, options)
+    base_url = options.base_url
+    if base_url and not base_url.endswith("/"):
+        base_url += "/"
+    try:
+        made = lock.write_lock(
+            runtime, wheel, project_dir / options.out, base_url=base_url, refresh=options.refresh
+        )
+    except (lock.LockError, runtimes.RuntimeSetupError, wasm_test.WasmTestError) as error:
+        session.error(str(error))
+    session.log(
+        f"wrote {made.path}: the lock of {runtime.describe()} plus "
+        f"{', '.join(path.name for path in made.wheels)}"
+        + (f" (to host under {base_url})" if base_url else " (beside it)")
+        + f". An app started with it loads the module with "
+        f'`await pyodide.loadPackage("{made.package}")`'
+    )
+
+
+def bundle_session(session: nox.Session, project_dir: Path) -> None:
+    arguments = parser(
+        "bundle",
+        "Write a folder that static hosting serves as it is: the demo page web/, the Pyodide "
+        "runtime, this project's pyodide-lock.json and the wheels it names.",
+    )
+    add_lock_options(arguments, bundle.DEFAULT_OUT)
+    options = parse(session, arguments)
+    runtime, wheel = lock_target(session, project_dir, options)
+    try:
+        made = bundle.write_bundle(
+            runtime, wheel, project_dir / "web", project_dir / options.out, options.refresh
+        )
+    except (lock.LockError, runtimes.RuntimeSetupError, wasm_test.WasmTestError) as error:
+        session.error(str(error))
+    size = bundle.size_of(made.folder) / 2**20
+    session.log(
+        f"wrote {made.folder} ({size:.1f} MiB): {runtime.describe()}, its lock plus "
+        f"{', '.join(path.name for path in made.lock.wheels)}, and the demo page. "
+        "Serve it on 127.0.0.1 with `nox -s serve -- --bundle`, or upload the folder as it is"
+    )
+    if made.micropip_problem:
+        session.warn(made.micropip_problem)
+    else:
+        session.log(
+            f"micropip.install(URL of {wheel.name}) works on Pyodide {runtime.release.version} "
+            f"as well: its micropip {runtime.micropip} accepts the wheel's tag"
+        )
