@@ -8,6 +8,7 @@ std runs only with PYO3_PYODIDE_TEST_NETWORK=1; the real emsdk (GitHub, storage.
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import signal
@@ -33,6 +34,7 @@ from mirrors import (
 from pyodide_tools import managed
 from pyodide_tools.matrix import Release
 from pyodide_tools.toolchain import ToolchainError
+from rich.console import Console
 
 from template_tools import TEMPLATE_DIR
 
@@ -413,7 +415,9 @@ def test_list_shows_sizes_and_prune_removes_only_unused(setup, mirror):
         "4.0.9": ("0.29.5",),
         "5.0.3": ("314.0.7",),
     }
-    listing = managed.format_cache_listing([release_a, release_b])
+    recorder = Console(record=True, width=400, file=io.StringIO())
+    recorder.print(managed.cache_table([release_a, release_b]))
+    listing = recorder.export_text()
     assert "2.9 KiB" in listing and "0.29.5" in listing and str(setup.cache) in listing
 
     unused = [entry for entry in entries if "314.0.7" not in entry.used_by]

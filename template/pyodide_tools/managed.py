@@ -49,6 +49,7 @@ except ImportError:  # Windows
     fcntl = None
 
 import platformdirs
+from rich.table import Table
 
 from pyodide_tools.download import console, download, read_patches, sha256_of, unpack
 from pyodide_tools.matrix import Release
@@ -656,21 +657,23 @@ def list_cache(releases: Iterable[Release] = ()) -> list[CacheEntry]:
     return entries
 
 
-def format_cache_listing(releases: Iterable[Release] = ()) -> str:
+def cache_table(releases: Iterable[Release] = ()) -> Table:
     """`list_cache(releases)` as a table with sizes, for `nox -s toolchain -- --list`."""
     entries = list_cache(releases)
-    rows = [("kind", "size", "state", "used by", "path")]
+    total = format_size(sum(entry.size for entry in entries))
+    table = Table(
+        "kind",
+        "size",
+        "state",
+        "used by",
+        "path",
+        caption=f"{len(entries)} entries, {total}, in {cache_dir()} (rustup's toolchains not included)",
+    )
     for entry in entries:
         state = "complete" if entry.complete else "unfinished"
         used_by = ", ".join(entry.used_by) or "-"
-        rows.append((entry.kind, format_size(entry.size), state, used_by, str(entry.path)))
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[4]]) for row in rows]
-    total = format_size(sum(entry.size for entry in entries))
-    lines.append(
-        f"{len(entries)} entries, {total}, in {cache_dir()} (rustup's toolchains not included)"
-    )
-    return "\n".join(lines)
+        table.add_row(entry.kind, format_size(entry.size), state, used_by, str(entry.path))
+    return table
 
 
 def prune(keep_releases: Iterable[Release]) -> int:

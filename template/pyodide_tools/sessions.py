@@ -13,6 +13,7 @@ from pathlib import Path
 import nox
 
 from pyodide_tools import build, doctor, managed, system
+from pyodide_tools.download import console
 from pyodide_tools.matrix import MATRIX_FILE, MatrixError, Release, load_matrix, target_name
 from pyodide_tools.toolchain import PROVIDERS, Toolchain, ToolchainError
 
@@ -87,7 +88,7 @@ def toolchain(session: nox.Session, project_dir: Path) -> None:
     )
     options = parse(session, arguments)
     if options.list:
-        session.log(managed.format_cache_listing(releases(project_dir).values()))
+        console.print(managed.cache_table(releases(project_dir).values()))
         return
     if options.prune:
         freed = managed.prune(releases(project_dir).values())
