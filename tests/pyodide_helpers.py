@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import platformdirs
+from pyodide_tools import runtime as runtimes
 
 # The generated projects' per-user cache (npm runtimes, playwright-core, test wheels) for these tests: it
 # outlives test runs, like a user's, so that only the first run on a machine downloads.
@@ -64,3 +65,15 @@ def nox(
 
 def output_of(result: subprocess.CompletedProcess) -> str:
     return result.stdout + result.stderr
+
+
+def fake_runtime(release, micropip: str) -> runtimes.Runtime:
+    """A runtime description as an npm package of `release` shipping `micropip` would give (nothing runs)."""
+    return runtimes.Runtime(
+        release=release,
+        folder=TEST_CACHE / "none",
+        abi=release.abi,
+        platform="emscripten_" + release.emscripten.replace(".", "_"),
+        python=release.python + ".0",
+        micropip=micropip,
+    )

@@ -24,7 +24,7 @@ from pyodide_tools import lock
 from pyodide_tools import runtime as runtimes
 
 from template_tools import matrix
-from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, nox, output_of
+from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, fake_runtime, nox, output_of
 from tests.test_demo_page import get, serve_session
 
 RELEASES = matrix.load().releases
@@ -128,17 +128,6 @@ def load_with_lock(tmp_path, runtime_folder: Path, lock_file: Path, name: str, c
 
 
 # Host side: which wheels a lock takes, and what micropip would say
-
-
-def fake_runtime(release, micropip):
-    return runtimes.Runtime(
-        release=release,
-        folder=TEST_CACHE / "none",
-        abi=release.abi,
-        platform="emscripten_" + release.emscripten.replace(".", "_"),
-        python=release.python + ".0",
-        micropip=micropip,
-    )
 
 
 def test_the_lock_takes_every_spelling_of_the_platform_while_micropip_follows_its_version(tmp_path):

@@ -17,7 +17,7 @@ from pyodide_tools import wasm_test
 
 from template_tools import matrix
 from template_tools.render import render_project
-from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, jiter_wheel, nox, output_of
+from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, fake_runtime, jiter_wheel, nox, output_of
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]
@@ -87,17 +87,6 @@ def pyodide_summary(output):
 
 
 # Host side: the runtime's tag rules, without running anything
-
-
-def fake_runtime(release, micropip):
-    return runtimes.Runtime(
-        release=release,
-        folder=TEST_CACHE / "none",
-        abi=release.abi,
-        platform="emscripten_" + release.emscripten.replace(".", "_"),
-        python=release.python + ".0",
-        micropip=micropip,
-    )
 
 
 def test_accepted_tags_follow_the_runtimes_micropip(tmp_path):

@@ -22,7 +22,7 @@ def parser(session_name: str, description: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=f"nox -s {session_name} --", description=description)
 
 
-def add_target_options(arguments: argparse.ArgumentParser, several: bool = True) -> None:
+def add_pyodide_option(arguments: argparse.ArgumentParser, several: bool = False) -> None:
     arguments.add_argument(
         "--pyodide",
         action="append" if several else "store",
@@ -30,6 +30,10 @@ def add_target_options(arguments: argparse.ArgumentParser, several: bool = True)
         help=f"a release of {MATRIX_FILE} or 'stable' (default: pyproject.toml's target)"
         + ("; may be given several times" if several else ""),
     )
+
+
+def add_target_options(arguments: argparse.ArgumentParser, several: bool = True) -> None:
+    add_pyodide_option(arguments, several)
     arguments.add_argument(
         "--toolchain",
         choices=PROVIDERS,

@@ -12,8 +12,7 @@ import nox
 from pyodide_tools import bundle, lock, serve, wasm_test
 from pyodide_tools import runtime as runtimes
 from pyodide_tools.download import console, sha256_of
-from pyodide_tools.matrix import MATRIX_FILE
-from pyodide_tools.sessions import parse, parser, releases, targets
+from pyodide_tools.sessions import add_pyodide_option, parse, parser, releases, targets
 
 
 def parse_known(
@@ -48,11 +47,7 @@ def add_wheel_options(
     wheel_help: str = "the wheel to use (default: the newest wheel of this project in dist/ that the "
     "release's runtime accepts)",
 ) -> None:
-    arguments.add_argument(
-        "--pyodide",
-        metavar="VERSION",
-        help=f"a release of {MATRIX_FILE} or 'stable' (default: pyproject.toml's target)",
-    )
+    add_pyodide_option(arguments)
     arguments.add_argument("--wheel", type=Path, metavar="PATH", help=wheel_help)
 
 
