@@ -1,6 +1,7 @@
 """Helpers behind this project's noxfile, one module per job.
 
 matrix     the target Pyodide release and its pins (pyodide-matrix.toml, pyproject.toml)
+cache      the per-user cache all projects share: its folder, completion markers, a lock
 toolchain  what a build needs to know of a toolchain, whichever provider made it ready
 managed    the managed provider: pinned Rust, Pyodide's sysroot and patched emsdk in a per-user cache
 download   verified downloads and safe unpacking for the managed provider

@@ -32,62 +32,40 @@ RUSTUP_DIST_SERVER itself. emsdk fetches Emscripten's binaries from its own serv
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-
-import platformdirs
 from rich.table import Table
 
+from pyodide_tools.cache import (
+    CACHE_ENV,
+    MARKER,
+    cache_dir,
+    cache_lock,
+    format_size,
+    read_json,
+    write_json,
+)
 from pyodide_tools.download import console, download, read_patches, sha256_of, unpack
 from pyodide_tools.matrix import Release
 from pyodide_tools.toolchain import Toolchain, ToolchainError
 
-CACHE_ENV = "PYO3_PYODIDE_CACHE"
 GITHUB_MIRROR_ENV = "PYO3_PYODIDE_GITHUB_MIRROR"
 EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
 EMSDK_GIT_DEFAULT = "https://github.com/emscripten-core/emsdk.git"
 WASM_TARGET = "wasm32-unknown-emscripten"
-MARKER = ".pyo3-pyodide-complete.json"  # in an emsdk or xbuildenv folder, written last
 PATCHED = ".pyo3-pyodide-patched.json"  # in an emsdk folder: Pyodide's patches are applied
 SYSROOT_MARKER = f"{WASM_TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
 INSTALL_RUSTUP = (
     "Install rustup from https://rustup.rs (or your package manager: `apt install rustup`, "
     "`brew install rustup`), make sure ~/.cargo/bin is on PATH, and run again"
 )
-
-
-def _read_json(path: Path) -> dict | None:
-    """A marker's content, or None when it is missing or unreadable (e.g. cut short)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write a marker whole or not at all: readers never see half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(partial, path)
-
-
-def cache_dir() -> Path:
-    """The per-user cache that all projects share: $PYO3_PYODIDE_CACHE, else the platform's."""
-    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("pyo3-pyodide"))
 
 
 def mirrored(url: str) -> str:
@@ -97,25 +75,10 @@ def mirrored(url: str) -> str:
     return mirror + url[len(github) - 1 :] if mirror and url.startswith(github) else url
 
 
-@contextlib.contextmanager
-def _cache_lock() -> Iterator[None]:
-    """One install or prune at a time in the cache, which several projects share."""
-    lock_path = cache_dir() / ".lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock_file:
-        if fcntl is not None:  # not on Windows
-            try:
-                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                console.print(f"waiting for another install or prune in {cache_dir()} to end")
-                fcntl.flock(lock_file, fcntl.LOCK_EX)
-        yield  # the lock goes with the file, also when the process is killed
-
-
 def ensure_toolchain(release: Release) -> Toolchain:
     """Install what `release` pins where it is missing, and return the toolchain ready for builds."""
     started = time.monotonic()
-    with _cache_lock():
+    with cache_lock(cache_dir() / ".lock"):
         _ensure_rust(release)
         if release.rust_sysroot_url:
             _ensure_rust_sysroot(release)
@@ -218,7 +181,7 @@ def _expected_sysroot_digest(release: Release) -> tuple[str | None, str]:
     if release.rust_sysroot_sha256:
         return release.rust_sysroot_sha256, "sha256 pinned in pyodide-matrix.toml"
     record = _sysroot_record(release.rust_sysroot_url)
-    recorded = _read_json(record)
+    recorded = read_json(record)
     if recorded is not None:
         return recorded["sha256"], (
             f"upstream publishes no sha256; this one was recorded at the first download in {record}"
@@ -236,7 +199,7 @@ def _files_and_sizes(folder: Path) -> dict[str, int]:
 
 
 def _sysroot_ready(rustlib: Path, url: str, sha256: str | None) -> bool:
-    installed = _read_json(rustlib / SYSROOT_MARKER)
+    installed = read_json(rustlib / SYSROOT_MARKER)
     if sha256 is None or installed is None:
         return False
     if (installed["url"], installed["sha256"]) != (url, sha256):
@@ -252,7 +215,7 @@ def _sysroot_ready(rustlib: Path, url: str, sha256: str | None) -> bool:
 def sysroot_from_pyodide(rustlib: Path, url: str) -> bool:
     """Whether the wasm std in `rustlib` is Pyodide's sysroot from `url`: installed by us, or by
     pyodide-build (which records the URL beside it)."""
-    ours = _read_json(rustlib / SYSROOT_MARKER)
+    ours = read_json(rustlib / SYSROOT_MARKER)
     if ours is not None and ours.get("url") == url:
         return True
     theirs = rustlib / f"{WASM_TARGET}_install-url.txt"
@@ -281,13 +244,13 @@ def _ensure_rust_sysroot(release: Release) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         tarball.unlink(missing_ok=True)
     if sha256 is None:
-        _write_json(_sysroot_record(url), {"url": url, "sha256": digest})
+        write_json(_sysroot_record(url), {"url": url, "sha256": digest})
         console.print(
             f"Rust sysroot: upstream publishes no sha256; recorded this download's, {digest}, "
             "and later downloads must match it"
         )
     marker = {"url": url, "sha256": digest, "files": _files_and_sizes(rustlib / WASM_TARGET)}
-    _write_json(rustlib / SYSROOT_MARKER, marker)  # last: the install is complete
+    write_json(rustlib / SYSROOT_MARKER, marker)  # last: the install is complete
 
 
 # Pyodide's Emscripten patches, from the release's cross-build environment
@@ -299,7 +262,7 @@ def _xbuildenv_dir(release: Release) -> Path:
 
 def _cached_patches(folder: Path) -> list[Path] | None:
     """The patches of a finished xbuildenv folder in name order, or None when it is not finished."""
-    marker = _read_json(folder / MARKER)
+    marker = read_json(folder / MARKER)
     if marker is None:
         return None
     patches = marker["patches"]
@@ -338,7 +301,7 @@ def _pyodide_patches(release: Release) -> list[Path]:
         (staging / "patches" / name).write_bytes(content)
     digests = {name: hashlib.sha256(content).hexdigest() for name, content in contents.items()}
     marker = {"url": release.xbuildenv_url, "sha256": release.xbuildenv_sha256, "patches": digests}
-    _write_json(staging / MARKER, marker)
+    write_json(staging / MARKER, marker)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
     console.print(
@@ -405,7 +368,7 @@ def _apply_patches(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> dic
     """Apply Pyodide's patches unless a resumed install did already; return _patched_files."""
     emscripten_dir = emsdk_dir / "upstream" / "emscripten"
     wanted = {patch.name: sha256_of(patch) for patch in patches}
-    done = _read_json(emsdk_dir / PATCHED)
+    done = read_json(emsdk_dir / PATCHED)
     if (
         done
         and done["patches"] == wanted
@@ -418,7 +381,7 @@ def _apply_patches(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> dic
         _git_apply(emscripten_dir, patches)
         console.print(f"emsdk {emscripten}: applied Pyodide's {', '.join(wanted)}")
     files = _patched_files(emscripten_dir, patches)
-    _write_json(emsdk_dir / PATCHED, {"patches": wanted, "files": files})
+    write_json(emsdk_dir / PATCHED, {"patches": wanted, "files": files})
     return files
 
 
@@ -428,7 +391,7 @@ def _emscripten_version(emscripten_dir: Path) -> str | None:
 
 
 def _emsdk_ready(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> bool:
-    installed = _read_json(emsdk_dir / MARKER)
+    installed = read_json(emsdk_dir / MARKER)
     if installed is None:
         return False
     emscripten_dir = emsdk_dir / "upstream" / "emscripten"
@@ -480,7 +443,7 @@ def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> Non
         "patches": {patch.name: sha256_of(patch) for patch in patches},
         "patched_files": patched_files,
     }
-    _write_json(emsdk_dir / MARKER, marker)  # last: the install is complete
+    write_json(emsdk_dir / MARKER, marker)  # last: the install is complete
 
 
 def _clone_emsdk(emsdk_dir: Path) -> None:
@@ -682,7 +645,7 @@ def prune(keep_releases: Iterable[Release]) -> int:
     rustup's toolchains are left alone: `rustup toolchain uninstall X` removes one.
     """
     freed = 0
-    with _cache_lock():
+    with cache_lock(cache_dir() / ".lock"):
         for entry in list_cache(keep_releases):
             if entry.used_by:
                 continue
@@ -693,15 +656,3 @@ def prune(keep_releases: Iterable[Release]) -> int:
                 entry.path.unlink()
             freed += entry.size
     return freed
-
-
-def format_size(size: int) -> str:
-    """A size in bytes as people read it: 1.2 GiB."""
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"

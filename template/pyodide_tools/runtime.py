@@ -1,6 +1,6 @@
 """The Pyodide runtime that tests run in: the npm `pyodide` package at a release's pinned version.
 
-npm packages are installed once into the per-user cache (managed.cache_dir(): $PYO3_PYODIDE_CACHE, else
+npm packages are installed once into the per-user cache (cache.cache_dir(): $PYO3_PYODIDE_CACHE, else
 platformdirs' user cache folder "pyo3-pyodide"), each in a folder of its own with npm's package-lock.json:
     npm/pyodide-<version>/          node_modules/pyodide: the runtime, python_stdlib.zip, pyodide-lock.json
     npm/playwright-core-<version>/  the library that drives the system's Chromium for `--browser`
@@ -14,29 +14,21 @@ whose version decides which wheel tags the runtime accepts (see `platform_tags`)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 from packaging import tags
 from packaging.version import Version
 
+from pyodide_tools.cache import MARKER, cache_dir, cache_lock
 from pyodide_tools.download import console
-from pyodide_tools.managed import cache_dir
 from pyodide_tools.matrix import Release
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-
 PLAYWRIGHT_CORE = "1.65.1"  # drives an installed Chromium; it downloads no browser of its own
-MARKER = ".pyo3-pyodide-complete.json"
 # micropip accepts pyemscripten_<abi> tags (PEP 783) from this version on; older ones only pyodide_<abi>
 # and emscripten_X_Y_Z (read in micropip's _utils.sys_tags of each version).
 MICROPIP_PEP783 = Version("0.11.1")
@@ -99,24 +91,13 @@ def node() -> str:
     return find_program("node", NODE_HELP)
 
 
-@contextlib.contextmanager
-def _npm_lock() -> Iterator[None]:
-    """One npm install at a time in the cache, which several projects share."""
-    lock_path = cache_dir() / "npm" / ".lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock_file:
-        if fcntl is not None:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-        yield
-
-
 def npm_package(name: str, version: str) -> Path:
     """The cache folder holding node_modules/<name> at exactly `version`; installed by npm the first time."""
     folder = cache_dir() / "npm" / f"{name}-{version}"
     if (folder / MARKER).is_file():
         return folder
     npm = find_program("npm", f"npm comes with Node.js. {NODE_HELP}")
-    with _npm_lock():
+    with cache_lock(cache_dir() / "npm" / ".lock"):
         if (folder / MARKER).is_file():  # another process installed it meanwhile
             return folder
         staging = folder.with_name(folder.name + ".partial")

@@ -38,8 +38,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from pyodide_tools import runtime as runtimes
 from pyodide_tools import serve
+from pyodide_tools.cache import cache_dir
 from pyodide_tools.download import console, sha256_of
-from pyodide_tools.managed import cache_dir
 from pyodide_tools.matrix import Release
 from pyodide_tools.runtime import Runtime
 
