@@ -3,8 +3,9 @@
 matrix     the target Pyodide release and its pins (pyodide-matrix.toml, pyproject.toml)
 cache      the per-user cache all projects share: its folder, completion markers, a lock
 toolchain  what a build needs to know of a toolchain, whichever provider made it ready
-managed    the managed provider: pinned Rust, Pyodide's sysroot and patched emsdk in a per-user cache
-download   verified downloads and safe unpacking for the managed provider
+managed    the managed provider: pinned Rust and Pyodide's sysroot, emsdk (below), in the per-user cache
+emsdk      emsdk at the pinned Emscripten, with Pyodide's patches from the release's cross-build environment
+download   verified downloads (with a GitHub mirror), safe unpacking, for the managed provider
 system     the system provider: the emcc, cargo and rustc on PATH, checked against the pins
 build      the maturin command and environment for a Pyodide wheel
 audit      checks of a built wheel: tags, side module, PyInit export, no threads

@@ -19,6 +19,7 @@ from rich.progress import (
 
 from pyodide_tools.toolchain import ToolchainError
 
+GITHUB_MIRROR_ENV = "PYO3_PYODIDE_GITHUB_MIRROR"
 CHUNK_SIZE = 1 << 20
 # (connect, read) in seconds; the read timeout is the longest silence between two chunks.
 TIMEOUT_SECONDS = (15, 60)
@@ -191,3 +192,10 @@ def read_patches(tarball: Path, *, source: str) -> dict[str, bytes]:
         names = ", ".join(sorted(str(folder) for folder in folders))
         raise ToolchainError(f"{source} has more than one emsdk/patches folder ({names})")
     return patches
+
+
+def mirrored(url: str) -> str:
+    """`url` with https://github.com replaced by $PYO3_PYODIDE_GITHUB_MIRROR, when that is set."""
+    mirror = os.environ.get(GITHUB_MIRROR_ENV, "").rstrip("/")
+    github = "https://github.com/"
+    return mirror + url[len(github) - 1 :] if mirror and url.startswith(github) else url

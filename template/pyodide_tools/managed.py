@@ -4,7 +4,7 @@ For one release of pyodide-matrix.toml it installs:
 - Rust `rust_toolchain` through rustup (profile minimal) with rustup's wasm32-unknown-emscripten std;
   where the release names a `rust_sysroot_url` (Pyodide's wasm-eh sysroot), that prebuilt std instead,
   unpacked into the toolchain's lib/rustlib as pyodide-build does;
-- emsdk at exactly the pinned Emscripten version, with the patches Pyodide applies to Emscripten: the
+- emsdk (emsdk.py) at exactly the pinned Emscripten version, with Pyodide's patches to Emscripten: the
   `emsdk/patches/*.patch` of the release's cross-build environment (xbuildenv_url), applied in name
   order with `git apply` inside upstream/emscripten, as `pyodide xbuildenv install-emscripten` does.
 
@@ -43,6 +43,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from pyodide_tools import emsdk
 from pyodide_tools.cache import (
     CACHE_ENV,
     MARKER,
@@ -52,27 +53,16 @@ from pyodide_tools.cache import (
     read_json,
     write_json,
 )
-from pyodide_tools.download import console, download, read_patches, sha256_of, unpack
+from pyodide_tools.download import console, download, mirrored, unpack
 from pyodide_tools.matrix import Release
 from pyodide_tools.toolchain import Toolchain, ToolchainError
 
-GITHUB_MIRROR_ENV = "PYO3_PYODIDE_GITHUB_MIRROR"
-EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
-EMSDK_GIT_DEFAULT = "https://github.com/emscripten-core/emsdk.git"
 WASM_TARGET = "wasm32-unknown-emscripten"
-PATCHED = ".pyo3-pyodide-patched.json"  # in an emsdk folder: Pyodide's patches are applied
 SYSROOT_MARKER = f"{WASM_TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
 INSTALL_RUSTUP = (
     "Install rustup from https://rustup.rs (or your package manager: `apt install rustup`, "
     "`brew install rustup`), make sure ~/.cargo/bin is on PATH, and run again"
 )
-
-
-def mirrored(url: str) -> str:
-    """`url` with https://github.com replaced by $PYO3_PYODIDE_GITHUB_MIRROR, when that is set."""
-    mirror = os.environ.get(GITHUB_MIRROR_ENV, "").rstrip("/")
-    github = "https://github.com/"
-    return mirror + url[len(github) - 1 :] if mirror and url.startswith(github) else url
 
 
 def ensure_toolchain(release: Release) -> Toolchain:
@@ -82,7 +72,7 @@ def ensure_toolchain(release: Release) -> Toolchain:
         _ensure_rust(release)
         if release.rust_sysroot_url:
             _ensure_rust_sysroot(release)
-        emsdk_dir = _ensure_emsdk(release.emscripten, _pyodide_patches(release))
+        emsdk_dir = emsdk.ensure_emsdk(release.emscripten, emsdk.pyodide_patches(release))
     console.print(
         f"Toolchain for Pyodide {release.version} ready ({time.monotonic() - started:.1f} s): "
         f"Rust {release.rust_toolchain}, emsdk {emsdk_dir}"
@@ -253,248 +243,12 @@ def _ensure_rust_sysroot(release: Release) -> None:
     write_json(rustlib / SYSROOT_MARKER, marker)  # last: the install is complete
 
 
-# Pyodide's Emscripten patches, from the release's cross-build environment
-
-
-def _xbuildenv_dir(release: Release) -> Path:
-    return cache_dir() / "xbuildenv" / release.xbuildenv_sha256[:16]
-
-
-def _cached_patches(folder: Path) -> list[Path] | None:
-    """The patches of a finished xbuildenv folder in name order, or None when it is not finished."""
-    marker = read_json(folder / MARKER)
-    if marker is None:
-        return None
-    patches = marker["patches"]
-    paths = [folder / "patches" / name for name in sorted(patches)]
-    if not all(path.is_file() and sha256_of(path) == patches[path.name] for path in paths):
-        return None
-    return paths
-
-
-def _pyodide_patches(release: Release) -> list[Path]:
-    if release.xbuildenv_url is None:
-        console.print(
-            f"Pyodide {release.version}: the matrix names no cross-build environment, so no patches"
-        )
-        return []
-    folder = _xbuildenv_dir(release)
-    patches = _cached_patches(folder)
-    if patches is not None:
-        return patches
-    tarball = cache_dir() / "downloads" / release.xbuildenv_url.rsplit("/", 1)[-1]
-    download(
-        mirrored(release.xbuildenv_url),
-        tarball,
-        what=f"Pyodide's cross-build environment for {release.version}",
-        sha256=release.xbuildenv_sha256,
-        sha256_origin="sha256 pinned in pyodide-matrix.toml",
-    )
-    try:
-        contents = read_patches(tarball, source=release.xbuildenv_url)
-    finally:
-        tarball.unlink()
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "patches").mkdir(parents=True)
-    for name, content in contents.items():
-        (staging / "patches" / name).write_bytes(content)
-    digests = {name: hashlib.sha256(content).hexdigest() for name, content in contents.items()}
-    marker = {"url": release.xbuildenv_url, "sha256": release.xbuildenv_sha256, "patches": digests}
-    write_json(staging / MARKER, marker)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(staging, folder)
-    console.print(
-        f"Pyodide's Emscripten patches: {', '.join(sorted(contents))}"
-        if contents
-        else "Pyodide's Emscripten patches: none in this cross-build environment, so emsdk's "
-        f"Emscripten {release.emscripten} is used as released (as `pyodide xbuildenv "
-        "install-emscripten` does)"
-    )
-    return _cached_patches(folder)
-
-
-# emsdk, at the pinned version, with Pyodide's patches
-
-
-class PatchError(ToolchainError):
-    """Pyodide's patches do not apply to the Emscripten in an emsdk."""
-
-
-def _patch_id(patches: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for patch in patches:
-        digest.update(patch.name.encode() + b"\0" + patch.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
-
-
-def emsdk_dir_for(emscripten: str, patches: list[Path]) -> Path:
-    """Where the emsdk for this Emscripten version and set of patches lives in the cache."""
-    name = f"{emscripten}-pyodide-{_patch_id(patches)}" if patches else emscripten
-    return cache_dir() / "emsdk" / name
-
-
-def _git_apply(emscripten_dir: Path, patches: list[Path], *options: str) -> str:
-    # GIT_DIR=. keeps git from finding emsdk's own repository, where it would apply the patches
-    # relative to emsdk's root and skip them silently (as pyodide-build notes).
-    command = ["git", "apply", *options, *map(str, patches)]
-    env = {**os.environ, "GIT_DIR": "."}
-    result = subprocess.run(
-        command, cwd=emscripten_dir, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        names = ", ".join(patch.name for patch in patches)
-        raise PatchError(
-            f"Pyodide's patches ({names}) do not apply to the Emscripten in {emscripten_dir}: "
-            f"{result.stderr.strip()}. The matrix's emscripten and xbuildenv_url must belong to "
-            "the same Pyodide release: fix pyodide-matrix.toml (`copier update` brings new pins)."
-        )
-    return result.stdout
-
-
-def _patched_files(emscripten_dir: Path, patches: list[Path]) -> dict[str, str | None]:
-    """The sha256 of each file the patches touch (None: absent), to tell later that they still hold."""
-    if not patches:
-        return {}
-    numstat = _git_apply(emscripten_dir, patches, "--numstat")  # "added deleted path" per file
-    names = sorted({line.split("\t", 2)[2] for line in numstat.splitlines() if line})
-    return {
-        name: sha256_of(emscripten_dir / name) if (emscripten_dir / name).is_file() else None
-        for name in names
-    }
-
-
-def _apply_patches(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> dict[str, str | None]:
-    """Apply Pyodide's patches unless a resumed install did already; return _patched_files."""
-    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
-    wanted = {patch.name: sha256_of(patch) for patch in patches}
-    done = read_json(emsdk_dir / PATCHED)
-    if (
-        done
-        and done["patches"] == wanted
-        and done["files"] == _patched_files(emscripten_dir, patches)
-    ):
-        return done["files"]
-    (emsdk_dir / PATCHED).unlink(missing_ok=True)
-    if patches:
-        # One `git apply` for all, in name order: it applies them in sequence, and all or none.
-        _git_apply(emscripten_dir, patches)
-        console.print(f"emsdk {emscripten}: applied Pyodide's {', '.join(wanted)}")
-    files = _patched_files(emscripten_dir, patches)
-    write_json(emsdk_dir / PATCHED, {"patches": wanted, "files": files})
-    return files
-
-
-def _emscripten_version(emscripten_dir: Path) -> str | None:
-    version_file = emscripten_dir / "emscripten-version.txt"
-    return version_file.read_text().strip().strip('"') if version_file.is_file() else None
-
-
-def _emsdk_ready(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> bool:
-    installed = read_json(emsdk_dir / MARKER)
-    if installed is None:
-        return False
-    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
-    wanted = {"emscripten": emscripten, "patches": {p.name: sha256_of(p) for p in patches}}
-    return (
-        {key: installed.get(key) for key in wanted} == wanted
-        and (emscripten_dir / "emcc").is_file()
-        and (emsdk_dir / ".emscripten").is_file()
-        and _emscripten_version(emscripten_dir) == emscripten
-        # Still Pyodide's Emscripten: the files its patches touch are as they were once patched.
-        and installed.get("patched_files") == _patched_files(emscripten_dir, patches)
-    )
-
-
-def _ensure_emsdk(emscripten: str, patches: list[Path]) -> Path:
-    emsdk_dir = emsdk_dir_for(emscripten, patches)
-    if _emsdk_ready(emsdk_dir, emscripten, patches):
-        console.print(f"emsdk {emscripten}: installed in {emsdk_dir}")
-        return emsdk_dir
-    if emsdk_dir.exists():
-        console.print(f"emsdk {emscripten}: {emsdk_dir} is unfinished or changed: resuming it")
-        try:
-            _install_emsdk(emsdk_dir, emscripten, patches)
-            return emsdk_dir
-        except PatchError as error:
-            console.print(f"emsdk {emscripten}: {error}\nRemoving {emsdk_dir}, installing afresh")
-            shutil.rmtree(emsdk_dir)
-    _install_emsdk(emsdk_dir, emscripten, patches)
-    return emsdk_dir
-
-
-def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> None:
-    (emsdk_dir / MARKER).unlink(missing_ok=True)
-    if not ((emsdk_dir / ".git").is_dir() and (emsdk_dir / "emsdk").is_file()):
-        _clone_emsdk(emsdk_dir)
-    # `emsdk install` skips what it has finished installing, so a rerun resumes it.
-    _run_emsdk(emsdk_dir, "install", emscripten)
-    patched_files = _apply_patches(emsdk_dir, emscripten, patches)
-    _run_emsdk(emsdk_dir, "activate", emscripten)
-    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
-    found = _emscripten_version(emscripten_dir)
-    if found != emscripten or not (emscripten_dir / "emcc").is_file():
-        raise ToolchainError(
-            f"emsdk in {emsdk_dir} installed Emscripten {found or 'nothing'} where {emscripten} "
-            f"was expected: remove {emsdk_dir} and run again."
-        )
-    marker = {
-        "emscripten": emscripten,
-        "patches": {patch.name: sha256_of(patch) for patch in patches},
-        "patched_files": patched_files,
-    }
-    write_json(emsdk_dir / MARKER, marker)  # last: the install is complete
-
-
-def _clone_emsdk(emsdk_dir: Path) -> None:
-    url = os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT
-    if shutil.which("git") is None:
-        raise ToolchainError(
-            "git is not on PATH: emsdk is installed with git. Install git, run again."
-        )
-    shutil.rmtree(emsdk_dir, ignore_errors=True)
-    staging = emsdk_dir.with_name(emsdk_dir.name + ".clone")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    console.print(f"emsdk: $ git clone --depth 1 {url} {emsdk_dir}")
-    command = ["git", "clone", "--quiet", "--depth", "1", url, str(staging)]
-    if subprocess.run(command, check=False).returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ToolchainError(
-            f"`git clone {url}` failed (output above): check the network, or set {EMSDK_GIT_ENV} "
-            "to a mirror of emsdk's git repository, and run again."
-        )
-    os.replace(staging, emsdk_dir)
-
-
-def _run_emsdk(emsdk_dir: Path, command: str, emscripten: str) -> None:
-    console.print(f"emsdk {emscripten}: $ emsdk {command} {emscripten}")
-    emsdk = [str(emsdk_dir / "emsdk"), command, emscripten]
-    if subprocess.run(emsdk, cwd=emsdk_dir, check=False).returncode != 0:
-        raise ToolchainError(
-            f"`emsdk {command} {emscripten}` failed in {emsdk_dir} (output above). emsdk downloads "
-            "Emscripten from storage.googleapis.com: check the network and run again; the install "
-            "resumes where it stopped."
-        )
-
-
 # Without installing: what is there, what would be installed, what is cached
-
-
-def _known_patches(release: Release) -> list[Path] | None:
-    """The release's Pyodide patches if known locally (None: not downloaded yet)."""
-    return _cached_patches(_xbuildenv_dir(release)) if release.xbuildenv_url else []
-
-
-def _planned_emsdk_dir(release: Release, patches: list[Path] | None) -> Path:
-    if patches is None:  # the folder's name depends on patches not downloaded yet
-        return cache_dir() / "emsdk" / f"{release.emscripten}-pyodide-<patch id>"
-    return emsdk_dir_for(release.emscripten, patches)
 
 
 def planned_toolchain(release: Release) -> Toolchain:
     """The toolchain `ensure_toolchain` would return, without installing or checking anything."""
-    emsdk_dir = _planned_emsdk_dir(release, _known_patches(release))
+    emsdk_dir = emsdk.planned_emsdk_dir(release, emsdk.known_patches(release))
     return Toolchain(provider="managed", release=release, env=toolchain_env(release, emsdk_dir))
 
 
@@ -511,9 +265,9 @@ def installed_toolchain(release: Release) -> Toolchain | None:
                 return None
     except ToolchainError:  # no rustup
         return None
-    patches = _known_patches(release)
-    if patches is None or not _emsdk_ready(
-        emsdk_dir_for(release.emscripten, patches), release.emscripten, patches
+    patches = emsdk.known_patches(release)
+    if patches is None or not emsdk.emsdk_ready(
+        emsdk.emsdk_dir_for(release.emscripten, patches), release.emscripten, patches
     ):
         return None
     return planned_toolchain(release)
@@ -536,7 +290,7 @@ def describe_plan(release: Release) -> list[str]:
             f"Rust sysroot: {mirrored(release.rust_sysroot_url)} -> "
             f"<toolchain>/lib/rustlib/{WASM_TARGET}; sha256 {sha256 or 'unknown'} ({origin})"
         )
-    patches = _known_patches(release)
+    patches = emsdk.known_patches(release)
     if release.xbuildenv_url:
         if patches is None:
             state = "to download"
@@ -544,15 +298,15 @@ def describe_plan(release: Release) -> list[str]:
             state = "cached: " + (", ".join(patch.name for patch in patches) or "no patches")
         lines.append(
             f"Pyodide's Emscripten patches: from {mirrored(release.xbuildenv_url)} (sha256 "
-            f"{release.xbuildenv_sha256}) -> {_xbuildenv_dir(release)}: {state}"
+            f"{release.xbuildenv_sha256}) -> {emsdk.xbuildenv_dir(release)}: {state}"
         )
-    emsdk_dir = _planned_emsdk_dir(release, patches)
-    if patches is not None and _emsdk_ready(emsdk_dir, release.emscripten, patches):
+    emsdk_dir = emsdk.planned_emsdk_dir(release, patches)
+    if patches is not None and emsdk.emsdk_ready(emsdk_dir, release.emscripten, patches):
         state = "installed"
     else:
         state = "unfinished: resumes" if emsdk_dir.exists() else "to install"
     lines.append(
-        f"emsdk {release.emscripten}: git clone {os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT}"
+        f"emsdk {release.emscripten}: git clone {os.environ.get(emsdk.EMSDK_GIT_ENV) or emsdk.EMSDK_GIT_DEFAULT}"
         f" -> {emsdk_dir}, `emsdk install {release.emscripten}` (over 1 GiB from "
         f"storage.googleapis.com), Pyodide's patches, `emsdk activate`: {state}"
     )
@@ -580,13 +334,13 @@ def _disk_size(path: Path) -> int:
 
 
 def _used_paths(release: Release) -> set[Path]:
-    patches = _known_patches(release)
-    used = {_planned_emsdk_dir(release, patches)}
+    patches = emsdk.known_patches(release)
+    used = {emsdk.planned_emsdk_dir(release, patches)}
     if patches is None:  # patches unknown: keep every emsdk of its version
-        used.add(emsdk_dir_for(release.emscripten, []))
+        used.add(emsdk.emsdk_dir_for(release.emscripten, []))
         used.update((cache_dir() / "emsdk").glob(f"{release.emscripten}-pyodide-*"))
     if release.xbuildenv_url:
-        used.add(_xbuildenv_dir(release))
+        used.add(emsdk.xbuildenv_dir(release))
     if release.rust_sysroot_url and not release.rust_sysroot_sha256:
         used.add(_sysroot_record(release.rust_sysroot_url))
     return used

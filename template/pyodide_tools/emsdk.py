@@ -1,0 +1,259 @@
+"""emsdk at exactly the pinned Emscripten version, with the patches Pyodide applies to Emscripten.
+
+The patches are the `emsdk/patches/*.patch` of the release's cross-build environment (xbuildenv_url),
+applied in name order with `git apply` inside upstream/emscripten, as `pyodide xbuildenv
+install-emscripten` does. Part of the managed toolchain (managed.py); the cache layout is described there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from pyodide_tools.cache import MARKER, cache_dir, read_json, write_json
+from pyodide_tools.download import console, download, mirrored, read_patches, sha256_of
+from pyodide_tools.matrix import Release
+from pyodide_tools.toolchain import ToolchainError
+
+EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
+EMSDK_GIT_DEFAULT = "https://github.com/emscripten-core/emsdk.git"
+PATCHED = ".pyo3-pyodide-patched.json"  # in an emsdk folder: Pyodide's patches are applied
+
+
+# Pyodide's Emscripten patches, from the release's cross-build environment
+
+
+def xbuildenv_dir(release: Release) -> Path:
+    return cache_dir() / "xbuildenv" / release.xbuildenv_sha256[:16]
+
+
+def cached_patches(folder: Path) -> list[Path] | None:
+    """The patches of a finished xbuildenv folder in name order, or None when it is not finished."""
+    marker = read_json(folder / MARKER)
+    if marker is None:
+        return None
+    patches = marker["patches"]
+    paths = [folder / "patches" / name for name in sorted(patches)]
+    if not all(path.is_file() and sha256_of(path) == patches[path.name] for path in paths):
+        return None
+    return paths
+
+
+def pyodide_patches(release: Release) -> list[Path]:
+    if release.xbuildenv_url is None:
+        console.print(
+            f"Pyodide {release.version}: the matrix names no cross-build environment, so no patches"
+        )
+        return []
+    folder = xbuildenv_dir(release)
+    patches = cached_patches(folder)
+    if patches is not None:
+        return patches
+    tarball = cache_dir() / "downloads" / release.xbuildenv_url.rsplit("/", 1)[-1]
+    download(
+        mirrored(release.xbuildenv_url),
+        tarball,
+        what=f"Pyodide's cross-build environment for {release.version}",
+        sha256=release.xbuildenv_sha256,
+        sha256_origin="sha256 pinned in pyodide-matrix.toml",
+    )
+    try:
+        contents = read_patches(tarball, source=release.xbuildenv_url)
+    finally:
+        tarball.unlink()
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "patches").mkdir(parents=True)
+    for name, content in contents.items():
+        (staging / "patches" / name).write_bytes(content)
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in contents.items()}
+    marker = {"url": release.xbuildenv_url, "sha256": release.xbuildenv_sha256, "patches": digests}
+    write_json(staging / MARKER, marker)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+    console.print(
+        f"Pyodide's Emscripten patches: {', '.join(sorted(contents))}"
+        if contents
+        else "Pyodide's Emscripten patches: none in this cross-build environment, so emsdk's "
+        f"Emscripten {release.emscripten} is used as released (as `pyodide xbuildenv "
+        "install-emscripten` does)"
+    )
+    return cached_patches(folder)
+
+
+# emsdk, at the pinned version, with Pyodide's patches
+
+
+class PatchError(ToolchainError):
+    """Pyodide's patches do not apply to the Emscripten in an emsdk."""
+
+
+def _patch_id(patches: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for patch in patches:
+        digest.update(patch.name.encode() + b"\0" + patch.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def emsdk_dir_for(emscripten: str, patches: list[Path]) -> Path:
+    """Where the emsdk for this Emscripten version and set of patches lives in the cache."""
+    name = f"{emscripten}-pyodide-{_patch_id(patches)}" if patches else emscripten
+    return cache_dir() / "emsdk" / name
+
+
+def _git_apply(emscripten_dir: Path, patches: list[Path], *options: str) -> str:
+    # GIT_DIR=. keeps git from finding emsdk's own repository, where it would apply the patches
+    # relative to emsdk's root and skip them silently (as pyodide-build notes).
+    command = ["git", "apply", *options, *map(str, patches)]
+    env = {**os.environ, "GIT_DIR": "."}
+    result = subprocess.run(
+        command, cwd=emscripten_dir, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        names = ", ".join(patch.name for patch in patches)
+        raise PatchError(
+            f"Pyodide's patches ({names}) do not apply to the Emscripten in {emscripten_dir}: "
+            f"{result.stderr.strip()}. The matrix's emscripten and xbuildenv_url must belong to "
+            "the same Pyodide release: fix pyodide-matrix.toml (`copier update` brings new pins)."
+        )
+    return result.stdout
+
+
+def _patched_files(emscripten_dir: Path, patches: list[Path]) -> dict[str, str | None]:
+    """The sha256 of each file the patches touch (None: absent), to tell later that they still hold."""
+    if not patches:
+        return {}
+    numstat = _git_apply(emscripten_dir, patches, "--numstat")  # "added deleted path" per file
+    names = sorted({line.split("\t", 2)[2] for line in numstat.splitlines() if line})
+    return {
+        name: sha256_of(emscripten_dir / name) if (emscripten_dir / name).is_file() else None
+        for name in names
+    }
+
+
+def _apply_patches(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> dict[str, str | None]:
+    """Apply Pyodide's patches unless a resumed install did already; return _patched_files."""
+    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
+    wanted = {patch.name: sha256_of(patch) for patch in patches}
+    done = read_json(emsdk_dir / PATCHED)
+    if (
+        done
+        and done["patches"] == wanted
+        and done["files"] == _patched_files(emscripten_dir, patches)
+    ):
+        return done["files"]
+    (emsdk_dir / PATCHED).unlink(missing_ok=True)
+    if patches:
+        # One `git apply` for all, in name order: it applies them in sequence, and all or none.
+        _git_apply(emscripten_dir, patches)
+        console.print(f"emsdk {emscripten}: applied Pyodide's {', '.join(wanted)}")
+    files = _patched_files(emscripten_dir, patches)
+    write_json(emsdk_dir / PATCHED, {"patches": wanted, "files": files})
+    return files
+
+
+def _emscripten_version(emscripten_dir: Path) -> str | None:
+    version_file = emscripten_dir / "emscripten-version.txt"
+    return version_file.read_text().strip().strip('"') if version_file.is_file() else None
+
+
+def emsdk_ready(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> bool:
+    installed = read_json(emsdk_dir / MARKER)
+    if installed is None:
+        return False
+    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
+    wanted = {"emscripten": emscripten, "patches": {p.name: sha256_of(p) for p in patches}}
+    return (
+        {key: installed.get(key) for key in wanted} == wanted
+        and (emscripten_dir / "emcc").is_file()
+        and (emsdk_dir / ".emscripten").is_file()
+        and _emscripten_version(emscripten_dir) == emscripten
+        # Still Pyodide's Emscripten: the files its patches touch are as they were once patched.
+        and installed.get("patched_files") == _patched_files(emscripten_dir, patches)
+    )
+
+
+def ensure_emsdk(emscripten: str, patches: list[Path]) -> Path:
+    emsdk_dir = emsdk_dir_for(emscripten, patches)
+    if emsdk_ready(emsdk_dir, emscripten, patches):
+        console.print(f"emsdk {emscripten}: installed in {emsdk_dir}")
+        return emsdk_dir
+    if emsdk_dir.exists():
+        console.print(f"emsdk {emscripten}: {emsdk_dir} is unfinished or changed: resuming it")
+        try:
+            _install_emsdk(emsdk_dir, emscripten, patches)
+            return emsdk_dir
+        except PatchError as error:
+            console.print(f"emsdk {emscripten}: {error}\nRemoving {emsdk_dir}, installing afresh")
+            shutil.rmtree(emsdk_dir)
+    _install_emsdk(emsdk_dir, emscripten, patches)
+    return emsdk_dir
+
+
+def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> None:
+    (emsdk_dir / MARKER).unlink(missing_ok=True)
+    if not ((emsdk_dir / ".git").is_dir() and (emsdk_dir / "emsdk").is_file()):
+        _clone_emsdk(emsdk_dir)
+    # `emsdk install` skips what it has finished installing, so a rerun resumes it.
+    _run_emsdk(emsdk_dir, "install", emscripten)
+    patched_files = _apply_patches(emsdk_dir, emscripten, patches)
+    _run_emsdk(emsdk_dir, "activate", emscripten)
+    emscripten_dir = emsdk_dir / "upstream" / "emscripten"
+    found = _emscripten_version(emscripten_dir)
+    if found != emscripten or not (emscripten_dir / "emcc").is_file():
+        raise ToolchainError(
+            f"emsdk in {emsdk_dir} installed Emscripten {found or 'nothing'} where {emscripten} "
+            f"was expected: remove {emsdk_dir} and run again."
+        )
+    marker = {
+        "emscripten": emscripten,
+        "patches": {patch.name: sha256_of(patch) for patch in patches},
+        "patched_files": patched_files,
+    }
+    write_json(emsdk_dir / MARKER, marker)  # last: the install is complete
+
+
+def _clone_emsdk(emsdk_dir: Path) -> None:
+    url = os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT
+    if shutil.which("git") is None:
+        raise ToolchainError(
+            "git is not on PATH: emsdk is installed with git. Install git, run again."
+        )
+    shutil.rmtree(emsdk_dir, ignore_errors=True)
+    staging = emsdk_dir.with_name(emsdk_dir.name + ".clone")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"emsdk: $ git clone --depth 1 {url} {emsdk_dir}")
+    command = ["git", "clone", "--quiet", "--depth", "1", url, str(staging)]
+    if subprocess.run(command, check=False).returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ToolchainError(
+            f"`git clone {url}` failed (output above): check the network, or set {EMSDK_GIT_ENV} "
+            "to a mirror of emsdk's git repository, and run again."
+        )
+    os.replace(staging, emsdk_dir)
+
+
+def _run_emsdk(emsdk_dir: Path, command: str, emscripten: str) -> None:
+    console.print(f"emsdk {emscripten}: $ emsdk {command} {emscripten}")
+    emsdk = [str(emsdk_dir / "emsdk"), command, emscripten]
+    if subprocess.run(emsdk, cwd=emsdk_dir, check=False).returncode != 0:
+        raise ToolchainError(
+            f"`emsdk {command} {emscripten}` failed in {emsdk_dir} (output above). emsdk downloads "
+            "Emscripten from storage.googleapis.com: check the network and run again; the install "
+            "resumes where it stopped."
+        )
+
+
+def known_patches(release: Release) -> list[Path] | None:
+    """The release's Pyodide patches if known locally (None: not downloaded yet)."""
+    return cached_patches(xbuildenv_dir(release)) if release.xbuildenv_url else []
+
+
+def planned_emsdk_dir(release: Release, patches: list[Path] | None) -> Path:
+    if patches is None:  # the folder's name depends on patches not downloaded yet
+        return cache_dir() / "emsdk" / f"{release.emscripten}-pyodide-<patch id>"
+    return emsdk_dir_for(release.emscripten, patches)
