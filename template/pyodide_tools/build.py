@@ -8,9 +8,8 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from pyodide_tools.toolchain import Toolchain, ToolchainError
+from pyodide_tools.toolchain import TARGET, Toolchain, ToolchainError
 
-TARGET = "wasm32-unknown-emscripten"
 RUSTFLAGS_VAR = "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"
 # Variables that make cargo ignore every target's rustflags, .cargo/config.toml's included.
 OVERRIDING_RUSTFLAGS_VARS = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS")

@@ -18,7 +18,7 @@ from pathlib import Path
 from pyodide_tools import audit, managed, system
 from pyodide_tools.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
 from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import ToolchainError
+from pyodide_tools.toolchain import TARGET, ToolchainError
 
 # Flags that break a Pyodide extension module, with why and what to do instead.
 BAD_FLAGS = {
@@ -108,22 +108,22 @@ def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
         f"`rustup toolchain install {release.rust_toolchain}`, or `nox -s toolchain`",
     )
     if system.has_target_std(sysroot):
-        yield Check("std", True, f"{system.TARGET} std installed in {sysroot}")
+        yield Check("std", True, f"{TARGET} std installed in {sysroot}")
     elif system.has_rust_src(sysroot) and not release.rust_sysroot_url:
         yield Check(
             "std",
             True,
-            f"no prebuilt {system.TARGET} std, but rust-src is there: "
+            f"no prebuilt {TARGET} std, but rust-src is there: "
             "wasm_build builds std with -Zbuild-std",
         )
     else:
         yield Check(
             "std",
             False,
-            f"no {system.TARGET} std in {sysroot}",
+            f"no {TARGET} std in {sysroot}",
             "`nox -s toolchain`"
             if release.rust_sysroot_url
-            else f"`rustup target add {system.TARGET}` or install rust-src",
+            else f"`rustup target add {TARGET}` or install rust-src",
         )
     if release.rust_sysroot_url and system.has_target_std(sysroot):
         from_pyodide = managed.sysroot_from_pyodide(
@@ -173,7 +173,7 @@ def check_flags(release: Release, environ: Mapping[str, str], project_dir: Path)
             yield check
     config = project_dir / ".cargo" / "config.toml"
     if config.is_file():
-        section = tomllib.loads(config.read_text()).get("target", {}).get(system.TARGET, {})
+        section = tomllib.loads(config.read_text()).get("target", {}).get(TARGET, {})
         for check in flag_findings(
             str(config.relative_to(project_dir)), section.get("rustflags", [])
         ):

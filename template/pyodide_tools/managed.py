@@ -55,10 +55,9 @@ from pyodide_tools.cache import (
 )
 from pyodide_tools.download import console, download, mirrored, unpack
 from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import Toolchain, ToolchainError
+from pyodide_tools.toolchain import TARGET, Toolchain, ToolchainError
 
-WASM_TARGET = "wasm32-unknown-emscripten"
-SYSROOT_MARKER = f"{WASM_TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
+SYSROOT_MARKER = f"{TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
 INSTALL_RUSTUP = (
     "Install rustup from https://rustup.rs (or your package manager: `apt install rustup`, "
     "`brew install rustup`), make sure ~/.cargo/bin is on PATH, and run again"
@@ -123,7 +122,7 @@ def rust_status(toolchain: str) -> tuple[bool, bool]:
     if not any(name == toolchain or name.startswith(toolchain + "-") for name in names):
         return False, False
     targets = _run_rustup("target", "list", "--installed", "--toolchain", toolchain).split()
-    return True, WASM_TARGET in targets
+    return True, TARGET in targets
 
 
 def _ensure_rust(release: Release) -> None:
@@ -133,9 +132,9 @@ def _ensure_rust(release: Release) -> None:
     has_toolchain, has_std = rust_status(toolchain)
     if not has_toolchain:
         command = ["toolchain", "install", toolchain, "--profile", "minimal"]
-        command += ["--target", WASM_TARGET] if needs_rustup_std else []
+        command += ["--target", TARGET] if needs_rustup_std else []
     elif needs_rustup_std and not has_std:
-        command = ["target", "add", WASM_TARGET, "--toolchain", toolchain]
+        command = ["target", "add", TARGET, "--toolchain", toolchain]
     else:
         console.print(f"Rust {toolchain}: installed (rustup)")
         return
@@ -150,7 +149,7 @@ def _ensure_rust(release: Release) -> None:
     if not has_toolchain or (needs_rustup_std and not has_std):
         raise ToolchainError(
             f"rustup reported success, but `rustup toolchain list` and `rustup target list "
-            f"--installed --toolchain {toolchain}` still lack {toolchain} or its {WASM_TARGET}."
+            f"--installed --toolchain {toolchain}` still lack {toolchain} or its {TARGET}."
         )
 
 
@@ -195,7 +194,7 @@ def _sysroot_ready(rustlib: Path, url: str, sha256: str | None) -> bool:
     if (installed["url"], installed["sha256"]) != (url, sha256):
         return False
     # File sizes catch a rustup install over it, or files gone missing, at the cost of a few stats.
-    target_dir = rustlib / WASM_TARGET
+    target_dir = rustlib / TARGET
     return all(
         (target_dir / name).is_file() and (target_dir / name).stat().st_size == size
         for name, size in installed["files"].items()
@@ -208,7 +207,7 @@ def sysroot_from_pyodide(rustlib: Path, url: str) -> bool:
     ours = read_json(rustlib / SYSROOT_MARKER)
     if ours is not None and ours.get("url") == url:
         return True
-    theirs = rustlib / f"{WASM_TARGET}_install-url.txt"
+    theirs = rustlib / f"{TARGET}_install-url.txt"
     return theirs.is_file() and theirs.read_text(encoding="utf-8").strip() == url
 
 
@@ -217,19 +216,19 @@ def _ensure_rust_sysroot(release: Release) -> None:
     rustlib = _rustlib(release.rust_toolchain)
     sha256, origin = _expected_sysroot_digest(release)
     if _sysroot_ready(rustlib, url, sha256):
-        console.print(f"Rust sysroot: installed in {rustlib / WASM_TARGET} ({origin})")
+        console.print(f"Rust sysroot: installed in {rustlib / TARGET} ({origin})")
         return
-    console.print(f"Rust sysroot: {url} -> {rustlib / WASM_TARGET} ({origin})")
+    console.print(f"Rust sysroot: {url} -> {rustlib / TARGET} ({origin})")
     tarball = cache_dir() / "downloads" / url.rsplit("/", 1)[-1]
-    staging = rustlib / f".{WASM_TARGET}.partial"
+    staging = rustlib / f".{TARGET}.partial"
     try:
         what = "the Rust wasm-eh sysroot"
         digest = download(mirrored(url), tarball, what=what, sha256=sha256, sha256_origin=origin)
         shutil.rmtree(staging, ignore_errors=True)
-        unpack(tarball, staging, source=url, top=WASM_TARGET)
+        unpack(tarball, staging, source=url, top=TARGET)
         (rustlib / SYSROOT_MARKER).unlink(missing_ok=True)
-        shutil.rmtree(rustlib / WASM_TARGET, ignore_errors=True)
-        os.replace(staging / WASM_TARGET, rustlib / WASM_TARGET)
+        shutil.rmtree(rustlib / TARGET, ignore_errors=True)
+        os.replace(staging / TARGET, rustlib / TARGET)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         tarball.unlink(missing_ok=True)
@@ -239,7 +238,7 @@ def _ensure_rust_sysroot(release: Release) -> None:
             f"Rust sysroot: upstream publishes no sha256; recorded this download's, {digest}, "
             "and later downloads must match it"
         )
-    marker = {"url": url, "sha256": digest, "files": _files_and_sizes(rustlib / WASM_TARGET)}
+    marker = {"url": url, "sha256": digest, "files": _files_and_sizes(rustlib / TARGET)}
     write_json(rustlib / SYSROOT_MARKER, marker)  # last: the install is complete
 
 
@@ -283,12 +282,12 @@ def describe_plan(release: Release) -> list[str]:
         state = "installed" if ready else "to install"
     except ToolchainError as error:
         state = f"cannot tell: {error}"
-    lines.append(f"Rust {release.rust_toolchain} via rustup, {WASM_TARGET} std {std}: {state}")
+    lines.append(f"Rust {release.rust_toolchain} via rustup, {TARGET} std {std}: {state}")
     if release.rust_sysroot_url:
         sha256, origin = _expected_sysroot_digest(release)
         lines.append(
             f"Rust sysroot: {mirrored(release.rust_sysroot_url)} -> "
-            f"<toolchain>/lib/rustlib/{WASM_TARGET}; sha256 {sha256 or 'unknown'} ({origin})"
+            f"<toolchain>/lib/rustlib/{TARGET}; sha256 {sha256 or 'unknown'} ({origin})"
         )
     patches = emsdk.known_patches(release)
     if release.xbuildenv_url:

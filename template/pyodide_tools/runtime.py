@@ -24,7 +24,7 @@ from pathlib import Path
 from packaging import tags
 from packaging.version import Version
 
-from pyodide_tools.cache import MARKER, cache_dir, cache_lock
+from pyodide_tools.cache import MARKER, cache_dir, cache_lock, write_json
 from pyodide_tools.download import console
 from pyodide_tools.matrix import Release
 
@@ -117,7 +117,7 @@ def npm_package(name: str, version: str) -> Path:
                 "and run again"
             )
         marker = {"package": name, "version": version}
-        (staging / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+        write_json(staging / MARKER, marker)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(staging, folder)
     return folder

@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import nox
 
@@ -16,6 +18,8 @@ from pyodide_tools import build, doctor, managed, system
 from pyodide_tools.download import console
 from pyodide_tools.matrix import MATRIX_FILE, MatrixError, Release, load_matrix, target_name
 from pyodide_tools.toolchain import PROVIDERS, Toolchain, ToolchainError
+
+T = TypeVar("T")
 
 
 def parser(session_name: str, description: str) -> argparse.ArgumentParser:
@@ -44,8 +48,13 @@ def add_target_options(arguments: argparse.ArgumentParser, several: bool = True)
 
 
 def parse(session: nox.Session, arguments: argparse.ArgumentParser) -> argparse.Namespace:
+    return run_parser(session, arguments.parse_args)
+
+
+def run_parser(session: nox.Session, parse_args: Callable[[list[str]], T]) -> T:
+    """`parse_args(session.posargs)`, turning argparse's exit (help or an error) into nox's."""
     try:
-        return arguments.parse_args(session.posargs)
+        return parse_args(session.posargs)
     except SystemExit as exit:
         if exit.code:
             session.error("bad arguments (see above)")

@@ -18,9 +18,8 @@ from pathlib import Path
 import platformdirs
 
 from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import Toolchain, ToolchainError
+from pyodide_tools.toolchain import TARGET, Toolchain, ToolchainError
 
-TARGET = "wasm32-unknown-emscripten"
 # Rust ships a release every six weeks since 1.0 (2015-05-15); a nightly of a given date is that train's
 # next version. Only used to compare a nightly pin with a crate's rust-version.
 RUST_1_0 = datetime.date(2015, 5, 15)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pyodide_tools.matrix import Release
 
 PROVIDERS = ("managed", "system")
+TARGET = "wasm32-unknown-emscripten"  # the Rust target of every Pyodide build
 
 
 class ToolchainError(Exception):

@@ -12,7 +12,7 @@ import nox
 from pyodide_tools import bundle, lock, serve, wasm_test
 from pyodide_tools import runtime as runtimes
 from pyodide_tools.download import console, sha256_of
-from pyodide_tools.sessions import add_pyodide_option, parse, parser, releases, targets
+from pyodide_tools.sessions import add_pyodide_option, parse, parser, releases, run_parser, targets
 
 
 def parse_known(
@@ -20,12 +20,7 @@ def parse_known(
 ) -> tuple[argparse.Namespace, list[str]]:
     """The session's options, and the other arguments as they were given (a first "--" dropped)."""
     arguments.allow_abbrev = False  # so that pytest's options are never taken for abbreviated ours
-    try:
-        options, rest = arguments.parse_known_args(session.posargs)
-    except SystemExit as exit:
-        if exit.code:
-            session.error("bad arguments (see above)")
-        session.skip("help shown")
+    options, rest = run_parser(session, arguments.parse_known_args)
     if "--" in rest:
         rest.remove("--")
     return options, rest
