@@ -18,8 +18,9 @@ from pathlib import Path
 PROJECT = Path(sys.argv[1])
 RUNS = int(sys.argv[2])
 sys.path.insert(0, str(PROJECT))
-from pyodide_tools import build, system
-from pyodide_tools.matrix import target_release
+from pyo3_pyodide.wheel import build
+from pyo3_pyodide.toolchain import system
+from pyo3_pyodide.matrix import target_release
 
 
 def timed(argv, cwd, env=None) -> float:

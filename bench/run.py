@@ -67,7 +67,7 @@ def build_figures(workdir: Path) -> dict:
 
 def wasm_test_figures(project: Path) -> dict:
     """Case 3: `nox -s wasm_test` on the example suite vs Node booting the same Pyodide to import the module."""
-    from pyodide_tools.runtime import ensure_runtime
+    from pyo3_pyodide.runtime.npm import ensure_runtime
 
     nox = [str(Path(sys.executable).with_name("nox")), "-s", "wasm_test"]
     run(nox, cwd=project)  # fills the caches and the lock: not measured

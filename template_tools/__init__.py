@@ -3,8 +3,10 @@
 import sys
 from pathlib import Path
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
+REPO_DIR = Path(__file__).resolve().parent.parent
+TEMPLATE_DIR = REPO_DIR / "template"
+ENGINE_DIR = REPO_DIR / "engine"
 
-# The generated project's helper package is imported straight from template/: its code has one home,
-# the one users get, and the template's own tests exercise that very code.
-sys.path.insert(0, str(TEMPLATE_DIR))
+# The engine package (engine/src/pyo3_pyodide) is imported straight from its source folder: the maintainer
+# tasks read the matrix with the very code that generated projects run.
+sys.path.insert(0, str(ENGINE_DIR / "src"))

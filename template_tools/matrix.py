@@ -12,12 +12,12 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-import pyodide_tools.matrix
+import pyo3_pyodide.matrix
 import yaml
 
-from template_tools import TEMPLATE_DIR
+from template_tools import REPO_DIR, TEMPLATE_DIR
 
-REPO_DIR = TEMPLATE_DIR.parent
+
 MATRIX_PATH = TEMPLATE_DIR / "pyodide-matrix.toml"
 MIRROR_PATH = REPO_DIR / "copier-matrix.yml"
 MIRROR_HEADER = (
@@ -26,12 +26,12 @@ MIRROR_HEADER = (
 )
 
 
-MatrixError = pyodide_tools.matrix.MatrixError
+MatrixError = pyo3_pyodide.matrix.MatrixError
 
 
 def load(path: Path = MATRIX_PATH):
-    """The checked matrix (a pyodide_tools.matrix.Matrix)."""
-    return pyodide_tools.matrix.load_matrix(path)
+    """The checked matrix (a pyo3_pyodide.matrix.Matrix)."""
+    return pyo3_pyodide.matrix.load_matrix(path)
 
 
 def raw(path: Path = MATRIX_PATH) -> dict:

@@ -10,7 +10,7 @@ The values come from Makefile.envs at the release's tag and from the cross-build
 
 The file is edited table by table with tomlkit: a table travels with the comment lines right above it, so
 every comment stays where it was. Nothing is written unless the result passes the same checks as every other
-reader of the matrix (pyodide_tools.matrix); then the matrix and copier-matrix.yml are each replaced
+reader of the matrix (pyo3_pyodide.matrix); then the matrix and copier-matrix.yml are each replaced
 atomically. A line of output names every change, and a note names every comment that may now be out of date.
 """
 
@@ -24,9 +24,9 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-import pyodide_tools.matrix
+import pyo3_pyodide.matrix
 import tomlkit
-from pyodide_tools.matrix import MATRIX_FILE, MatrixError, Release, parse_matrix
+from pyo3_pyodide.matrix import MATRIX_FILE, MatrixError, Release, parse_matrix
 
 from template_tools import matrix
 from template_tools.upstream import (
@@ -46,7 +46,7 @@ from template_tools.upstream import (
 TABLE_HEADER = re.compile(r'\[release\."([^"]+)"\]')
 UPDATED_MARK = "# Updated by `inv matrix.update`"
 KEY_ORDER = (
-    pyodide_tools.matrix.REQUIRED_KEYS + pyodide_tools.matrix.OPTIONAL_KEYS
+    pyo3_pyodide.matrix.REQUIRED_KEYS + pyo3_pyodide.matrix.OPTIONAL_KEYS
 )  # the order tables are written in
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+ENGINE_DIR = Path(__file__).resolve().parent.parent / "engine"
 ROOT_DIR = Path(os.environ.get("PYO3_PYODIDE_SIDROOT", "/var/cache/pyo3-pyodide-template/sid-root"))
 
 MIRROR = "http://deb.debian.org/debian"  # debootstrap's default mirror, named here to check it is reachable
@@ -172,6 +173,8 @@ def run(
     if bind is not None:
         bind = Path(bind).resolve()
         script.append(f"mount --bind {_quoted(bind)} {_quoted(_mount_point(root, bind))}")
+    # Projects rendered from this checkout install their engine from its engine/ folder (a file:// URL).
+    script.append(f"mount --bind {_quoted(ENGINE_DIR)} {_quoted(_mount_point(root, ENGINE_DIR))}")
     # `env --chdir` inside the root: chroot itself cannot change directory. Not exec'd: the shell stays the
     # namespace's PID 1, so the command gets ordinary signal handling.
     script.append(f'chroot {_quoted(root)} /usr/bin/env --chdir={shlex.quote(cwd)} -- "$@"')

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 import requests
 from packaging.version import InvalidVersion, Version
-from pyodide_tools.matrix import FORMATS
+from pyo3_pyodide.matrix import FORMATS
 
 TIMEOUT_SECONDS = 30
 NPM_PACKAGE = "pyodide"

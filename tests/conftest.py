@@ -1,10 +1,12 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from template_tools import ENGINE_DIR
 from template_tools.render import render_project
 
 
@@ -19,11 +21,16 @@ def render(tmp_path):
 
 
 def rendered_target(project: Path) -> dict:
-    """The target release as the rendered project's own pyodide_tools package resolves it."""
-    code = "import dataclasses, json; from pyodide_tools.matrix import target_release; "
+    """The target release as the engine resolves it in the rendered project."""
+    code = "import dataclasses, json; from pyo3_pyodide.matrix import target_release; "
     code += "print(json.dumps(dataclasses.asdict(target_release('.'))))"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(ENGINE_DIR / "src")},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import platformdirs
-from pyodide_tools import runtime as runtimes
+from pyo3_pyodide.runtime import npm as runtimes
 
 # The generated projects' per-user cache (npm runtimes, playwright-core, test wheels) for these tests: it
 # outlives test runs, like a user's, so that only the first run on a machine downloads.

@@ -1,4 +1,4 @@
-"""pyodide_tools.audit on real PyO3 wheels from PyPI, and on broken wheels made from them.
+"""pyo3_pyodide.wheel.audit on real PyO3 wheels from PyPI, and on broken wheels made from them.
 
 The real wheels (jiter, pydantic-core; built by maturin for Pyodide 314) are downloaded once into a per-user
 cache that outlives test runs. Broken wheels are rewritten copies of them, or tiny modules built here.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from pyodide_tools import audit  # template_tools (imported by conftest) puts template/ on sys.path
+from pyo3_pyodide.wheel import audit
 
 from template_tools import matrix
 

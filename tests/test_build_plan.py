@@ -4,8 +4,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from pyodide_tools import build
-from pyodide_tools.toolchain import Toolchain, ToolchainError
+from pyo3_pyodide.wheel import build
+from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
 
 from template_tools import matrix
 

@@ -14,8 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from pyodide_tools import runtime as runtimes
-from pyodide_tools import serve
+from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import serve
 
 from template_tools import matrix
 from template_tools.render import render_project

@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from pyodide_tools import doctor
+from pyo3_pyodide import doctor
 
 from template_tools import matrix
 from tests.conftest import run_nox

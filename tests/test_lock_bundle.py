@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from pyodide_tools import lock
-from pyodide_tools import runtime as runtimes
+from pyo3_pyodide.apps import pyodide_lock as lock
+from pyo3_pyodide.runtime import npm as runtimes
 
 from template_tools import matrix
 from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, fake_runtime, nox, output_of

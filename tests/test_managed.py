@@ -31,12 +31,12 @@ from mirrors import (
     sysroot_tarball,
     xbuildenv_tarball,
 )
-from pyodide_tools import managed
-from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import ToolchainError
+from pyo3_pyodide.toolchain import managed
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain.model import ToolchainError
 from rich.console import Console
 
-from template_tools import TEMPLATE_DIR
+from template_tools import ENGINE_DIR
 
 REAL_TOOLCHAIN = "1.95.0"  # installed on the test machines; its rustc stands in for the pinned ones
 REAL_TOOLCHAIN_DIR = real_toolchain_dir(REAL_TOOLCHAIN)
@@ -245,13 +245,13 @@ def test_a_killed_emsdk_install_leaves_no_marker_and_is_resumed(setup, mirror, t
     release = release_314(mirror)
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
-        "from pyodide_tools import managed; from pyodide_tools.matrix import Release;"
+        "from pyo3_pyodide.toolchain import managed; from pyo3_pyodide.matrix import Release;"
         "fields = json.loads(sys.argv[2]); fields['rustflags'] = tuple(fields['rustflags']);"
         "managed.ensure_toolchain(Release(**fields))"
     )
     hanging = tmp_path / "hanging"
     process = subprocess.Popen(
-        [sys.executable, "-c", code, str(TEMPLATE_DIR), json.dumps(dataclasses.asdict(release))],
+        [sys.executable, "-c", code, str(ENGINE_DIR / "src"), json.dumps(dataclasses.asdict(release))],
         env={**os.environ, "EMSDK_STANDIN_HANG": str(hanging)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -6,7 +6,7 @@ import tomllib
 import pytest
 import yaml
 
-from template_tools import matrix
+from template_tools import ENGINE_DIR, matrix
 
 MATRIX = matrix.load()
 LINES = {"0.27": "0.27.", "0.28": "0.28.", "0.29": "0.29.", "314": "314.0.", "315": "315.0.0-"}
@@ -86,7 +86,7 @@ def pin_literals():
     "path",
     sorted(
         path
-        for folder in (matrix.TEMPLATE_DIR, matrix.REPO_DIR / "template_tools", matrix.REPO_DIR / "licenses")
+        for folder in (matrix.TEMPLATE_DIR, ENGINE_DIR, matrix.REPO_DIR / "template_tools", matrix.REPO_DIR / "licenses")
         for path in folder.rglob("*")
         if path.is_file() and path.name != "pyodide-matrix.toml" and "__pycache__" not in path.parts
     )

@@ -7,7 +7,7 @@ import pytest
 
 from template_tools import matrix
 
-tools = matrix.pyodide_tools.matrix
+tools = matrix.pyo3_pyodide.matrix
 GOOD = matrix.raw()
 
 

@@ -29,10 +29,6 @@ EXPECTED_FILES = {
     ".github/dependabot.yml",
     ".github/workflows/ci.yml",
     ".github/workflows/release.yml",
-} | {
-    f"pyodide_tools/{module.name}"
-    for module in (matrix.TEMPLATE_DIR / "pyodide_tools").iterdir()
-    if module.suffix in (".py", ".mjs")
 }
 
 
@@ -113,3 +109,16 @@ def test_template_needs_no_trust():
     config = matrix.REPO_DIR.joinpath("copier.yml").read_text()
     for unsafe_setting in ("_tasks", "_jinja_extensions", "_migrations"):
         assert not re.search(rf"^{unsafe_setting}:", config, re.MULTILINE)
+
+
+def test_a_rendered_project_holds_no_engine_code(render):
+    """Outside tests/ and python/, the noxfile is the project's only Python: the engine is a package."""
+    project = render(project_name="hello")
+    code = {name for name in files_of(project) if name.endswith((".py", ".mjs", ".js"))}
+    assert {name for name in code if not name.startswith(("tests/", "python/"))} == {"noxfile.py"}
+    noxfile = (project / "noxfile.py").read_text()
+    # The noxfile names the engine of the very source it was rendered from, at the rendered commit.
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert f'ENGINE = "pyo3-pyodide @ file://{answers["_src_path"]}/engine"' in noxfile
+    assert re.search(r'ENGINE_COMMIT = "[0-9a-f]{40}"', noxfile)
+    assert "sys.path.insert" not in noxfile

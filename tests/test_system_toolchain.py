@@ -3,8 +3,8 @@
 import datetime
 
 import pytest
-from pyodide_tools import system
-from pyodide_tools.toolchain import ToolchainError
+from pyo3_pyodide.toolchain import system
+from pyo3_pyodide.toolchain.model import ToolchainError
 
 from template_tools import matrix
 from tests.fake_tools import fake_toolchain

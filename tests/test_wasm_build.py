@@ -4,7 +4,7 @@ import re
 import shlex
 
 import pytest
-from pyodide_tools import audit
+from pyo3_pyodide.wheel import audit
 
 from template_tools import matrix
 from tests.conftest import run_nox

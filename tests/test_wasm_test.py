@@ -12,8 +12,8 @@ import time
 import zipfile
 
 import pytest
-from pyodide_tools import runtime as runtimes
-from pyodide_tools import wasm_test
+from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import wasm_test
 
 from template_tools import matrix
 from template_tools.render import render_project

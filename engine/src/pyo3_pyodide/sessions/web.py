@@ -9,21 +9,13 @@ from pathlib import Path
 
 import nox
 
-from pyodide_tools import bundle, lock, serve, wasm_test
-from pyodide_tools import runtime as runtimes
-from pyodide_tools.download import console, sha256_of
-from pyodide_tools.sessions import add_pyodide_option, parse, parser, releases, run_parser, targets
-
-
-def parse_known(
-    session: nox.Session, arguments: argparse.ArgumentParser
-) -> tuple[argparse.Namespace, list[str]]:
-    """The session's options, and the other arguments as they were given (a first "--" dropped)."""
-    arguments.allow_abbrev = False  # so that pytest's options are never taken for abbreviated ours
-    options, rest = run_parser(session, arguments.parse_known_args)
-    if "--" in rest:
-        rest.remove("--")
-    return options, rest
+from pyo3_pyodide.apps import bundle as static_bundle
+from pyo3_pyodide.apps import pyodide_lock
+from pyo3_pyodide.runtime import serve as server
+from pyo3_pyodide.runtime import wasm_test as pyodide_tests
+from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.toolchain.download import console, sha256_of
+from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser, releases, targets
 
 
 def wasm_test_requirements(project_dir: Path) -> list[str]:
@@ -32,7 +24,7 @@ def wasm_test_requirements(project_dir: Path) -> list[str]:
     groups = pyproject.get("dependency-groups", {})
     group = "wasm-test" if "wasm-test" in groups else "test"
     requirements = list(nox.project.dependency_groups(pyproject, group)) if group in groups else []
-    if not any(wasm_test.requirement_name(line) == "pytest" for line in requirements):
+    if not any(pyodide_tests.requirement_name(line) == "pytest" for line in requirements):
         requirements.append("pytest")
     return requirements
 
@@ -46,7 +38,7 @@ def add_wheel_options(
     arguments.add_argument("--wheel", type=Path, metavar="PATH", help=wheel_help)
 
 
-def wasm_test_session(session: nox.Session, project_dir: Path) -> None:
+def wasm_test(session: nox.Session, project_dir: Path) -> None:
     arguments = parser(
         "wasm_test",
         "Run the test suite inside Pyodide, in Node or in headless Chromium. Other arguments go to "
@@ -61,13 +53,13 @@ def wasm_test_session(session: nox.Session, project_dir: Path) -> None:
     arguments.add_argument(
         "--relock",
         action="store_true",
-        help=f"resolve the test wheels again and rewrite {wasm_test.LOCK_FILE}",
+        help=f"resolve the test wheels again and rewrite {pyodide_tests.LOCK_FILE}",
     )
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide)
     try:
         runtime = runtimes.ensure_runtime(release)
-        plan = wasm_test.plan(
+        plan = pyodide_tests.plan(
             project_dir,
             runtime,
             releases(project_dir).values(),
@@ -76,14 +68,14 @@ def wasm_test_session(session: nox.Session, project_dir: Path) -> None:
             pytest_args=pytest_args,
             relock=options.relock,
         )
-        code = wasm_test.run(plan, project_dir, browser=options.browser)
-    except (wasm_test.WasmTestError, runtimes.RuntimeSetupError) as error:
+        code = pyodide_tests.run(plan, project_dir, browser=options.browser)
+    except (pyodide_tests.WasmTestError, runtimes.RuntimeSetupError) as error:
         session.error(str(error))
     if code != 0:
-        session.error(wasm_test.explain_exit(code, plan))
+        session.error(pyodide_tests.explain_exit(code, plan))
 
 
-def serve_session(session: nox.Session, project_dir: Path) -> None:
+def serve(session: nox.Session, project_dir: Path) -> None:
     arguments = parser(
         "serve",
         "Serve the demo page web/ with Pyodide and this project's wheel on 127.0.0.1, or (--bundle) "
@@ -96,10 +88,10 @@ def serve_session(session: nox.Session, project_dir: Path) -> None:
     arguments.add_argument(
         "--bundle",
         nargs="?",
-        const=bundle.DEFAULT_OUT,
+        const=static_bundle.DEFAULT_OUT,
         type=Path,
         metavar="DIR",
-        help=f"serve a bundle (default: {bundle.DEFAULT_OUT}) instead of web/",
+        help=f"serve a bundle (default: {static_bundle.DEFAULT_OUT}) instead of web/",
     )
     options = parse(session, arguments)
     if options.bundle is not None:
@@ -120,21 +112,21 @@ def serve_session(session: nox.Session, project_dir: Path) -> None:
     try:
         runtime = runtimes.ensure_runtime(release)
         if options.wheel is None:
-            wheel = wasm_test.select_wheel(project_dir, runtime)
+            wheel = pyodide_tests.select_wheel(project_dir, runtime)
         else:
-            wheel = wasm_test.check_wheel(options.wheel, runtime, releases(project_dir).values())
-    except (wasm_test.WasmTestError, runtimes.RuntimeSetupError) as error:
+            wheel = pyodide_tests.check_wheel(options.wheel, runtime, releases(project_dir).values())
+    except (pyodide_tests.WasmTestError, runtimes.RuntimeSetupError) as error:
         session.error(str(error))
-    site = serve.demo_site(web_dir, runtime.folder, wheel)
+    site = server.demo_site(web_dir, runtime.folder, wheel)
     what = f"{runtime.describe()} and {wheel.name}"
     serve_until_stopped(session, site, options.port, web_dir, what)
 
 
 def serve_until_stopped(
-    session: nox.Session, site: serve.Site, port: int, folder: Path, what: str
+    session: nox.Session, site: server.Site, port: int, folder: Path, what: str
 ) -> None:
     try:
-        with serve.serving(site, port, log=console.print) as url:
+        with server.serving(site, port, log=console.print) as url:
             session.log(f"serving {folder} at {url} with {what}; Ctrl+C stops")
             threading.Event().wait()
     except OSError as error:
@@ -146,7 +138,7 @@ def serve_until_stopped(
 
 def serve_bundle(session: nox.Session, project_dir: Path, folder: Path, port: int) -> None:
     """Serve a bundle as it is; say so when dist/ holds a rebuilt wheel that it lacks."""
-    config_path = folder / bundle.CONFIG_FILE
+    config_path = folder / static_bundle.CONFIG_FILE
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         wheel = folder / config["wheel"]
@@ -164,7 +156,7 @@ def serve_bundle(session: nox.Session, project_dir: Path, folder: Path, port: in
     what = (
         f"{config['package']} ({wheel.name}) through {config['lock']}, Pyodide {config['release']}"
     )
-    serve_until_stopped(session, serve.static_site(folder), port, folder, what)
+    serve_until_stopped(session, server.static_site(folder), port, folder, what)
 
 
 def add_lock_options(arguments: argparse.ArgumentParser, default_out: Path) -> None:
@@ -196,19 +188,19 @@ def lock_target(
     try:
         runtime = runtimes.ensure_runtime(release)
         if options.wheel is None:
-            return runtime, lock.select_wheel(project_dir, runtime)
-        return runtime, lock.check_wheel(options.wheel, runtime)
-    except (lock.LockError, runtimes.RuntimeSetupError) as error:
+            return runtime, pyodide_lock.select_wheel(project_dir, runtime)
+        return runtime, pyodide_lock.check_wheel(options.wheel, runtime)
+    except (pyodide_lock.LockError, runtimes.RuntimeSetupError) as error:
         session.error(str(error))
 
 
-def lock_session(session: nox.Session, project_dir: Path) -> None:
+def lock(session: nox.Session, project_dir: Path) -> None:
     arguments = parser(
         "lock",
         "Write a pyodide-lock.json: the target runtime's own lock plus this project's wheel and its "
         "runtime dependencies (copied beside it), so that an app loads the module by name.",
     )
-    add_lock_options(arguments, lock.DEFAULT_OUT)
+    add_lock_options(arguments, pyodide_lock.DEFAULT_OUT)
     arguments.add_argument(
         "--base-url",
         default="",
@@ -221,10 +213,10 @@ def lock_session(session: nox.Session, project_dir: Path) -> None:
     if base_url and not base_url.endswith("/"):
         base_url += "/"
     try:
-        made = lock.write_lock(
+        made = pyodide_lock.write_lock(
             runtime, wheel, project_dir / options.out, base_url=base_url, refresh=options.refresh
         )
-    except (lock.LockError, runtimes.RuntimeSetupError, wasm_test.WasmTestError) as error:
+    except (pyodide_lock.LockError, runtimes.RuntimeSetupError, pyodide_tests.WasmTestError) as error:
         session.error(str(error))
     session.log(
         f"wrote {made.path}: the lock of {runtime.describe()} plus "
@@ -235,22 +227,22 @@ def lock_session(session: nox.Session, project_dir: Path) -> None:
     )
 
 
-def bundle_session(session: nox.Session, project_dir: Path) -> None:
+def bundle(session: nox.Session, project_dir: Path) -> None:
     arguments = parser(
         "bundle",
         "Write a folder that static hosting serves as it is: the demo page web/, the Pyodide "
         "runtime, this project's pyodide-lock.json and the wheels it names.",
     )
-    add_lock_options(arguments, bundle.DEFAULT_OUT)
+    add_lock_options(arguments, static_bundle.DEFAULT_OUT)
     options = parse(session, arguments)
     runtime, wheel = lock_target(session, project_dir, options)
     try:
-        made = bundle.write_bundle(
+        made = static_bundle.write_bundle(
             runtime, wheel, project_dir / "web", project_dir / options.out, options.refresh
         )
-    except (lock.LockError, runtimes.RuntimeSetupError, wasm_test.WasmTestError) as error:
+    except (pyodide_lock.LockError, runtimes.RuntimeSetupError, pyodide_tests.WasmTestError) as error:
         session.error(str(error))
-    size = bundle.size_of(made.folder) / 2**20
+    size = static_bundle.size_of(made.folder) / 2**20
     session.log(
         f"wrote {made.folder} ({size:.1f} MiB): {runtime.describe()}, its lock plus "
         f"{', '.join(path.name for path in made.lock.wheels)}, and the demo page. "

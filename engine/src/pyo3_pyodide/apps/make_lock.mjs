@@ -1,5 +1,5 @@
 // Makes a custom pyodide-lock.json inside Pyodide, then loads it as an app would:
-// `node make_lock.mjs JOB.json`, where JOB.json is written by pyodide_tools/lock.py into the staging
+// `node make_lock.mjs JOB.json`, where JOB.json is written by apps/pyodide_lock.py into the staging
 // folder it names ("work"), next to the wheels to add and the runtime's own lock.
 //
 // 1. A Pyodide of the target runtime loads pyodide-lock and its dependencies (pure wheels, local files),

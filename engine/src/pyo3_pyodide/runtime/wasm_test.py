@@ -36,12 +36,12 @@ from pathlib import Path, PurePosixPath
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from pyodide_tools import runtime as runtimes
-from pyodide_tools import serve
-from pyodide_tools.cache import cache_dir
-from pyodide_tools.download import console, sha256_of
-from pyodide_tools.matrix import Release
-from pyodide_tools.runtime import Runtime
+from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import serve
+from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.toolchain.download import console, sha256_of
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.runtime.npm import Runtime
 
 LOCK_FILE = Path("tests") / "wasm_test.lock"
 DEFAULT_TEST_PATH = "tests"

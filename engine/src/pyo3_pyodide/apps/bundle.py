@@ -24,8 +24,8 @@ import os
 import shutil
 from pathlib import Path
 
-from pyodide_tools import lock
-from pyodide_tools.runtime import Runtime
+from pyo3_pyodide.apps import pyodide_lock as lock
+from pyo3_pyodide.runtime.npm import Runtime
 
 DEFAULT_OUT = Path("dist") / "bundle"
 CONFIG_FILE = "demo-config.json"

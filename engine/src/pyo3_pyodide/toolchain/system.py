@@ -17,8 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
-from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import TARGET, Toolchain, ToolchainError
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 
 # Rust ships a release every six weeks since 1.0 (2015-05-15); a nightly of a given date is that train's
 # next version. Only used to compare a nightly pin with a crate's rust-version.

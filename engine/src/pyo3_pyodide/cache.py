@@ -19,7 +19,7 @@ except ImportError:  # Windows
 
 import platformdirs
 
-from pyodide_tools.download import console
+from pyo3_pyodide.toolchain.download import console
 
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 MARKER = ".pyo3-pyodide-complete.json"  # in a finished install's folder, written last

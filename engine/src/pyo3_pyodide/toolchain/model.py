@@ -1,7 +1,7 @@
 """What a build needs to know about the compilers for one release, whichever provider made them ready.
 
-Two providers: "managed" (pyodide_tools.managed installs exactly the pinned Rust and emsdk into a per-user
-cache) and "system" (pyodide_tools.system checks the emcc, cargo and rustc already on PATH).
+Two providers: "managed" (toolchain.managed installs exactly the pinned Rust and emsdk into a per-user
+cache) and "system" (toolchain.system checks the emcc, cargo and rustc already on PATH).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from pyodide_tools.matrix import Release
+from pyo3_pyodide.matrix import Release
 
 PROVIDERS = ("managed", "system")
 TARGET = "wasm32-unknown-emscripten"  # the Rust target of every Pyodide build

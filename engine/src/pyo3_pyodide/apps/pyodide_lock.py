@@ -40,11 +40,11 @@ from pathlib import Path
 from packaging import tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from pyodide_tools import runtime as runtimes
-from pyodide_tools import wasm_test
-from pyodide_tools.download import console, sha256_of
-from pyodide_tools.managed import cache_dir
-from pyodide_tools.runtime import Runtime
+from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import wasm_test
+from pyo3_pyodide.toolchain.download import console, sha256_of
+from pyo3_pyodide.toolchain.managed import cache_dir
+from pyo3_pyodide.runtime.npm import Runtime
 
 LOCK_FILE = "pyodide-lock.json"
 DEFAULT_OUT = Path("dist") / "lock"

@@ -24,9 +24,9 @@ from pathlib import Path
 from packaging import tags
 from packaging.version import Version
 
-from pyodide_tools.cache import MARKER, cache_dir, cache_lock, write_json
-from pyodide_tools.download import console
-from pyodide_tools.matrix import Release
+from pyo3_pyodide.cache import MARKER, cache_dir, cache_lock, write_json
+from pyo3_pyodide.toolchain.download import console
+from pyo3_pyodide.matrix import Release
 
 PLAYWRIGHT_CORE = "1.65.1"  # drives an installed Chromium; it downloads no browser of its own
 # micropip accepts pyemscripten_<abi> tags (PEP 783) from this version on; older ones only pyodide_<abi>

@@ -15,10 +15,12 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pyodide_tools import audit, managed, system
-from pyodide_tools.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
-from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import TARGET, ToolchainError
+from pyo3_pyodide.wheel import audit
+from pyo3_pyodide.toolchain import managed
+from pyo3_pyodide.toolchain import system
+from pyo3_pyodide.wheel.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain.model import TARGET, ToolchainError
 
 # Flags that break a Pyodide extension module, with why and what to do instead.
 BAD_FLAGS = {

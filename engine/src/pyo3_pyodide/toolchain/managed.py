@@ -43,8 +43,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from pyodide_tools import emsdk
-from pyodide_tools.cache import (
+from pyo3_pyodide.toolchain import emsdk
+from pyo3_pyodide.cache import (
     CACHE_ENV,
     MARKER,
     cache_dir,
@@ -53,9 +53,9 @@ from pyodide_tools.cache import (
     read_json,
     write_json,
 )
-from pyodide_tools.download import console, download, mirrored, unpack
-from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import TARGET, Toolchain, ToolchainError
+from pyo3_pyodide.toolchain.download import console, download, mirrored, unpack
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 
 SYSROOT_MARKER = f"{TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
 INSTALL_RUSTUP = (

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pyodide_tools.toolchain import TARGET, Toolchain, ToolchainError
+from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 
 RUSTFLAGS_VAR = "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"
 # Variables that make cargo ignore every target's rustflags, .cargo/config.toml's included.
@@ -42,10 +44,20 @@ def refuse_overriding_rustflags(environ: Mapping[str, str]) -> None:
             )
 
 
-def plan_build(toolchain: Toolchain, out_dir: Path) -> BuildPlan:
+def maturin_command() -> list[str]:
+    """How to start maturin: the one installed beside this package (a project's `.nox/pyo3-pyodide/bin`
+    holds it, as pip's --target installs put scripts there), else the one on PATH, else the module."""
+    beside = Path(__file__).resolve().parents[2] / "bin" / "maturin"
+    if beside.is_file():
+        return [str(beside)]
+    on_path = shutil.which("maturin")
+    return [on_path] if on_path else [sys.executable, "-m", "maturin"]
+
+
+def plan_build(toolchain: Toolchain, out_dir: Path, maturin: list[str] | None = None) -> BuildPlan:
     """The maturin command and environment that build a wheel for `toolchain.release`."""
     release = toolchain.release
-    argv = ["maturin", "build", "--release", "--target", TARGET, "-i", f"python{release.python}"]
+    argv = [*(maturin or ["maturin"]), "build", "--release", "--target", TARGET, "-i", f"python{release.python}"]
     argv += ["--out", str(out_dir)]
     if toolchain.build_std:
         argv.append("-Zbuild-std=std,panic_unwind")

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from pyodide_tools.matrix import Release
+from pyo3_pyodide.matrix import Release
 
 WASM_MAGIC = b"\0asm"
 WASM_VERSION = 1

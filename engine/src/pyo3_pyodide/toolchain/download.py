@@ -17,7 +17,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from pyodide_tools.toolchain import ToolchainError
+from pyo3_pyodide.toolchain.model import ToolchainError
 
 GITHUB_MIRROR_ENV = "PYO3_PYODIDE_GITHUB_MIRROR"
 CHUNK_SIZE = 1 << 20

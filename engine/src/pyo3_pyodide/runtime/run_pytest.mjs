@@ -1,5 +1,5 @@
 // Runs the project's pytest suite inside Pyodide: `node run_pytest.mjs JOB.json`, where JOB.json is
-// written by pyodide_tools/wasm_test.py, which has already picked and checked every file named in it.
+// written by runtime/wasm_test.py, which has already picked and checked every file named in it.
 //
 // In Node ("mode": "node") Pyodide runs in this process and the project folder is mounted with NODEFS.
 // With "mode": "browser" this process drives headless Chromium through playwright-core; the page, served

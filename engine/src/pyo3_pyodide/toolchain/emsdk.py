@@ -13,10 +13,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pyodide_tools.cache import MARKER, cache_dir, read_json, write_json
-from pyodide_tools.download import console, download, mirrored, read_patches, sha256_of
-from pyodide_tools.matrix import Release
-from pyodide_tools.toolchain import ToolchainError
+from pyo3_pyodide.cache import MARKER, cache_dir, read_json, write_json
+from pyo3_pyodide.toolchain.download import console, download, mirrored, read_patches, sha256_of
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain.model import ToolchainError
 
 EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
 EMSDK_GIT_DEFAULT = "https://github.com/emscripten-core/emsdk.git"

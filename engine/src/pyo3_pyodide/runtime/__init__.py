@@ -1,0 +1,1 @@
+"""The Pyodide runtime: the npm package in the per-user cache, the Node and browser runners, a local server."""

@@ -1,0 +1,68 @@
+"""The bodies of the Pyodide nox sessions: one function per session, named after it.
+
+A project's noxfile calls each in one line (`engine.wasm_build(session)`); the project is the current
+directory, which nox sets to the noxfile's folder. The build sessions (build.py) and the sessions around
+Pyodide itself (web.py) are imported only when one of them runs, so a build never loads the web tooling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+
+def toolchain(session: nox.Session) -> None:
+    """Install the Rust and Emscripten toolchains the target release pins (--list, --prune)."""
+    from pyo3_pyodide.sessions import build
+
+    build.toolchain(session, Path.cwd())
+
+
+def wasm_build(session: nox.Session) -> None:
+    """Build the Pyodide wheel into dist/ and audit it (--pyodide, --toolchain, --dry-run)."""
+    from pyo3_pyodide.sessions import build
+
+    build.wasm_build(session, Path.cwd())
+
+
+def audit(session: nox.Session) -> None:
+    """Check wheels: tags, side module, PyInit export, no pthreads (`-- WHEEL... [--pyodide]`)."""
+    from pyo3_pyodide.sessions import build
+
+    build.audit(session, Path.cwd())
+
+
+def doctor(session: nox.Session) -> None:
+    """Check this machine's toolchains against the target release's pins, with a fix per problem."""
+    from pyo3_pyodide.sessions import build
+
+    build.doctor(session, Path.cwd())
+
+
+def wasm_test(session: nox.Session) -> None:
+    """Run the tests inside Pyodide with the wheel installed (--browser, --wheel, pytest args)."""
+    from pyo3_pyodide.sessions import web
+
+    web.wasm_test(session, Path.cwd())
+
+
+def lock(session: nox.Session) -> None:
+    """Write dist/lock/pyodide-lock.json: the runtime's lock plus the wheel (--base-url, --wheel)."""
+    from pyo3_pyodide.sessions import web
+
+    web.lock(session, Path.cwd())
+
+
+def bundle(session: nox.Session) -> None:
+    """Write dist/bundle/: page, Pyodide runtime, lock and wheels, for static hosting (--out)."""
+    from pyo3_pyodide.sessions import web
+
+    web.bundle(session, Path.cwd())
+
+
+def serve(session: nox.Session) -> None:
+    """Serve the demo page web/ with Pyodide and the wheel on 127.0.0.1 (--port, --bundle)."""
+    from pyo3_pyodide.sessions import web
+
+    web.serve(session, Path.cwd())
