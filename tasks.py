@@ -1,5 +1,6 @@
 """Maintainer tasks of the template repository. `inv --list` lists them."""
 
+import json as json_format
 from pathlib import Path
 
 from invoke import Collection, Exit, task
@@ -13,9 +14,12 @@ from template_tools.render import render_project
 from template_tools.upstream import ENVIRONMENT_VARIABLES, Sources
 
 
-@task
-def show(c):
-    """Print the version matrix as a table."""
+@task(help={"json": "print only the releases, as a one-line JSON list (what CI fans out over)"})
+def show(c, json=False):
+    """Print the version matrix as a table, or with --json only its releases."""
+    if json:
+        print(json_format.dumps(list(pins.load().releases)))
+        return
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a pipe or a log file: don't squeeze the table to 80 columns
