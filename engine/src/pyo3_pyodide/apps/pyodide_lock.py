@@ -37,14 +37,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from packaging import tags
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from pyo3_pyodide import files
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import wasm_test
-from pyo3_pyodide.toolchain.download import console, sha256_of
-from pyo3_pyodide.toolchain.managed import cache_dir
 from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.toolchain.managed import cache_dir
+from pyo3_pyodide.wheel import tags as wheel_tags
 
 LOCK_FILE = "pyodide-lock.json"
 DEFAULT_OUT = Path("dist") / "lock"
@@ -78,28 +80,17 @@ class Lock:
 # The wheel
 
 
-def release_tags(runtime: Runtime) -> set[tags.Tag]:
-    """The tags of wheels built for the runtime's ABI, in every spelling of its platform tag."""
-    python = (int(runtime.python_tag[2]), int(runtime.python_tag[3:]))
-    platforms = list(runtime.release.accepted_platform_tags())
-    return {
-        *tags.cpython_tags(python, [runtime.python_tag], platforms),
-        *tags.compatible_tags(python, runtime.python_tag, platforms),
-    }
-
-
 def release_problem(wheel: Path, runtime: Runtime) -> str | None:
     """Why `wheel` was not built for the runtime's ABI, or None."""
     try:
-        _, _, _, wheel_tags = parse_wheel_filename(wheel.name)
-    except InvalidWheelFilename as error:
-        return f"{wheel.name} is not a wheel file name ({error}): keep the name the build gave it"
-    if wheel_tags & release_tags(runtime):
-        return None
+        if wheel_tags.fits(wheel.name, runtime.python_tag, runtime.release.accepted_platform_tags()):
+            return None
+    except wheel_tags.BadWheelName as error:
+        return str(error)
     version = runtime.release.version
     return (
         f"{wheel.name} was not built for {runtime.describe()}: it is tagged "
-        f"{wasm_test.wheel_tags(wheel)}, while this runtime loads {runtime.python_tag} (or abi3, or "
+        f"{wheel_tags.spelled(wheel.name)}, while this runtime loads {runtime.python_tag} (or abi3, or "
         f"pure Python) wheels for {' or '.join(runtime.release.accepted_platform_tags())}; Pyodide "
         f"would load it without complaint and fail only at import. Build one for it: "
         f"`nox -s wasm_build -- --pyodide {version}`, or pick the release with `--pyodide`"
@@ -134,7 +125,7 @@ def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
         f"micropip.install(url) refuses {wheel.name} on Pyodide {release.version}: the micropip it "
         f"ships ({runtime.micropip}) accepts {runtime.python_tag} wheels tagged "
         f"{' or '.join(runtime.platform_tags())}, and this one is tagged "
-        f"{wasm_test.wheel_tags(wheel)} (micropip knows PEP 783's pyemscripten_* tags from "
+        f"{wheel_tags.spelled(wheel.name)} (micropip knows PEP 783's pyemscripten_* tags from "
         f"{runtimes.MICROPIP_PEP783} on). pyodide.loadPackage(url) and this project's "
         "pyodide-lock.json load it all the same: they check no tag. For micropip on this release, "
         f"host a wheel tagged {release.platform_tag}, which `nox -s wasm_build -- --pyodide "
@@ -145,9 +136,7 @@ def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
 # Resolving wheels for the runtime (pip), kept in the per-user cache
 
 
-def pip_download(
-    runtime: Runtime, requirements: list[str], what: str
-) -> list[wasm_test.LockedWheel]:
+def pip_download(runtime: Runtime, requirements: list[str], what: str) -> list[wasm_test.LockedWheel]:
     """pip's resolution of `requirements` for the runtime; the wheels end in the shared wheel cache."""
     console.print(f"resolving {', '.join(requirements)} for {runtime.describe()} with pip")
     with tempfile.TemporaryDirectory() as folder:
@@ -219,26 +208,16 @@ def wheel_platform(wheels: list[Path]) -> str | None:
     return platforms.pop().removesuffix("_wasm32") if platforms else None
 
 
-def prepare_output(out: Path) -> Path:
-    """A fresh staging folder beside `out`; refuses an `out` that is not a folder this tool wrote."""
+def refuse_foreign_output(out: Path) -> None:
+    """Refuse an `out` that holds files but is not a folder this tool wrote: it is left alone."""
     if out.exists() and any(out.iterdir()) and not (out / LOCK_FILE).is_file():
         raise LockError(
             f"{out} exists and holds no {LOCK_FILE}, so it is not a folder `nox -s lock` or "
             "`nox -s bundle` wrote; it is left alone. Pick another `--out`, or remove it"
         )
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
 
 
-def publish(staging: Path, out: Path) -> None:
-    """Replace `out` with the finished staging folder."""
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(staging, out)
-
-
-def write_lock(
+def write_pyodide_lock(
     runtime: Runtime,
     wheel: Path,
     out: Path,
@@ -265,45 +244,42 @@ def write_lock(
     added = [wheel, *(path for path in added if path.name != wheel.name)]
     tool = resolved_wheels(runtime, [TOOL_REQUIREMENT], "pyodide-lock", refresh)
     out = out.resolve()
-    staging = prepare_output(out)
-    for path in added:
-        shutil.copyfile(path, staging / path.name)
-    (staging / INPUT_DIR).mkdir()
-    shutil.copyfile(runtime.folder / LOCK_FILE, staging / INPUT_DIR / LOCK_FILE)
-    package = str(canonicalize_name(metadata.name))
-    job = {
-        "runtime": str(runtime.folder),
-        "toolWheels": [str(path) for path in tool],
-        "work": str(staging),
-        "script": str(SCRIPT),
-        "lockJob": {
-            "runtime_lock": f"{INPUT_DIR}/{LOCK_FILE}",
-            "wheels": [path.name for path in added],
-            "platform": wheel_platform(added),
-            "base_url": base_url,
-            "out": LOCK_FILE,
-        },
-        "package": package,
-        "imports": [module for module in metadata.modules if "." not in module],
-    }
-    (staging / INPUT_DIR / "job.json").write_text(json.dumps(job, indent=1), encoding="utf-8")
-    console.print(
-        f"adding {', '.join(path.name for path in added)} to the lock of {runtime.describe()}, "
-        f"with {TOOL_REQUIREMENT} running inside that runtime"
-    )
-    command = [runtimes.node(), str(RUNNER), str(staging / INPUT_DIR / "job.json")]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()
-        raise LockError(
-            f"the lock could not be made for {wheel.name} in {runtime.describe()}:\n{output}\n"
-            f"(the half-made lock is in {staging})"
+    refuse_foreign_output(out)
+    with files.staged_folder(out) as staging:
+        for path in added:
+            shutil.copyfile(path, staging / path.name)
+        (staging / INPUT_DIR).mkdir()
+        shutil.copyfile(runtime.folder / LOCK_FILE, staging / INPUT_DIR / LOCK_FILE)
+        package = str(canonicalize_name(metadata.name))
+        job = {
+            "runtime": str(runtime.folder),
+            "toolWheels": [str(path) for path in tool],
+            "work": str(staging),
+            "script": str(SCRIPT),
+            "lockJob": {
+                "runtime_lock": f"{INPUT_DIR}/{LOCK_FILE}",
+                "wheels": [path.name for path in added],
+                "platform": wheel_platform(added),
+                "base_url": base_url,
+                "out": LOCK_FILE,
+            },
+            "package": package,
+            "imports": [module for module in metadata.modules if "." not in module],
+        }
+        (staging / INPUT_DIR / "job.json").write_text(json.dumps(job, indent=1), encoding="utf-8")
+        console.print(
+            f"adding {', '.join(path.name for path in added)} to the lock of {runtime.describe()}, "
+            f"with {TOOL_REQUIREMENT} running inside that runtime"
         )
-    for line in result.stdout.splitlines():
-        console.print(line)
-    check_entries(staging / LOCK_FILE, added, package, base_url)
-    shutil.rmtree(staging / INPUT_DIR)
-    publish(staging, out)
+        command = [runtimes.node(), str(RUNNER), str(staging / INPUT_DIR / "job.json")]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()
+            raise LockError(f"the lock could not be made for {wheel.name} in {runtime.describe()}:\n{output}")
+        for line in result.stdout.splitlines():
+            console.print(line)
+        check_entries(staging / LOCK_FILE, added, package, base_url)
+        shutil.rmtree(staging / INPUT_DIR)
     return Lock(
         folder=out,
         package=package,

@@ -34,16 +34,19 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from pyo3_pyodide import files
+from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import sha256_of
+from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import serve
-from pyo3_pyodide.cache import cache_dir
-from pyo3_pyodide.toolchain.download import console, sha256_of
-from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.wheel import tags as wheel_tags
 
-LOCK_FILE = Path("tests") / "wasm_test.lock"
+TEST_LOCK_FILE = Path("tests") / "wasm_test.lock"
 DEFAULT_TEST_PATH = "tests"
 RUNNER = Path(__file__).with_name("run_pytest.mjs")
 SETUP_FAILED = 100  # run_pytest.mjs's exit code when the suite never ran
@@ -80,27 +83,18 @@ class LockedWheel:
 # The wheel under test
 
 
-def wheel_tags(wheel: Path) -> str:
-    """A wheel's tags as its file name spells them: python-abi-platform."""
-    return "-".join(wheel.name[: -len(".whl")].split("-")[-3:])
-
-
 def tag_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> str | None:
     """Why `runtime` would not accept `wheel`, or None when one of its tags fits."""
     try:
-        _, _, _, tags = parse_wheel_filename(wheel.name)
-    except InvalidWheelFilename as error:
-        return f"{wheel.name} is not a wheel file name ({error}): keep the name the build gave it"
-    if tags & set(runtime.accepted_tags()):
-        return None
+        if wheel_tags.fits(wheel.name, runtime.python_tag, runtime.platform_tags()):
+            return None
+    except wheel_tags.BadWheelName as error:
+        return str(error)
     release = runtime.release
     built_for = [
         other.version
         for other in releases
-        if any(
-            tag.interpreter == other.python_tag and tag.platform in other.accepted_platform_tags()
-            for tag in tags
-        )
+        if wheel_tags.fits(wheel.name, other.python_tag, other.accepted_platform_tags())
     ]
     advice = f"Rebuild it for this runtime: `nox -s wasm_build -- --pyodide {release.version}`"
     if built_for:
@@ -110,7 +104,7 @@ def tag_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> s
             f"this one (`nox -s wasm_build -- --pyodide {release.version}`)"
         )
     return (
-        f"{wheel.name} does not fit {runtime.describe()}: it is tagged {wheel_tags(wheel)}, while "
+        f"{wheel.name} does not fit {runtime.describe()}: it is tagged {wheel_tags.spelled(wheel.name)}, while "
         f"this runtime accepts {runtime.python_tag} (or abi3, or pure Python) wheels for "
         f"{' or '.join(runtime.platform_tags())}; Pyodide would load it without complaint and fail "
         f"only at import. {advice}"
@@ -132,9 +126,7 @@ def project_wheels(project_dir: Path) -> list[Path]:
     ]
 
 
-def no_fitting_wheel(
-    project_dir: Path, runtime: Runtime, wheels: list[Path], platforms: list[str]
-) -> str:
+def no_fitting_wheel(project_dir: Path, runtime: Runtime, wheels: list[Path], platforms: list[str]) -> str:
     """Why no wheel in dist/ fits `runtime`, and the commands that fix it."""
     found = ", ".join(wheel.name for wheel in wheels) or "none"
     return (
@@ -179,9 +171,7 @@ def read_wheel(wheel: Path) -> WheelMetadata:
     try:
         with zipfile.ZipFile(wheel) as archive:
             names = archive.namelist()
-            metadata_name = next(
-                name for name in names if PurePosixPath(name).match("*.dist-info/METADATA")
-            )
+            metadata_name = next(name for name in names if PurePosixPath(name).match("*.dist-info/METADATA"))
             metadata = email.parser.BytesParser().parsebytes(archive.read(metadata_name))
     except (OSError, zipfile.BadZipFile, StopIteration) as error:
         raise WasmTestError(
@@ -239,7 +229,7 @@ def lock_inputs(runtime: Runtime, requirements: Iterable[str]) -> dict:
     }
 
 
-def read_lock(path: Path) -> dict[str, dict]:
+def read_test_lock(path: Path) -> dict[str, dict]:
     """The lock file's sections by Pyodide release (empty when there is no lock file yet)."""
     if not path.is_file():
         return {}
@@ -251,7 +241,7 @@ def read_lock(path: Path) -> dict[str, dict]:
         ) from None
 
 
-def format_lock(sections: dict[str, dict]) -> str:
+def format_test_lock(sections: dict[str, dict]) -> str:
     quote = json.dumps  # a JSON string is a TOML basic string
     lines = [LOCK_HEADER]
     for version in sorted(sections):
@@ -269,11 +259,8 @@ def format_lock(sections: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_lock(path: Path, sections: dict[str, dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(format_lock(sections), encoding="utf-8")
-    os.replace(partial, path)
+def write_test_lock(path: Path, sections: dict[str, dict]) -> None:
+    files.write_text(path, format_test_lock(sections))
 
 
 def pip_target_options(runtime: Runtime) -> list[str]:
@@ -323,9 +310,8 @@ def store(wheel: Path) -> LockedWheel:
     """Move a downloaded wheel into the cache; what the lock records of it."""
     name, version, _, _ = parse_wheel_filename(wheel.name)
     digest = sha256_of(wheel)
-    wheel_cache().mkdir(parents=True, exist_ok=True)
-    shutil.move(wheel, wheel_cache() / (wheel.name + ".part"))
-    os.replace(wheel_cache() / (wheel.name + ".part"), wheel_cache() / wheel.name)
+    with files.staged_file(wheel_cache() / wheel.name) as partial:
+        shutil.move(wheel, partial)
     return LockedWheel(name=str(name), version=str(version), file=wheel.name, sha256=digest)
 
 
@@ -334,8 +320,7 @@ def cached_wheels(locked: list[LockedWheel], runtime: Runtime) -> list[Path]:
     missing = [
         wheel
         for wheel in locked
-        if not (wheel_cache() / wheel.file).is_file()
-        or sha256_of(wheel_cache() / wheel.file) != wheel.sha256
+        if not (wheel_cache() / wheel.file).is_file() or sha256_of(wheel_cache() / wheel.file) != wheel.sha256
     ]
     if missing:
         with tempfile.TemporaryDirectory() as folder:
@@ -345,14 +330,12 @@ def cached_wheels(locked: list[LockedWheel], runtime: Runtime) -> list[Path]:
                 encoding="utf-8",
             )
             options = ["--no-deps", "--require-hashes", *pip_target_options(runtime)]
-            what = f"download the wheels {LOCK_FILE} names ({', '.join(w.file for w in missing)})"
-            run_pip(
-                ["download", *options, "--dest", f"{folder}/wheels", "-r", str(requirements)], what
-            )
+            what = f"download the wheels {TEST_LOCK_FILE} names ({', '.join(w.file for w in missing)})"
+            run_pip(["download", *options, "--dest", f"{folder}/wheels", "-r", str(requirements)], what)
             for wheel in missing:
                 if not (Path(folder) / "wheels" / wheel.file).is_file():
                     raise WasmTestError(
-                        f"pip downloaded no {wheel.file} (which {LOCK_FILE} names); resolve again: "
+                        f"pip downloaded no {wheel.file} (which {TEST_LOCK_FILE} names); resolve again: "
                         "`nox -s wasm_test -- --relock`"
                     )
                 store(Path(folder) / "wheels" / wheel.file)
@@ -363,14 +346,14 @@ def dependency_wheels(
     project_dir: Path, runtime: Runtime, requirements: list[str], relock: bool = False
 ) -> list[Path]:
     """The wheels to install for the tests, per the lock file; resolved again when its inputs changed."""
-    lock_path = project_dir / LOCK_FILE
-    sections = read_lock(lock_path)
+    lock_path = project_dir / TEST_LOCK_FILE
+    sections = read_test_lock(lock_path)
     inputs = lock_inputs(runtime, [*requirements, f"micropip=={runtime.micropip}"])
     section = sections.get(runtime.release.version)
     if relock or section is None or {key: section.get(key) for key in inputs} != inputs:
         locked = resolve(runtime, inputs["requirements"])
         section = {**inputs, "wheels": [dataclasses.asdict(wheel) for wheel in locked]}
-        write_lock(lock_path, {**sections, runtime.release.version: section})
+        write_test_lock(lock_path, {**sections, runtime.release.version: section})
         console.print(f"wrote {lock_path} for Pyodide {runtime.release.version}")
     return cached_wheels([LockedWheel(**wheel) for wheel in section["wheels"]], runtime)
 

@@ -11,10 +11,11 @@ import nox
 
 from pyo3_pyodide.apps import bundle as static_bundle
 from pyo3_pyodide.apps import pyodide_lock
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import sha256_of
+from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import serve as server
 from pyo3_pyodide.runtime import wasm_test as pyodide_tests
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.toolchain.download import console, sha256_of
 from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser, releases, targets
 
 
@@ -53,7 +54,7 @@ def wasm_test(session: nox.Session, project_dir: Path) -> None:
     arguments.add_argument(
         "--relock",
         action="store_true",
-        help=f"resolve the test wheels again and rewrite {pyodide_tests.LOCK_FILE}",
+        help=f"resolve the test wheels again and rewrite {pyodide_tests.TEST_LOCK_FILE}",
     )
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide)
@@ -106,8 +107,7 @@ def serve(session: nox.Session, project_dir: Path) -> None:
     web_dir = project_dir / "web"
     if not (web_dir / "index.html").is_file():
         session.error(
-            f"{web_dir / 'index.html'} not found: the demo page lives there "
-            "(`copier update` brings it back)"
+            f"{web_dir / 'index.html'} not found: the demo page lives there (`copier update` brings it back)"
         )
     try:
         runtime = runtimes.ensure_runtime(release)
@@ -122,17 +122,14 @@ def serve(session: nox.Session, project_dir: Path) -> None:
     serve_until_stopped(session, site, options.port, web_dir, what)
 
 
-def serve_until_stopped(
-    session: nox.Session, site: server.Site, port: int, folder: Path, what: str
-) -> None:
+def serve_until_stopped(session: nox.Session, site: server.Site, port: int, folder: Path, what: str) -> None:
     try:
         with server.serving(site, port, log=console.print) as url:
             session.log(f"serving {folder} at {url} with {what}; Ctrl+C stops")
             threading.Event().wait()
     except OSError as error:
         session.error(
-            f"cannot serve on 127.0.0.1:{port}: {error}. Pick another port: "
-            "`nox -s serve -- --port 8001`"
+            f"cannot serve on 127.0.0.1:{port}: {error}. Pick another port: `nox -s serve -- --port 8001`"
         )
 
 
@@ -153,9 +150,7 @@ def serve_bundle(session: nox.Session, project_dir: Path, folder: Path, port: in
             f"{built} differs from the bundle's copy: the bundle is older than the last build. "
             "`nox -s bundle` brings it up to date"
         )
-    what = (
-        f"{config['package']} ({wheel.name}) through {config['lock']}, Pyodide {config['release']}"
-    )
+    what = f"{config['package']} ({wheel.name}) through {config['lock']}, Pyodide {config['release']}"
     serve_until_stopped(session, server.static_site(folder), port, folder, what)
 
 
@@ -213,7 +208,7 @@ def lock(session: nox.Session, project_dir: Path) -> None:
     if base_url and not base_url.endswith("/"):
         base_url += "/"
     try:
-        made = pyodide_lock.write_lock(
+        made = pyodide_lock.write_pyodide_lock(
             runtime, wheel, project_dir / options.out, base_url=base_url, refresh=options.refresh
         )
     except (pyodide_lock.LockError, runtimes.RuntimeSetupError, pyodide_tests.WasmTestError) as error:
