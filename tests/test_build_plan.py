@@ -4,8 +4,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from pyo3_pyodide.wheel import build
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
+from pyo3_pyodide.wheel import build
 
 from template_tools import matrix
 

@@ -30,11 +30,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -42,6 +39,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from pyo3_pyodide import files
 from pyo3_pyodide.console import console
 from pyo3_pyodide.files import sha256_of
+from pyo3_pyodide.resolve import pip
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import wasm_test
 from pyo3_pyodide.runtime.npm import Runtime
@@ -136,30 +134,8 @@ def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
 # Resolving wheels for the runtime (pip), kept in the per-user cache
 
 
-def pip_download(runtime: Runtime, requirements: list[str], what: str) -> list[wasm_test.LockedWheel]:
-    """pip's resolution of `requirements` for the runtime; the wheels end in the shared wheel cache."""
-    console.print(f"resolving {', '.join(requirements)} for {runtime.describe()} with pip")
-    with tempfile.TemporaryDirectory() as folder:
-        options = wasm_test.pip_target_options(runtime)
-        command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check"]
-        command += [*options, "--dest", folder, *requirements]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
-            raise LockError(
-                f"pip could not resolve {what} ({', '.join(requirements)}) for "
-                f"{runtime.describe()}:\n{result.stderr.strip()}\n"
-                f"pip asked {index} for pure wheels and wheels tagged "
-                f"{' or '.join(runtime.platform_tags())}. A dependency that only Pyodide builds "
-                "(one of the runtime's own packages, on Pyodide's CDN) has no such wheel on PyPI: "
-                "download its wheel from Pyodide's release and add it to the lock's folder, or drop "
-                "the dependency for sys_platform == 'emscripten'"
-            )
-        return [wasm_test.store(wheel) for wheel in sorted(Path(folder).glob("*.whl"))]
-
-
-def wheel_cache_path(locked: wasm_test.LockedWheel) -> Path:
-    return wasm_test.wheel_cache() / locked.file
+def wheel_cache_path(locked: pip.LockedWheel) -> Path:
+    return pip.wheel_cache() / locked.file
 
 
 def resolved_wheels(
@@ -169,12 +145,12 @@ def resolved_wheels(
     inputs are unchanged and its files intact (no network), else pip's (and it is cached)."""
     if not requirements:
         return []
-    inputs = wasm_test.lock_inputs(runtime, requirements)
+    inputs = pip.lock_inputs(runtime, requirements)
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
     record = cache_dir() / "resolutions" / f"{key}.json"
     if record.is_file() and not refresh:
         try:
-            locked = [wasm_test.LockedWheel(**wheel) for wheel in json.loads(record.read_text())]
+            locked = [pip.LockedWheel(**wheel) for wheel in json.loads(record.read_text())]
         except (ValueError, TypeError):
             locked = []
         paths = [wheel_cache_path(wheel) for wheel in locked]
@@ -182,7 +158,7 @@ def resolved_wheels(
             path.is_file() and sha256_of(path) == wheel.sha256 for path, wheel in zip(paths, locked)
         ):
             return paths
-    locked = pip_download(runtime, inputs["requirements"], what)
+    locked = pip.resolve(runtime, inputs["requirements"])
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps([dataclasses.asdict(w) for w in locked], indent=1), "utf-8")
     return [wheel_cache_path(wheel) for wheel in locked]
