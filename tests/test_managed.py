@@ -31,8 +31,8 @@ from mirrors import (
     sysroot_tarball,
     xbuildenv_tarball,
 )
-from pyo3_pyodide.toolchain import managed
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain import managed
 from pyo3_pyodide.toolchain.model import ToolchainError
 from rich.console import Console
 

@@ -86,7 +86,12 @@ def pin_literals():
     "path",
     sorted(
         path
-        for folder in (matrix.TEMPLATE_DIR, ENGINE_DIR, matrix.REPO_DIR / "template_tools", matrix.REPO_DIR / "licenses")
+        for folder in (
+            matrix.TEMPLATE_DIR,
+            ENGINE_DIR,
+            matrix.REPO_DIR / "template_tools",
+            matrix.REPO_DIR / "licenses",
+        )
         for path in folder.rglob("*")
         if path.is_file() and path.name != "pyodide-matrix.toml" and "__pycache__" not in path.parts
     )

@@ -6,11 +6,7 @@ The template repository is a git copy of this working tree, tagged v1 and v2 by 
 copier runs as users run it (its command line, no --trust) in git repositories of the projects.
 """
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -19,42 +15,15 @@ import tomlkit
 import yaml
 
 from template_tools import matrix, release
+from tests.update_helpers import IDENTITY, copy_working_tree, git
+from tests.update_helpers import run_copier as copier
 
 OLD, NEW = "0.29.5", "314.0.7"
 MATRIX = matrix.load()
-COPIER = str(Path(sys.executable).with_name("copier"))
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
 TEMPLATE_DOC_LINE = "    /// Add two integers."
 TEMPLATE_DOC_LINE_V2 = "    /// Add two integers; the sum wraps around on overflow."
 USER_DOC_LINE = "    /// Add two integers (our own wording)."
 USER_FUNCTION = "\n/// Our own helper, added after `copier copy`.\npub fn user_helper() -> u8 {\n    42\n}\n"
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **IDENTITY}, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
-    return result.stdout
-
-
-def copier(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [COPIER, *args],
-        cwd=cwd,
-        env={**os.environ, **IDENTITY},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def add_changelog_note(repo: Path, note: str) -> None:
@@ -83,12 +52,7 @@ def matrix_of_the_past() -> str:
 def template_repo(tmp_path_factory):
     """A git repository of this template with tags v1 (default 0.29.5) and v2 (default 314.0.7)."""
     repo = tmp_path_factory.mktemp("template-repo")
-    listed = git(matrix.REPO_DIR, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
-    for name in filter(None, listed):
-        source = matrix.REPO_DIR / name
-        if source.is_file():  # a tracked file deleted in the working tree is left out
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
+    copy_working_tree(repo)
     git(repo, "init", "--quiet", "--initial-branch=main")
 
     set_matrix(repo, matrix_of_the_past())

@@ -12,6 +12,7 @@ import time
 import zipfile
 
 import pytest
+from pyo3_pyodide.resolve import test_lock
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import wasm_test
 
@@ -273,7 +274,7 @@ def test_cold_run_then_warm_run_without_network(tmp_path, monkeypatch, jiter):
     assert cold.returncode == 0, output[-4000:]
     assert f"installing npm pyodide@{STABLE.npm}" in output and "resolving " in output
     lock_path = project / "tests" / "wasm_test.lock"
-    lock = wasm_test.read_lock(lock_path)[STABLE.version]
+    lock = test_lock.read_test_lock(lock_path)[STABLE.version]
     assert lock["micropip"] == "0.11.1" and lock["python"] == STABLE.python
     assert lock["requirements"] == ["micropip==0.11.1", "pytest>=8"]
     assert {wheel["name"] for wheel in lock["wheels"]} >= {
@@ -326,7 +327,7 @@ def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_th
     output = output_of(result)
     assert result.returncode == 0, output[-4000:]
     assert pyodide_summary(output)[3] == {"passed": 3, "failed": 0}
-    lock = wasm_test.read_lock(project / "tests" / "wasm_test.lock")[STABLE.version]
+    lock = test_lock.read_test_lock(project / "tests" / "wasm_test.lock")[STABLE.version]
     assert lock["requirements"] == ["attrs", "micropip==0.11.1", "pytest>=8"]
     assert "attrs" in {wheel["name"] for wheel in lock["wheels"]}
     relocked = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "--relock", "jiter_pass")

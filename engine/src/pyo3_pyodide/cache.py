@@ -19,7 +19,8 @@ except ImportError:  # Windows
 
 import platformdirs
 
-from pyo3_pyodide.toolchain.download import console
+from pyo3_pyodide import files
+from pyo3_pyodide.console import console
 
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 MARKER = ".pyo3-pyodide-complete.json"  # in a finished install's folder, written last
@@ -40,14 +41,11 @@ def read_json(path: Path) -> dict | None:
 
 def write_json(path: Path, data: dict) -> None:
     """Write a marker whole or not at all: readers never see half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(partial, path)
+    files.write_text(path, json.dumps(data, indent=1))
 
 
 @contextlib.contextmanager
-def cache_lock(lock_path: Path) -> Iterator[None]:
+def file_lock(lock_path: Path) -> Iterator[None]:
     """One writer at a time for what `lock_path` guards (several projects share the cache)."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock_file:

@@ -15,12 +15,11 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pyo3_pyodide.wheel import audit
-from pyo3_pyodide.toolchain import managed
-from pyo3_pyodide.toolchain import system
-from pyo3_pyodide.wheel.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain import managed, system
 from pyo3_pyodide.toolchain.model import TARGET, ToolchainError
+from pyo3_pyodide.wheel import audit
+from pyo3_pyodide.wheel.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
 
 # Flags that break a Pyodide extension module, with why and what to do instead.
 BAD_FLAGS = {
@@ -64,8 +63,7 @@ def check_emcc(release: Release, releases: Mapping[str, Release], env: Mapping[s
             "emcc",
             False,
             "not found on PATH",
-            "`nox -s toolchain`, or `--toolchain system` "
-            f"with emsdk {release.emscripten} activated",
+            f"`nox -s toolchain`, or `--toolchain system` with emsdk {release.emscripten} activated",
         )
     try:
         found = system.emcc_version(emcc, env)
@@ -73,9 +71,7 @@ def check_emcc(release: Release, releases: Mapping[str, Release], env: Mapping[s
         return Check("emcc", False, str(error), "reinstall it: `nox -s toolchain`")
     if found != release.emscripten:
         others = system.matching_releases(releases, found)
-        also = (
-            f"; it matches Pyodide {', '.join(others)} (`--pyodide {others[0]}`)" if others else ""
-        )
+        also = f"; it matches Pyodide {', '.join(others)} (`--pyodide {others[0]}`)" if others else ""
         return Check(
             "emcc",
             False,
@@ -115,8 +111,7 @@ def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
         yield Check(
             "std",
             True,
-            f"no prebuilt {TARGET} std, but rust-src is there: "
-            "wasm_build builds std with -Zbuild-std",
+            f"no prebuilt {TARGET} std, but rust-src is there: wasm_build builds std with -Zbuild-std",
         )
     else:
         yield Check(
@@ -128,9 +123,7 @@ def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
             else f"`rustup target add {TARGET}` or install rust-src",
         )
     if release.rust_sysroot_url and system.has_target_std(sysroot):
-        from_pyodide = managed.sysroot_from_pyodide(
-            sysroot / "lib" / "rustlib", release.rust_sysroot_url
-        )
+        from_pyodide = managed.sysroot_from_pyodide(sysroot / "lib" / "rustlib", release.rust_sysroot_url)
         yield Check(
             "sysroot",
             from_pyodide,
@@ -176,9 +169,7 @@ def check_flags(release: Release, environ: Mapping[str, str], project_dir: Path)
     config = project_dir / ".cargo" / "config.toml"
     if config.is_file():
         section = tomllib.loads(config.read_text()).get("target", {}).get(TARGET, {})
-        for check in flag_findings(
-            str(config.relative_to(project_dir)), section.get("rustflags", [])
-        ):
+        for check in flag_findings(str(config.relative_to(project_dir)), section.get("rustflags", [])):
             found = True
             yield check
     for check in flag_findings("pyodide-matrix.toml", list(release.rustflags)):
@@ -216,9 +207,7 @@ def check_node(env: Mapping[str, str]) -> Check:
     except ToolchainError as error:
         return Check("node", False, str(error), fix, blocker=False)
     major_minor = tuple(int(part) for part in version.split(".")[:2])
-    return Check(
-        "node", major_minor >= NODE_MINIMUM, f"{node} is Node {version}", fix, blocker=False
-    )
+    return Check("node", major_minor >= NODE_MINIMUM, f"{node} is Node {version}", fix, blocker=False)
 
 
 def check_built_wheels(release: Release, project_dir: Path) -> Check:

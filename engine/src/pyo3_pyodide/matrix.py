@@ -112,17 +112,13 @@ def _check_release(version: str, table: object) -> Release:
     for key, value in table.items():
         if key == "rustflags":
             if not (isinstance(value, list) and all(isinstance(flag, str) for flag in value)):
-                raise MatrixError(
-                    f"{where} rustflags must be an array of strings, one argument each"
-                )
+                raise MatrixError(f"{where} rustflags must be an array of strings, one argument each")
         elif not isinstance(value, str):
             raise MatrixError(f"{where} {key} must be a string, found {value!r}")
         elif key in FORMATS and not re.fullmatch(FORMATS[key][0], value):
             raise MatrixError(f"{where} {key} = {value!r} is not {FORMATS[key][1]}")
     if table["status"] not in STATUSES:
-        raise MatrixError(
-            f"{where} status = {table['status']!r} is not one of {', '.join(STATUSES)}"
-        )
+        raise MatrixError(f"{where} status = {table['status']!r} is not one of {', '.join(STATUSES)}")
     if "rust_sysroot_sha256" in table and "rust_sysroot_url" not in table:
         raise MatrixError(f"{where} has rust_sysroot_sha256 but no rust_sysroot_url")
     if ("xbuildenv_url" in table) != ("xbuildenv_sha256" in table):
@@ -182,11 +178,3 @@ def target_release(project_dir: Path, override: str | None = None) -> Release:
     """The release to build for: `override` (a `--pyodide` argument) or the one pyproject.toml names."""
     matrix = load_matrix(Path(project_dir) / MATRIX_FILE)
     return matrix.resolve(override or target_name(project_dir))
-
-
-def describe(release: Release) -> str:
-    """One line naming a release and its main pins."""
-    return (
-        f"Pyodide {release.version} ({release.status}): Python {release.python}, Emscripten {release.emscripten}, "
-        f"Rust {release.rust_toolchain}, wheels tagged {release.python_tag}-{release.python_tag}-{release.platform_tag}"
-    )

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from pathlib import Path
 
+from pyo3_pyodide import files
 from pyo3_pyodide.apps import pyodide_lock as lock
 from pyo3_pyodide.runtime.npm import Runtime
 
@@ -61,9 +61,7 @@ def demo_config(made: lock.Lock, runtime: Runtime, micropip_problem: str | None)
     }
 
 
-def write_bundle(
-    runtime: Runtime, wheel: Path, web_dir: Path, out: Path, refresh: bool = False
-) -> Bundle:
+def write_bundle(runtime: Runtime, wheel: Path, web_dir: Path, out: Path, refresh: bool = False) -> Bundle:
     """Write the bundle into `out` (replacing a bundle there): page, runtime, lock and wheels."""
     out = out.resolve()
     if out.exists() and any(out.iterdir()) and not (out / CONFIG_FILE).is_file():
@@ -73,23 +71,19 @@ def write_bundle(
         )
     if not (web_dir / "index.html").is_file():
         raise lock.LockError(
-            f"{web_dir / 'index.html'} not found: the demo page lives there "
-            "(`copier update` brings it back)"
+            f"{web_dir / 'index.html'} not found: the demo page lives there (`copier update` brings it back)"
         )
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(web_dir, staging)
-    micropip = f"micropip=={runtime.micropip}"
-    made = lock.write_lock(
-        runtime, wheel, staging / RUNTIME_DIR, extra_requirements=[micropip], refresh=refresh
-    )
-    for path in runtime_files(runtime):
-        shutil.copyfile(path, staging / RUNTIME_DIR / path.name)
-    problem = lock.micropip_problem(wheel, runtime)
-    config = demo_config(made, runtime, problem)
-    (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(staging, out)
+    with files.staged_folder(out, create=False) as staging:
+        shutil.copytree(web_dir, staging)
+        micropip = f"micropip=={runtime.micropip}"
+        made = lock.write_pyodide_lock(
+            runtime, wheel, staging / RUNTIME_DIR, extra_requirements=[micropip], refresh=refresh
+        )
+        for path in runtime_files(runtime):
+            shutil.copyfile(path, staging / RUNTIME_DIR / path.name)
+        problem = lock.micropip_problem(wheel, runtime)
+        config = demo_config(made, runtime, problem)
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     made = dataclasses.replace(
         made,
         folder=out / RUNTIME_DIR,

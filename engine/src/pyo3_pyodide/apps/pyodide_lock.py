@@ -30,21 +30,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from packaging import tags
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from pyo3_pyodide import files
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import sha256_of
+from pyo3_pyodide.resolve import pip
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import wasm_test
-from pyo3_pyodide.toolchain.download import console, sha256_of
-from pyo3_pyodide.toolchain.managed import cache_dir
 from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.toolchain.managed import cache_dir
+from pyo3_pyodide.wheel import tags as wheel_tags
 
 LOCK_FILE = "pyodide-lock.json"
 DEFAULT_OUT = Path("dist") / "lock"
@@ -78,28 +78,17 @@ class Lock:
 # The wheel
 
 
-def release_tags(runtime: Runtime) -> set[tags.Tag]:
-    """The tags of wheels built for the runtime's ABI, in every spelling of its platform tag."""
-    python = (int(runtime.python_tag[2]), int(runtime.python_tag[3:]))
-    platforms = list(runtime.release.accepted_platform_tags())
-    return {
-        *tags.cpython_tags(python, [runtime.python_tag], platforms),
-        *tags.compatible_tags(python, runtime.python_tag, platforms),
-    }
-
-
 def release_problem(wheel: Path, runtime: Runtime) -> str | None:
     """Why `wheel` was not built for the runtime's ABI, or None."""
     try:
-        _, _, _, wheel_tags = parse_wheel_filename(wheel.name)
-    except InvalidWheelFilename as error:
-        return f"{wheel.name} is not a wheel file name ({error}): keep the name the build gave it"
-    if wheel_tags & release_tags(runtime):
-        return None
+        if wheel_tags.fits(wheel.name, runtime.python_tag, runtime.release.accepted_platform_tags()):
+            return None
+    except wheel_tags.BadWheelName as error:
+        return str(error)
     version = runtime.release.version
     return (
         f"{wheel.name} was not built for {runtime.describe()}: it is tagged "
-        f"{wasm_test.wheel_tags(wheel)}, while this runtime loads {runtime.python_tag} (or abi3, or "
+        f"{wheel_tags.spelled(wheel.name)}, while this runtime loads {runtime.python_tag} (or abi3, or "
         f"pure Python) wheels for {' or '.join(runtime.release.accepted_platform_tags())}; Pyodide "
         f"would load it without complaint and fail only at import. Build one for it: "
         f"`nox -s wasm_build -- --pyodide {version}`, or pick the release with `--pyodide`"
@@ -134,7 +123,7 @@ def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
         f"micropip.install(url) refuses {wheel.name} on Pyodide {release.version}: the micropip it "
         f"ships ({runtime.micropip}) accepts {runtime.python_tag} wheels tagged "
         f"{' or '.join(runtime.platform_tags())}, and this one is tagged "
-        f"{wasm_test.wheel_tags(wheel)} (micropip knows PEP 783's pyemscripten_* tags from "
+        f"{wheel_tags.spelled(wheel.name)} (micropip knows PEP 783's pyemscripten_* tags from "
         f"{runtimes.MICROPIP_PEP783} on). pyodide.loadPackage(url) and this project's "
         "pyodide-lock.json load it all the same: they check no tag. For micropip on this release, "
         f"host a wheel tagged {release.platform_tag}, which `nox -s wasm_build -- --pyodide "
@@ -145,32 +134,8 @@ def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
 # Resolving wheels for the runtime (pip), kept in the per-user cache
 
 
-def pip_download(
-    runtime: Runtime, requirements: list[str], what: str
-) -> list[wasm_test.LockedWheel]:
-    """pip's resolution of `requirements` for the runtime; the wheels end in the shared wheel cache."""
-    console.print(f"resolving {', '.join(requirements)} for {runtime.describe()} with pip")
-    with tempfile.TemporaryDirectory() as folder:
-        options = wasm_test.pip_target_options(runtime)
-        command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check"]
-        command += [*options, "--dest", folder, *requirements]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
-            raise LockError(
-                f"pip could not resolve {what} ({', '.join(requirements)}) for "
-                f"{runtime.describe()}:\n{result.stderr.strip()}\n"
-                f"pip asked {index} for pure wheels and wheels tagged "
-                f"{' or '.join(runtime.platform_tags())}. A dependency that only Pyodide builds "
-                "(one of the runtime's own packages, on Pyodide's CDN) has no such wheel on PyPI: "
-                "download its wheel from Pyodide's release and add it to the lock's folder, or drop "
-                "the dependency for sys_platform == 'emscripten'"
-            )
-        return [wasm_test.store(wheel) for wheel in sorted(Path(folder).glob("*.whl"))]
-
-
-def wheel_cache_path(locked: wasm_test.LockedWheel) -> Path:
-    return wasm_test.wheel_cache() / locked.file
+def wheel_cache_path(locked: pip.LockedWheel) -> Path:
+    return pip.wheel_cache() / locked.file
 
 
 def resolved_wheels(
@@ -180,12 +145,12 @@ def resolved_wheels(
     inputs are unchanged and its files intact (no network), else pip's (and it is cached)."""
     if not requirements:
         return []
-    inputs = wasm_test.lock_inputs(runtime, requirements)
+    inputs = pip.lock_inputs(runtime, requirements)
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
     record = cache_dir() / "resolutions" / f"{key}.json"
     if record.is_file() and not refresh:
         try:
-            locked = [wasm_test.LockedWheel(**wheel) for wheel in json.loads(record.read_text())]
+            locked = [pip.LockedWheel(**wheel) for wheel in json.loads(record.read_text())]
         except (ValueError, TypeError):
             locked = []
         paths = [wheel_cache_path(wheel) for wheel in locked]
@@ -193,7 +158,7 @@ def resolved_wheels(
             path.is_file() and sha256_of(path) == wheel.sha256 for path, wheel in zip(paths, locked)
         ):
             return paths
-    locked = pip_download(runtime, inputs["requirements"], what)
+    locked = pip.resolve(runtime, inputs["requirements"])
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps([dataclasses.asdict(w) for w in locked], indent=1), "utf-8")
     return [wheel_cache_path(wheel) for wheel in locked]
@@ -219,26 +184,16 @@ def wheel_platform(wheels: list[Path]) -> str | None:
     return platforms.pop().removesuffix("_wasm32") if platforms else None
 
 
-def prepare_output(out: Path) -> Path:
-    """A fresh staging folder beside `out`; refuses an `out` that is not a folder this tool wrote."""
+def refuse_foreign_output(out: Path) -> None:
+    """Refuse an `out` that holds files but is not a folder this tool wrote: it is left alone."""
     if out.exists() and any(out.iterdir()) and not (out / LOCK_FILE).is_file():
         raise LockError(
             f"{out} exists and holds no {LOCK_FILE}, so it is not a folder `nox -s lock` or "
             "`nox -s bundle` wrote; it is left alone. Pick another `--out`, or remove it"
         )
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
 
 
-def publish(staging: Path, out: Path) -> None:
-    """Replace `out` with the finished staging folder."""
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(staging, out)
-
-
-def write_lock(
+def write_pyodide_lock(
     runtime: Runtime,
     wheel: Path,
     out: Path,
@@ -265,45 +220,42 @@ def write_lock(
     added = [wheel, *(path for path in added if path.name != wheel.name)]
     tool = resolved_wheels(runtime, [TOOL_REQUIREMENT], "pyodide-lock", refresh)
     out = out.resolve()
-    staging = prepare_output(out)
-    for path in added:
-        shutil.copyfile(path, staging / path.name)
-    (staging / INPUT_DIR).mkdir()
-    shutil.copyfile(runtime.folder / LOCK_FILE, staging / INPUT_DIR / LOCK_FILE)
-    package = str(canonicalize_name(metadata.name))
-    job = {
-        "runtime": str(runtime.folder),
-        "toolWheels": [str(path) for path in tool],
-        "work": str(staging),
-        "script": str(SCRIPT),
-        "lockJob": {
-            "runtime_lock": f"{INPUT_DIR}/{LOCK_FILE}",
-            "wheels": [path.name for path in added],
-            "platform": wheel_platform(added),
-            "base_url": base_url,
-            "out": LOCK_FILE,
-        },
-        "package": package,
-        "imports": [module for module in metadata.modules if "." not in module],
-    }
-    (staging / INPUT_DIR / "job.json").write_text(json.dumps(job, indent=1), encoding="utf-8")
-    console.print(
-        f"adding {', '.join(path.name for path in added)} to the lock of {runtime.describe()}, "
-        f"with {TOOL_REQUIREMENT} running inside that runtime"
-    )
-    command = [runtimes.node(), str(RUNNER), str(staging / INPUT_DIR / "job.json")]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()
-        raise LockError(
-            f"the lock could not be made for {wheel.name} in {runtime.describe()}:\n{output}\n"
-            f"(the half-made lock is in {staging})"
+    refuse_foreign_output(out)
+    with files.staged_folder(out) as staging:
+        for path in added:
+            shutil.copyfile(path, staging / path.name)
+        (staging / INPUT_DIR).mkdir()
+        shutil.copyfile(runtime.folder / LOCK_FILE, staging / INPUT_DIR / LOCK_FILE)
+        package = str(canonicalize_name(metadata.name))
+        job = {
+            "runtime": str(runtime.folder),
+            "toolWheels": [str(path) for path in tool],
+            "work": str(staging),
+            "script": str(SCRIPT),
+            "lockJob": {
+                "runtime_lock": f"{INPUT_DIR}/{LOCK_FILE}",
+                "wheels": [path.name for path in added],
+                "platform": wheel_platform(added),
+                "base_url": base_url,
+                "out": LOCK_FILE,
+            },
+            "package": package,
+            "imports": [module for module in metadata.modules if "." not in module],
+        }
+        (staging / INPUT_DIR / "job.json").write_text(json.dumps(job, indent=1), encoding="utf-8")
+        console.print(
+            f"adding {', '.join(path.name for path in added)} to the lock of {runtime.describe()}, "
+            f"with {TOOL_REQUIREMENT} running inside that runtime"
         )
-    for line in result.stdout.splitlines():
-        console.print(line)
-    check_entries(staging / LOCK_FILE, added, package, base_url)
-    shutil.rmtree(staging / INPUT_DIR)
-    publish(staging, out)
+        command = [runtimes.node(), str(RUNNER), str(staging / INPUT_DIR / "job.json")]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()
+            raise LockError(f"the lock could not be made for {wheel.name} in {runtime.describe()}:\n{output}")
+        for line in result.stdout.splitlines():
+            console.print(line)
+        check_entries(staging / LOCK_FILE, added, package, base_url)
+        shutil.rmtree(staging / INPUT_DIR)
     return Lock(
         folder=out,
         package=package,

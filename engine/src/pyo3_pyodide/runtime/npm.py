@@ -21,12 +21,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from packaging import tags
 from packaging.version import Version
 
-from pyo3_pyodide.cache import MARKER, cache_dir, cache_lock, write_json
-from pyo3_pyodide.toolchain.download import console
+from pyo3_pyodide import files
+from pyo3_pyodide.cache import MARKER, cache_dir, file_lock, write_json
+from pyo3_pyodide.console import console
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.wheel import tags as wheel_tags
 
 PLAYWRIGHT_CORE = "1.65.1"  # drives an installed Chromium; it downloads no browser of its own
 # micropip accepts pyemscripten_<abi> tags (PEP 783) from this version on; older ones only pyodide_<abi>
@@ -64,14 +65,9 @@ class Runtime:
             extra.insert(0, f"pyemscripten_{self.abi}_wasm32")
         return [*extra, f"{self.platform}_wasm32"]
 
-    def accepted_tags(self) -> list[tags.Tag]:
+    def accepted_tags(self) -> list[wheel_tags.Tag]:
         """Every wheel tag micropip accepts here: CPython's tags for the platform tags, then pure ones."""
-        version = (int(self.python_tag[2]), int(self.python_tag[3:]))
-        platforms = self.platform_tags()
-        return [
-            *tags.cpython_tags(version, [self.python_tag], platforms),
-            *tags.compatible_tags(version, self.python_tag, platforms),
-        ]
+        return wheel_tags.runtime_tags(self.python_tag, self.platform_tags())
 
     def describe(self) -> str:
         return (
@@ -97,29 +93,23 @@ def npm_package(name: str, version: str) -> Path:
     if (folder / MARKER).is_file():
         return folder
     npm = find_program("npm", f"npm comes with Node.js. {NODE_HELP}")
-    with cache_lock(cache_dir() / "npm" / ".lock"):
+    with file_lock(cache_dir() / "npm" / ".lock"):
         if (folder / MARKER).is_file():  # another process installed it meanwhile
             return folder
-        staging = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        manifest = {"private": True, "dependencies": {name: version}}
-        (staging / "package.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        command = [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact"]
-        console.print(f"installing npm {name}@{version} into {folder}")
-        result = subprocess.run(command, cwd=staging, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            shutil.rmtree(staging, ignore_errors=True)
-            registry = os.environ.get("npm_config_registry") or "https://registry.npmjs.org"
-            raise RuntimeSetupError(
-                f"`npm install {name}@{version}` failed in {staging}:\n{result.stderr.strip()}\n"
-                f"npm downloads from {registry}: check the network (or npm's registry setting) "
-                "and run again"
-            )
-        marker = {"package": name, "version": version}
-        write_json(staging / MARKER, marker)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
+        with files.staged_folder(folder) as staging:
+            manifest = {"private": True, "dependencies": {name: version}}
+            (staging / "package.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+            command = [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact"]
+            console.print(f"installing npm {name}@{version} into {folder}")
+            result = subprocess.run(command, cwd=staging, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                registry = os.environ.get("npm_config_registry") or "https://registry.npmjs.org"
+                raise RuntimeSetupError(
+                    f"`npm install {name}@{version}` failed:\n{result.stderr.strip()}\n"
+                    f"npm downloads from {registry}: check the network (or npm's registry setting) "
+                    "and run again"
+                )
+            write_json(staging / MARKER, {"package": name, "version": version})
     return folder
 
 

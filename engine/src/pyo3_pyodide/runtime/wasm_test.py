@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import email.parser
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,16 +33,16 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
+from pyo3_pyodide.console import console
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.resolve.test_lock import dependency_wheels
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import serve
-from pyo3_pyodide.cache import cache_dir
-from pyo3_pyodide.toolchain.download import console, sha256_of
-from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.wheel import tags as wheel_tags
 
-LOCK_FILE = Path("tests") / "wasm_test.lock"
 DEFAULT_TEST_PATH = "tests"
 RUNNER = Path(__file__).with_name("run_pytest.mjs")
 SETUP_FAILED = 100  # run_pytest.mjs's exit code when the suite never ran
@@ -57,50 +56,27 @@ PYTEST_EXIT_CODES = {
 # pytest reads these from the project's root folder; the browser gets them with the tests.
 PYTEST_CONFIG_FILES = ("pyproject.toml", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg")
 SKIPPED_FOLDERS = {"__pycache__", ".pytest_cache"}
-LOCK_HEADER = """\
-# The wheels that `nox -s wasm_test` installs into Pyodide beside this project's own, per Pyodide release:
-# pip's resolution of the test dependencies for that release's Python and platform tags. wasm_test writes
-# a section whenever its inputs (python, platforms, micropip, requirements) change; commit this file, so
-# that every machine tests with the same wheels. `nox -s wasm_test -- --relock` resolves them again.
-"""
 
 
 class WasmTestError(Exception):
     """Something keeps the tests from running; the message says what was found and the fix."""
 
 
-@dataclasses.dataclass(frozen=True)
-class LockedWheel:
-    name: str
-    version: str
-    file: str
-    sha256: str
-
-
 # The wheel under test
-
-
-def wheel_tags(wheel: Path) -> str:
-    """A wheel's tags as its file name spells them: python-abi-platform."""
-    return "-".join(wheel.name[: -len(".whl")].split("-")[-3:])
 
 
 def tag_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> str | None:
     """Why `runtime` would not accept `wheel`, or None when one of its tags fits."""
     try:
-        _, _, _, tags = parse_wheel_filename(wheel.name)
-    except InvalidWheelFilename as error:
-        return f"{wheel.name} is not a wheel file name ({error}): keep the name the build gave it"
-    if tags & set(runtime.accepted_tags()):
-        return None
+        if wheel_tags.fits(wheel.name, runtime.python_tag, runtime.platform_tags()):
+            return None
+    except wheel_tags.BadWheelName as error:
+        return str(error)
     release = runtime.release
     built_for = [
         other.version
         for other in releases
-        if any(
-            tag.interpreter == other.python_tag and tag.platform in other.accepted_platform_tags()
-            for tag in tags
-        )
+        if wheel_tags.fits(wheel.name, other.python_tag, other.accepted_platform_tags())
     ]
     advice = f"Rebuild it for this runtime: `nox -s wasm_build -- --pyodide {release.version}`"
     if built_for:
@@ -110,7 +86,7 @@ def tag_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> s
             f"this one (`nox -s wasm_build -- --pyodide {release.version}`)"
         )
     return (
-        f"{wheel.name} does not fit {runtime.describe()}: it is tagged {wheel_tags(wheel)}, while "
+        f"{wheel.name} does not fit {runtime.describe()}: it is tagged {wheel_tags.spelled(wheel.name)}, while "
         f"this runtime accepts {runtime.python_tag} (or abi3, or pure Python) wheels for "
         f"{' or '.join(runtime.platform_tags())}; Pyodide would load it without complaint and fail "
         f"only at import. {advice}"
@@ -132,9 +108,7 @@ def project_wheels(project_dir: Path) -> list[Path]:
     ]
 
 
-def no_fitting_wheel(
-    project_dir: Path, runtime: Runtime, wheels: list[Path], platforms: list[str]
-) -> str:
+def no_fitting_wheel(project_dir: Path, runtime: Runtime, wheels: list[Path], platforms: list[str]) -> str:
     """Why no wheel in dist/ fits `runtime`, and the commands that fix it."""
     found = ", ".join(wheel.name for wheel in wheels) or "none"
     return (
@@ -179,9 +153,7 @@ def read_wheel(wheel: Path) -> WheelMetadata:
     try:
         with zipfile.ZipFile(wheel) as archive:
             names = archive.namelist()
-            metadata_name = next(
-                name for name in names if PurePosixPath(name).match("*.dist-info/METADATA")
-            )
+            metadata_name = next(name for name in names if PurePosixPath(name).match("*.dist-info/METADATA"))
             metadata = email.parser.BytesParser().parsebytes(archive.read(metadata_name))
     except (OSError, zipfile.BadZipFile, StopIteration) as error:
         raise WasmTestError(
@@ -211,168 +183,6 @@ def read_wheel(wheel: Path) -> WheelMetadata:
         requires=tuple(requires),
         modules=tuple(sorted(modules)),
     )
-
-
-# The test wheels: resolution by pip, the lock file, the cache
-
-
-def requirement(line: str) -> Requirement:
-    try:
-        return Requirement(line)
-    except InvalidRequirement:
-        raise WasmTestError(
-            f"{line!r} is not a requirement (PEP 508); fix it in pyproject.toml's dependency groups"
-        ) from None
-
-
-def requirement_name(line: str) -> str:
-    return canonicalize_name(requirement(line).name)
-
-
-def lock_inputs(runtime: Runtime, requirements: Iterable[str]) -> dict:
-    """What a lock section is resolved from: when any of it changes, the section is resolved again."""
-    return {
-        "python": ".".join(runtime.python.split(".")[:2]),
-        "platforms": runtime.platform_tags(),
-        "micropip": runtime.micropip,
-        "requirements": sorted({str(requirement(line)) for line in requirements}),
-    }
-
-
-def read_lock(path: Path) -> dict[str, dict]:
-    """The lock file's sections by Pyodide release (empty when there is no lock file yet)."""
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8")).get("release", {})
-    except tomllib.TOMLDecodeError as error:
-        raise WasmTestError(
-            f"{path} is not valid TOML ({error}); delete it, and `nox -s wasm_test` writes it again"
-        ) from None
-
-
-def format_lock(sections: dict[str, dict]) -> str:
-    quote = json.dumps  # a JSON string is a TOML basic string
-    lines = [LOCK_HEADER]
-    for version in sorted(sections):
-        section = sections[version]
-        lines.append(f"[release.{quote(version)}]")
-        lines.append(f"python = {quote(section['python'])}")
-        lines.append(f"platforms = [{', '.join(map(quote, section['platforms']))}]")
-        lines.append(f"micropip = {quote(section['micropip'])}")
-        lines.append(f"requirements = [{', '.join(map(quote, section['requirements']))}]")
-        lines.append("wheels = [")
-        for wheel in section["wheels"]:
-            fields = ", ".join(f"{key} = {quote(value)}" for key, value in wheel.items())
-            lines.append(f"    {{ {fields} }},")
-        lines += ["]", ""]
-    return "\n".join(lines)
-
-
-def write_lock(path: Path, sections: dict[str, dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(format_lock(sections), encoding="utf-8")
-    os.replace(partial, path)
-
-
-def pip_target_options(runtime: Runtime) -> list[str]:
-    """pip's options that select wheels for the runtime instead of this machine."""
-    python = ".".join(runtime.python.split(".")[:2])
-    options = ["--only-binary=:all:", "--python-version", python, "--implementation", "cp"]
-    options += ["--abi", runtime.python_tag]
-    for platform in runtime.platform_tags():
-        options += ["--platform", platform]
-    return options
-
-
-def run_pip(arguments: list[str], what: str) -> None:
-    command = [sys.executable, "-m", "pip", *arguments, "--disable-pip-version-check"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode == 0:
-        return
-    if "No module named pip" in result.stderr:
-        raise WasmTestError(
-            f"{sys.executable} (the Python running nox) has no pip, which wasm_test uses to resolve "
-            f"the test wheels: install it with `{sys.executable} -m ensurepip`"
-        )
-    index = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
-    raise WasmTestError(
-        f"pip could not {what}:\n{result.stderr.strip()}\n"
-        f"pip asked {index}. Only pure wheels and wheels built for this Pyodide platform install "
-        "into Pyodide: keep requirements that need another platform out of the `wasm-test` "
-        "dependency group (wasm_test reads it instead of `test` when pyproject.toml has it)"
-    )
-
-
-def wheel_cache() -> Path:
-    return cache_dir() / "wheels"
-
-
-def resolve(runtime: Runtime, requirements: list[str]) -> list[LockedWheel]:
-    """pip's resolution of `requirements` for `runtime`; the wheels end in the cache."""
-    console.print(f"resolving {', '.join(requirements)} for {runtime.describe()} with pip")
-    with tempfile.TemporaryDirectory() as folder:
-        options = pip_target_options(runtime)
-        what = f"resolve {', '.join(requirements)} for {runtime.describe()}"
-        run_pip(["download", *options, "--dest", folder, *requirements], what)
-        return [store(wheel) for wheel in sorted(Path(folder).glob("*.whl"))]
-
-
-def store(wheel: Path) -> LockedWheel:
-    """Move a downloaded wheel into the cache; what the lock records of it."""
-    name, version, _, _ = parse_wheel_filename(wheel.name)
-    digest = sha256_of(wheel)
-    wheel_cache().mkdir(parents=True, exist_ok=True)
-    shutil.move(wheel, wheel_cache() / (wheel.name + ".part"))
-    os.replace(wheel_cache() / (wheel.name + ".part"), wheel_cache() / wheel.name)
-    return LockedWheel(name=str(name), version=str(version), file=wheel.name, sha256=digest)
-
-
-def cached_wheels(locked: list[LockedWheel], runtime: Runtime) -> list[Path]:
-    """The locked wheels' paths in the cache; pip fetches those missing (or damaged) by their sha256."""
-    missing = [
-        wheel
-        for wheel in locked
-        if not (wheel_cache() / wheel.file).is_file()
-        or sha256_of(wheel_cache() / wheel.file) != wheel.sha256
-    ]
-    if missing:
-        with tempfile.TemporaryDirectory() as folder:
-            requirements = Path(folder) / "requirements.txt"
-            requirements.write_text(
-                "".join(f"{w.name}=={w.version} --hash=sha256:{w.sha256}\n" for w in missing),
-                encoding="utf-8",
-            )
-            options = ["--no-deps", "--require-hashes", *pip_target_options(runtime)]
-            what = f"download the wheels {LOCK_FILE} names ({', '.join(w.file for w in missing)})"
-            run_pip(
-                ["download", *options, "--dest", f"{folder}/wheels", "-r", str(requirements)], what
-            )
-            for wheel in missing:
-                if not (Path(folder) / "wheels" / wheel.file).is_file():
-                    raise WasmTestError(
-                        f"pip downloaded no {wheel.file} (which {LOCK_FILE} names); resolve again: "
-                        "`nox -s wasm_test -- --relock`"
-                    )
-                store(Path(folder) / "wheels" / wheel.file)
-    return [wheel_cache() / wheel.file for wheel in locked]
-
-
-def dependency_wheels(
-    project_dir: Path, runtime: Runtime, requirements: list[str], relock: bool = False
-) -> list[Path]:
-    """The wheels to install for the tests, per the lock file; resolved again when its inputs changed."""
-    lock_path = project_dir / LOCK_FILE
-    sections = read_lock(lock_path)
-    inputs = lock_inputs(runtime, [*requirements, f"micropip=={runtime.micropip}"])
-    section = sections.get(runtime.release.version)
-    if relock or section is None or {key: section.get(key) for key in inputs} != inputs:
-        locked = resolve(runtime, inputs["requirements"])
-        section = {**inputs, "wheels": [dataclasses.asdict(wheel) for wheel in locked]}
-        write_lock(lock_path, {**sections, runtime.release.version: section})
-        console.print(f"wrote {lock_path} for Pyodide {runtime.release.version}")
-    return cached_wheels([LockedWheel(**wheel) for wheel in section["wheels"]], runtime)
 
 
 # Running the tests

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import nox
 
-from pyo3_pyodide.wheel import build as wheel_build
 from pyo3_pyodide import doctor as machine_checks
-from pyo3_pyodide.toolchain import managed
-from pyo3_pyodide.toolchain import system
-from pyo3_pyodide.toolchain.download import console
+from pyo3_pyodide.console import console
 from pyo3_pyodide.matrix import Release
-from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
 from pyo3_pyodide.sessions.options import add_target_options, parse, parser, releases, targets
+from pyo3_pyodide.toolchain import managed, system
+from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
+from pyo3_pyodide.wheel import build as wheel_build
+
 
 def provide(session: nox.Session, provider: str, release: Release, project_dir: Path) -> Toolchain:
     """Make the toolchain ready (installing it for "managed") or fail with the reason and the fix."""
@@ -32,15 +32,20 @@ def provide(session: nox.Session, provider: str, release: Release, project_dir: 
 def toolchain(session: nox.Session, project_dir: Path) -> None:
     arguments = parser("toolchain", "Install or check the toolchains the target release pins.")
     add_target_options(arguments)
-    arguments.add_argument(
-        "--list", action="store_true", help="show the cache's contents and sizes"
-    )
+    arguments.add_argument("--list", action="store_true", help="show the cache's contents and sizes")
     arguments.add_argument(
         "--prune",
         action="store_true",
         help="remove cached toolchains no release of the matrix uses",
     )
+    arguments.add_argument(
+        "--dry-run", action="store_true", help="say what is installed and what would be, install nothing"
+    )
     options = parse(session, arguments)
+    if options.dry_run:
+        for release in targets(session, project_dir, options.pyodide):
+            session.log(f"Pyodide {release.version}:\n" + "\n".join(managed.describe_plan(release)))
+        return
     if options.list:
         console.print(managed.cache_table(releases(project_dir).values()))
         return
@@ -71,9 +76,7 @@ def wasm_build(session: nox.Session, project_dir: Path) -> None:
         session.error(str(error))
     for release in targets(session, project_dir, options.pyodide):
         if options.dry_run:
-            session.log(
-                f"Pyodide {release.version}:\n{dry_plan(options.toolchain, release, out_dir)}"
-            )
+            session.log(f"Pyodide {release.version}:\n{dry_plan(options.toolchain, release, out_dir)}")
             continue
         ready = provide(session, options.toolchain, release, project_dir)
         plan = wheel_build.plan_build(ready, out_dir, wheel_build.maturin_command())
@@ -85,7 +88,7 @@ def wasm_build(session: nox.Session, project_dir: Path) -> None:
         )
         wheel = wheel_build.newest_wheel(out_dir, ready)
         if wheel is None:
-            session.error(f"maturin wrote no *{wheel_build.expected_wheel_suffix(ready)} into {out_dir}")
+            session.error(f"maturin wrote no wheel tagged {wheel_build.expected_tags(ready)} into {out_dir}")
         audit_or_fail(session, [wheel], release)
 
 
@@ -94,9 +97,7 @@ def dry_plan(provider: str, release: Release, out_dir: Path) -> str:
     if provider == "managed":
         planned = managed.planned_toolchain(release)
     else:
-        planned = Toolchain(
-            provider="system", release=release, env={"(checked at build time)": "..."}
-        )
+        planned = Toolchain(provider="system", release=release, env={"(checked at build time)": "..."})
     return wheel_build.plan_build(planned, out_dir).describe()
 
 
@@ -111,9 +112,7 @@ def audit_or_fail(session: nox.Session, wheels: list[Path], release: Release) ->
 
 
 def audit(session: nox.Session, project_dir: Path) -> None:
-    arguments = parser(
-        "audit", "Check wheels against a Pyodide release's tags and side-module rules."
-    )
+    arguments = parser("audit", "Check wheels against a Pyodide release's tags and side-module rules.")
     arguments.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
     add_target_options(arguments, several=False)
     options = parse(session, arguments)
@@ -136,9 +135,7 @@ def doctor(session: nox.Session, project_dir: Path) -> None:
             )
         else:
             toolchain_env.update(installed.env)
-    checks = machine_checks.run_checks(
-        release, releases(project_dir), project_dir, os.environ, toolchain_env
-    )
+    checks = machine_checks.run_checks(release, releases(project_dir), project_dir, os.environ, toolchain_env)
     print(
         f"Pyodide {release.version}: Python {release.python}, Emscripten {release.emscripten}, "
         f"Rust {release.rust_toolchain} ({options.toolchain} toolchain)"

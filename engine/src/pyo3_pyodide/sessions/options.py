@@ -54,9 +54,7 @@ def run_parser(session: nox.Session, parse_args: Callable[[list[str]], T]) -> T:
         session.skip("help shown")
 
 
-def targets(
-    session: nox.Session, project_dir: Path, names: list[str] | str | None
-) -> list[Release]:
+def targets(session: nox.Session, project_dir: Path, names: list[str] | str | None) -> list[Release]:
     """The releases the arguments name, or the project's target."""
     try:
         matrix = load_matrix(project_dir / MATRIX_FILE)
@@ -69,7 +67,6 @@ def targets(
 
 def releases(project_dir: Path) -> dict[str, Release]:
     return load_matrix(project_dir / MATRIX_FILE).releases
-
 
 
 def parse_known(

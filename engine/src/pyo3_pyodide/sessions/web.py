@@ -11,10 +11,13 @@ import nox
 
 from pyo3_pyodide.apps import bundle as static_bundle
 from pyo3_pyodide.apps import pyodide_lock
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import sha256_of
+from pyo3_pyodide.resolve import pip
+from pyo3_pyodide.resolve.test_lock import TEST_LOCK_FILE
+from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import serve as server
 from pyo3_pyodide.runtime import wasm_test as pyodide_tests
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.toolchain.download import console, sha256_of
 from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser, releases, targets
 
 
@@ -24,7 +27,7 @@ def wasm_test_requirements(project_dir: Path) -> list[str]:
     groups = pyproject.get("dependency-groups", {})
     group = "wasm-test" if "wasm-test" in groups else "test"
     requirements = list(nox.project.dependency_groups(pyproject, group)) if group in groups else []
-    if not any(pyodide_tests.requirement_name(line) == "pytest" for line in requirements):
+    if not any(pip.requirement_name(line) == "pytest" for line in requirements):
         requirements.append("pytest")
     return requirements
 
@@ -53,7 +56,7 @@ def wasm_test(session: nox.Session, project_dir: Path) -> None:
     arguments.add_argument(
         "--relock",
         action="store_true",
-        help=f"resolve the test wheels again and rewrite {pyodide_tests.LOCK_FILE}",
+        help=f"resolve the test wheels again and rewrite {TEST_LOCK_FILE}",
     )
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide)
@@ -69,7 +72,7 @@ def wasm_test(session: nox.Session, project_dir: Path) -> None:
             relock=options.relock,
         )
         code = pyodide_tests.run(plan, project_dir, browser=options.browser)
-    except (pyodide_tests.WasmTestError, runtimes.RuntimeSetupError) as error:
+    except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:
         session.error(str(error))
     if code != 0:
         session.error(pyodide_tests.explain_exit(code, plan))
@@ -106,8 +109,7 @@ def serve(session: nox.Session, project_dir: Path) -> None:
     web_dir = project_dir / "web"
     if not (web_dir / "index.html").is_file():
         session.error(
-            f"{web_dir / 'index.html'} not found: the demo page lives there "
-            "(`copier update` brings it back)"
+            f"{web_dir / 'index.html'} not found: the demo page lives there (`copier update` brings it back)"
         )
     try:
         runtime = runtimes.ensure_runtime(release)
@@ -115,24 +117,21 @@ def serve(session: nox.Session, project_dir: Path) -> None:
             wheel = pyodide_tests.select_wheel(project_dir, runtime)
         else:
             wheel = pyodide_tests.check_wheel(options.wheel, runtime, releases(project_dir).values())
-    except (pyodide_tests.WasmTestError, runtimes.RuntimeSetupError) as error:
+    except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:
         session.error(str(error))
     site = server.demo_site(web_dir, runtime.folder, wheel)
     what = f"{runtime.describe()} and {wheel.name}"
     serve_until_stopped(session, site, options.port, web_dir, what)
 
 
-def serve_until_stopped(
-    session: nox.Session, site: server.Site, port: int, folder: Path, what: str
-) -> None:
+def serve_until_stopped(session: nox.Session, site: server.Site, port: int, folder: Path, what: str) -> None:
     try:
         with server.serving(site, port, log=console.print) as url:
             session.log(f"serving {folder} at {url} with {what}; Ctrl+C stops")
             threading.Event().wait()
     except OSError as error:
         session.error(
-            f"cannot serve on 127.0.0.1:{port}: {error}. Pick another port: "
-            "`nox -s serve -- --port 8001`"
+            f"cannot serve on 127.0.0.1:{port}: {error}. Pick another port: `nox -s serve -- --port 8001`"
         )
 
 
@@ -153,9 +152,7 @@ def serve_bundle(session: nox.Session, project_dir: Path, folder: Path, port: in
             f"{built} differs from the bundle's copy: the bundle is older than the last build. "
             "`nox -s bundle` brings it up to date"
         )
-    what = (
-        f"{config['package']} ({wheel.name}) through {config['lock']}, Pyodide {config['release']}"
-    )
+    what = f"{config['package']} ({wheel.name}) through {config['lock']}, Pyodide {config['release']}"
     serve_until_stopped(session, server.static_site(folder), port, folder, what)
 
 
@@ -213,10 +210,15 @@ def lock(session: nox.Session, project_dir: Path) -> None:
     if base_url and not base_url.endswith("/"):
         base_url += "/"
     try:
-        made = pyodide_lock.write_lock(
+        made = pyodide_lock.write_pyodide_lock(
             runtime, wheel, project_dir / options.out, base_url=base_url, refresh=options.refresh
         )
-    except (pyodide_lock.LockError, runtimes.RuntimeSetupError, pyodide_tests.WasmTestError) as error:
+    except (
+        pyodide_lock.LockError,
+        runtimes.RuntimeSetupError,
+        pyodide_tests.WasmTestError,
+        pip.ResolveError,
+    ) as error:
         session.error(str(error))
     session.log(
         f"wrote {made.path}: the lock of {runtime.describe()} plus "
@@ -240,7 +242,12 @@ def bundle(session: nox.Session, project_dir: Path) -> None:
         made = static_bundle.write_bundle(
             runtime, wheel, project_dir / "web", project_dir / options.out, options.refresh
         )
-    except (pyodide_lock.LockError, runtimes.RuntimeSetupError, pyodide_tests.WasmTestError) as error:
+    except (
+        pyodide_lock.LockError,
+        runtimes.RuntimeSetupError,
+        pyodide_tests.WasmTestError,
+        pip.ResolveError,
+    ) as error:
         session.error(str(error))
     size = static_bundle.size_of(made.folder) / 2**20
     session.log(

@@ -7,7 +7,6 @@ import os
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -17,6 +16,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import staged_file
 from pyo3_pyodide.toolchain.model import ToolchainError
 
 GITHUB_MIRROR_ENV = "PYO3_PYODIDE_GITHUB_MIRROR"
@@ -24,31 +25,15 @@ CHUNK_SIZE = 1 << 20
 # (connect, read) in seconds; the read timeout is the longest silence between two chunks.
 TIMEOUT_SECONDS = (15, 60)
 
-# markup=False: paths and URLs print as they are; soft_wrap: long lines stay whole in logs.
-console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
-
-def sha256_of(path: Path) -> str:
-    """The sha256 of a file, as 64 lowercase hex digits."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(CHUNK_SIZE), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def download(
-    url: str, destination: Path, *, what: str, sha256: str | None, sha256_origin: str = ""
-) -> str:
+def download(url: str, destination: Path, *, what: str, sha256: str | None, sha256_origin: str = "") -> str:
     """Fetch `url` into `destination` with a progress bar; return the file's sha256.
 
     With `sha256`, any other content is refused (`sha256_origin` says where that digest comes from).
     The bytes go to `destination`.part first, and only a complete, verified file is renamed to
     `destination`: a download cut short or corrupted never looks finished.
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
-    try:
+    with staged_file(destination) as partial:
         digest = _fetch(url, partial, what)
         if sha256 is not None and digest != sha256:
             raise ToolchainError(
@@ -57,9 +42,6 @@ def download(
                 "corrupt or the file was replaced: run again; if it persists, check the mirror or "
                 "the pin."
             )
-        os.replace(partial, destination)
-    finally:
-        partial.unlink(missing_ok=True)
     return digest
 
 
@@ -162,9 +144,7 @@ def unpack(tarball: Path, destination: Path, *, source: str, top: str) -> None:
             else:
                 archive.extractall(destination)
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise ToolchainError(
-            f"could not unpack {source} ({error}); nothing was installed."
-        ) from None
+        raise ToolchainError(f"could not unpack {source} ({error}); nothing was installed.") from None
     if not (destination / top).is_dir():
         raise ToolchainError(f"{source} holds no {top}/ folder; nothing was installed.")
 

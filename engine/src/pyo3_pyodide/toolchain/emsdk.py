@@ -13,9 +13,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from pyo3_pyodide import files
 from pyo3_pyodide.cache import MARKER, cache_dir, read_json, write_json
-from pyo3_pyodide.toolchain.download import console, download, mirrored, read_patches, sha256_of
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain.download import download, mirrored, read_patches
 from pyo3_pyodide.toolchain.model import ToolchainError
 
 EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
@@ -64,16 +67,13 @@ def pyodide_patches(release: Release) -> list[Path]:
         contents = read_patches(tarball, source=release.xbuildenv_url)
     finally:
         tarball.unlink()
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "patches").mkdir(parents=True)
-    for name, content in contents.items():
-        (staging / "patches" / name).write_bytes(content)
-    digests = {name: hashlib.sha256(content).hexdigest() for name, content in contents.items()}
-    marker = {"url": release.xbuildenv_url, "sha256": release.xbuildenv_sha256, "patches": digests}
-    write_json(staging / MARKER, marker)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(staging, folder)
+    with files.staged_folder(folder) as staging:
+        (staging / "patches").mkdir()
+        for name, content in contents.items():
+            (staging / "patches" / name).write_bytes(content)
+        digests = {name: hashlib.sha256(content).hexdigest() for name, content in contents.items()}
+        marker = {"url": release.xbuildenv_url, "sha256": release.xbuildenv_sha256, "patches": digests}
+        write_json(staging / MARKER, marker)
     console.print(
         f"Pyodide's Emscripten patches: {', '.join(sorted(contents))}"
         if contents
@@ -109,9 +109,7 @@ def _git_apply(emscripten_dir: Path, patches: list[Path], *options: str) -> str:
     # relative to emsdk's root and skip them silently (as pyodide-build notes).
     command = ["git", "apply", *options, *map(str, patches)]
     env = {**os.environ, "GIT_DIR": "."}
-    result = subprocess.run(
-        command, cwd=emscripten_dir, env=env, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(command, cwd=emscripten_dir, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         names = ", ".join(patch.name for patch in patches)
         raise PatchError(
@@ -139,11 +137,7 @@ def _apply_patches(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> dic
     emscripten_dir = emsdk_dir / "upstream" / "emscripten"
     wanted = {patch.name: sha256_of(patch) for patch in patches}
     done = read_json(emsdk_dir / PATCHED)
-    if (
-        done
-        and done["patches"] == wanted
-        and done["files"] == _patched_files(emscripten_dir, patches)
-    ):
+    if done and done["patches"] == wanted and done["files"] == _patched_files(emscripten_dir, patches):
         return done["files"]
     (emsdk_dir / PATCHED).unlink(missing_ok=True)
     if patches:
@@ -219,22 +213,16 @@ def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> Non
 def _clone_emsdk(emsdk_dir: Path) -> None:
     url = os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT
     if shutil.which("git") is None:
-        raise ToolchainError(
-            "git is not on PATH: emsdk is installed with git. Install git, run again."
-        )
+        raise ToolchainError("git is not on PATH: emsdk is installed with git. Install git, run again.")
     shutil.rmtree(emsdk_dir, ignore_errors=True)
-    staging = emsdk_dir.with_name(emsdk_dir.name + ".clone")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
     console.print(f"emsdk: $ git clone --depth 1 {url} {emsdk_dir}")
-    command = ["git", "clone", "--quiet", "--depth", "1", url, str(staging)]
-    if subprocess.run(command, check=False).returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ToolchainError(
-            f"`git clone {url}` failed (output above): check the network, or set {EMSDK_GIT_ENV} "
-            "to a mirror of emsdk's git repository, and run again."
-        )
-    os.replace(staging, emsdk_dir)
+    with files.staged_folder(emsdk_dir, create=False) as staging:
+        command = ["git", "clone", "--quiet", "--depth", "1", url, str(staging)]
+        if subprocess.run(command, check=False).returncode != 0:
+            raise ToolchainError(
+                f"`git clone {url}` failed (output above): check the network, or set {EMSDK_GIT_ENV} "
+                "to a mirror of emsdk's git repository, and run again."
+            )
 
 
 def _run_emsdk(emsdk_dir: Path, command: str, emscripten: str) -> None:

@@ -43,18 +43,19 @@ from pathlib import Path
 
 from rich.table import Table
 
-from pyo3_pyodide.toolchain import emsdk
 from pyo3_pyodide.cache import (
     CACHE_ENV,
     MARKER,
     cache_dir,
-    cache_lock,
+    file_lock,
     format_size,
     read_json,
     write_json,
 )
-from pyo3_pyodide.toolchain.download import console, download, mirrored, unpack
+from pyo3_pyodide.console import console
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain import emsdk
+from pyo3_pyodide.toolchain.download import download, mirrored, unpack
 from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 
 SYSROOT_MARKER = f"{TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
@@ -67,7 +68,7 @@ INSTALL_RUSTUP = (
 def ensure_toolchain(release: Release) -> Toolchain:
     """Install what `release` pins where it is missing, and return the toolchain ready for builds."""
     started = time.monotonic()
-    with cache_lock(cache_dir() / ".lock"):
+    with file_lock(cache_dir() / ".lock"):
         _ensure_rust(release)
         if release.rust_sysroot_url:
             _ensure_rust_sysroot(release)
@@ -398,7 +399,7 @@ def prune(keep_releases: Iterable[Release]) -> int:
     rustup's toolchains are left alone: `rustup toolchain uninstall X` removes one.
     """
     freed = 0
-    with cache_lock(cache_dir() / ".lock"):
+    with file_lock(cache_dir() / ".lock"):
         for entry in list_cache(keep_releases):
             if entry.used_by:
                 continue

@@ -15,8 +15,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-import platformdirs
-
+from pyo3_pyodide.cache import cache_dir
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 
@@ -41,16 +40,12 @@ class RustVersion:
 def run_text(argv: list[str], env: Mapping[str, str] | None = None) -> str:
     """A command's standard output, or a ToolchainError naming the command and its error."""
     try:
-        result = subprocess.run(
-            argv, capture_output=True, text=True, env=env, check=False, timeout=60
-        )
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
     except OSError as error:
         raise ToolchainError(f"`{' '.join(argv)}` could not run: {error}") from None
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise ToolchainError(
-            f"`{' '.join(argv)}` failed: {detail[-1] if detail else result.returncode}"
-        )
+        raise ToolchainError(f"`{' '.join(argv)}` failed: {detail[-1] if detail else result.returncode}")
     return result.stdout.strip()
 
 
@@ -138,7 +133,7 @@ def has_rust_src(sysroot: Path) -> bool:
 
 def em_cache_dir(release: Release) -> Path:
     """A writable Emscripten cache per version (a distro's default cache folder is often read-only)."""
-    return Path(platformdirs.user_cache_dir("pyo3-pyodide")) / "em-cache" / release.emscripten
+    return cache_dir() / "em-cache" / release.emscripten
 
 
 def system_toolchain(

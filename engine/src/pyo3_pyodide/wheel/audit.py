@@ -19,9 +19,8 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.wheel import tags as wheel_tags
 
 WASM_MAGIC = b"\0asm"
 WASM_VERSION = 1
@@ -258,20 +257,20 @@ def tag_problems(filename: str, release: Release) -> list[str]:
     """What is wrong with a wheel file name's Python and platform tags for `release`."""
     rebuild = f"Fix: rebuild with `nox -s wasm_build -- --pyodide {release.version}`"
     try:
-        _, _, _, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename as error:
+        found = wheel_tags.wheel_tags(filename)
+    except wheel_tags.BadWheelName as error:
         tags = f"{release.python_tag}-{release.python_tag}-{release.platform_tag}"
-        problem = f"is not a valid wheel file name ({error}); expected NAME-VERSION-{tags}.whl. "
-        return [problem + "Fix: keep the name the build gave it"]
+        reason = str(error).removeprefix(f"{filename} ")
+        return [f"{reason}; expected NAME-VERSION-{tags}.whl"]
     problems = []
-    python_tags = sorted({f"{tag.interpreter}-{tag.abi}" for tag in tags})
-    expected_python = f"{release.python_tag}-{release.python_tag}"
-    if python_tags != [expected_python]:
+    if not wheel_tags.python_fits(filename, release.python_tag):
+        python_tags = sorted({f"{tag.interpreter}-{tag.abi}" for tag in found})
         problems.append(
-            f"has Python tag {', '.join(python_tags)}, expected {expected_python} "
+            f"has Python tag {', '.join(python_tags)}, expected {release.python_tag}-{release.python_tag} "
+            f"or an abi3 tag of Python {release.python} or older "
             f"(Pyodide {release.version} runs Python {release.python}). {rebuild}"
         )
-    platform_tags = sorted({tag.platform for tag in tags})
+    platform_tags = sorted({tag.platform for tag in found})
     if platform_tags != [release.platform_tag]:
         problems.append(
             f"has platform tag {', '.join(platform_tags)}, expected {release.platform_tag} "
@@ -360,9 +359,7 @@ def _init_problem(member: str, module: WasmModule) -> str | None:
 def thread_signs(module: WasmModule) -> list[str]:
     """What in a module shows it was built with -pthread or shared memory (empty: nothing)."""
     signs = [
-        f"imports shared memory {item.module}.{item.name}"
-        for item in module.imports
-        if item.shared_memory
+        f"imports shared memory {item.module}.{item.name}" for item in module.imports if item.shared_memory
     ]
     signs += [f"exports {name}" for name in module.exports if name in THREAD_EXPORTS]
     signs += [

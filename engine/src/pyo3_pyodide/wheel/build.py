@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
+from pyo3_pyodide.wheel import tags as wheel_tags
 
 RUSTFLAGS_VAR = "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"
 # Variables that make cargo ignore every target's rustflags, .cargo/config.toml's included.
@@ -57,7 +58,15 @@ def maturin_command() -> list[str]:
 def plan_build(toolchain: Toolchain, out_dir: Path, maturin: list[str] | None = None) -> BuildPlan:
     """The maturin command and environment that build a wheel for `toolchain.release`."""
     release = toolchain.release
-    argv = [*(maturin or ["maturin"]), "build", "--release", "--target", TARGET, "-i", f"python{release.python}"]
+    argv = [
+        *(maturin or ["maturin"]),
+        "build",
+        "--release",
+        "--target",
+        TARGET,
+        "-i",
+        f"python{release.python}",
+    ]
     argv += ["--out", str(out_dir)]
     if toolchain.build_std:
         argv.append("-Zbuild-std=std,panic_unwind")
@@ -81,12 +90,17 @@ def build_environment(plan: BuildPlan, environ: Mapping[str, str] | None = None)
     return environ
 
 
-def expected_wheel_suffix(toolchain: Toolchain) -> str:
+def expected_tags(toolchain: Toolchain) -> str:
     release = toolchain.release
-    return f"-{release.python_tag}-{release.python_tag}-{release.platform_tag}.whl"
+    return f"{release.python_tag}-{release.python_tag} (or abi3) and {release.platform_tag}"
 
 
 def newest_wheel(out_dir: Path, toolchain: Toolchain) -> Path | None:
-    """The newest wheel in `out_dir` with the tags of `toolchain`'s release (what maturin just wrote)."""
-    wheels = list(out_dir.glob(f"*{expected_wheel_suffix(toolchain)}"))
+    """The newest wheel in `out_dir` that fits `toolchain`'s release (what maturin just wrote)."""
+    release = toolchain.release
+    wheels = [
+        path
+        for path in out_dir.glob("*.whl")
+        if wheel_tags.fits(path.name, release.python_tag, [release.platform_tag])
+    ]
     return max(wheels, key=lambda path: path.stat().st_mtime, default=None)
