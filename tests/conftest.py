@@ -1,12 +1,7 @@
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from template_tools import ENGINE_DIR
 from template_tools.render import render_project
 
 
@@ -18,34 +13,6 @@ def render(tmp_path):
         return render_project(tmp_path / folder, answers)
 
     return _render
-
-
-def rendered_target(project: Path) -> dict:
-    """The target release as the engine resolves it in the rendered project."""
-    code = "import dataclasses, json; from pyo3_pyodide.matrix import target_release; "
-    code += "print(json.dumps(dataclasses.asdict(target_release('.'))))"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(ENGINE_DIR / "src")},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout)
-
-
-def run_nox(project: Path, *args: str, timeout: int = 1800, env=None) -> subprocess.CompletedProcess:
-    """Run the project's own noxfile with the `nox` command a user types; output is captured as text."""
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("nox")), *args],
-        cwd=project,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
 
 
 SID_ANSWERS = {

@@ -1,17 +1,10 @@
 """The demo page web/ and `nox -s serve`: the server's headers, and the page in headless Chromium with the
 wheel that the Debian sid root built."""
 
-import contextlib
 import json
-import queue
-import re
-import signal
 import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from pyo3_pyodide.runtime import npm as runtimes
@@ -19,24 +12,15 @@ from pyo3_pyodide.runtime import serve
 
 from template_tools import matrix
 from template_tools.render import render_project
-from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
+from tests.pyodide_helpers import TEST_CACHE, get, jiter_wheel, serve_session
 
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 STABLE = matrix.load().releases[matrix.load().default]
-SERVING = re.compile(r"serving (\S+) at (http://127\.0\.0\.1:\d+/) with (.*)")
 
 
 @pytest.fixture(autouse=True)
 def shared_cache(monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(TEST_CACHE))
-
-
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 def test_server_types_headers_and_limits(tmp_path):
@@ -73,37 +57,6 @@ def test_server_types_headers_and_limits(tmp_path):
         head = urllib.request.Request(url + "pyodide/pyodide.mjs", method="HEAD")
         with urllib.request.urlopen(head, timeout=30) as response:
             assert response.status == 200 and response.read() == b""
-
-
-@contextlib.contextmanager
-def serve_session(project: Path, *args: str):
-    """Run `nox -s serve -- --port 0 ARGS` in the project; yields (base URL, the line that names it)."""
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("nox")), "-s", "serve", "--", "--port", "0", *args],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    seen = []
-    try:
-        while True:
-            line = lines.get(timeout=300)
-            seen.append(line)
-            found = SERVING.search(line)
-            if found:
-                break
-            assert process.poll() is None, "".join(seen)
-        yield found.group(2), found.group(0)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_serve_session_serves_the_page_the_runtime_and_the_wheel(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 from pyo3_pyodide import doctor
 
 from template_tools import matrix
-from tests.conftest import run_nox
 from tests.fake_tools import fake_toolchain
+from tests.project_helpers import nox as run_nox
 
 MATRIX = matrix.load()
 PRE = MATRIX.releases["315.0.0-alpha.2"]

@@ -4,7 +4,8 @@ Pyodide sessions from it offline afterwards, without starting an installer."""
 import filecmp
 
 from template_tools import ENGINE_DIR, matrix
-from tests.pyodide_helpers import jiter_wheel, nox, output_of
+from tests.project_helpers import nox, output_of
+from tests.pyodide_helpers import jiter_wheel
 
 MATRIX = matrix.load()
 STABLE = MATRIX.releases[MATRIX.default]

@@ -24,8 +24,8 @@ from pyo3_pyodide.apps import pyodide_lock as lock
 from pyo3_pyodide.runtime import npm as runtimes
 
 from template_tools import matrix
-from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, fake_runtime, nox, output_of
-from tests.test_demo_page import get, serve_session
+from tests.project_helpers import can_cut_the_network, nox, output_of
+from tests.pyodide_helpers import TEST_CACHE, fake_runtime, get, serve_session
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]

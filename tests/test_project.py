@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import run_nox
+from tests.project_helpers import nox as run_nox
 
 
 def git_init(project):

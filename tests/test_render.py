@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from template_tools import matrix
-from tests.conftest import rendered_target
+from tests.project_helpers import rendered_target
 
 MATRIX = matrix.load()
 

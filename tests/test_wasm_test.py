@@ -18,7 +18,8 @@ from pyo3_pyodide.runtime import wasm_test
 
 from template_tools import matrix
 from template_tools.render import render_project
-from tests.pyodide_helpers import TEST_CACHE, can_cut_the_network, fake_runtime, jiter_wheel, nox, output_of
+from tests.project_helpers import can_cut_the_network, nox, output_of
+from tests.pyodide_helpers import TEST_CACHE, fake_runtime, jiter_wheel
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]

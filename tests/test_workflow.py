@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from template_tools import matrix
-from tests.conftest import run_nox
+from tests.project_helpers import nox as run_nox
 
 MATRIX = matrix.load()
 ACTIONLINT_VERSION = "v1.7.12"
