@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from template_tools.render import render_project
+from tests import real_builds
 
 
 @pytest.fixture
@@ -29,19 +30,47 @@ def sid_built_project(tmp_path_factory):
     """A project with non-default answers for the 315 prerelease, built by its own `nox -s wasm_build
     -- --toolchain system` inside the Debian sid root (once per test run): (project, nox result).
 
-    Skips, in one line, when sid's emcc no longer matches the release the project targets.
+    Fails, with the fix, when the root's emcc is not the Emscripten of the release the project targets;
+    skips instead where PYO3_PYODIDE_ACCEPT_NO_WASM_BUILD=1 accepts that. Either way the run's last line
+    says which real builds were made (tests/real_builds.py).
     """
     from template_tools import matrix, sidroot
 
-    release = matrix.load().releases[SID_ANSWERS["pyodide_version"]]
-    root = sidroot.ensure_root()
-    emcc = sidroot.emcc_version(root)
-    if emcc != release.emscripten:
-        fitting = [v for v, other in matrix.load().releases.items() if other.emscripten == emcc]
-        pytest.skip(
-            f"Debian sid's emcc is now {emcc}, not {release.emscripten} (Pyodide {release.version}); "
-            f"it fits {', '.join(fitting) or 'no release'} of the matrix"
-        )
+    releases = matrix.load().releases
+    release = releases[SID_ANSWERS["pyodide_version"]]
+    try:
+        root = sidroot.ensure_root()
+        emcc = sidroot.emcc_version(root)
+    except Exception as error:
+        real_builds.RUN.not_made.append(f"the Debian root is unusable: {str(error).splitlines()[0]}")
+        raise
+    real_builds.require_emscripten(emcc, release, releases.values())
     project = render_project(tmp_path_factory.mktemp("sid") / "Wasm-Demo", SID_ANSWERS)
     argv = ["nox", "-s", "wasm_build", "--", "--toolchain", "system"]
-    return project, sidroot.run(root, argv, cwd=str(project), bind=project)
+    result = sidroot.run(root, argv, cwd=str(project), bind=project)
+    suite = (sidroot.read_marker(root) or {}).get("suite", "sid")
+    build = real_builds.Build(
+        SID_ANSWERS["project_name"],
+        release.version,
+        f"the Debian {suite} root",
+        emcc,
+        sidroot.rustc_version(root),
+        result.returncode,
+    )
+    real_builds.RUN.builds.append(build)
+    return project, result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session):
+    """Print which real wasm builds this run made, as the run's very last line.
+
+    A wrapper around pytest_sessionfinish rather than a pytest_terminal_summary hook: pytest prints its own
+    "N passed in Xs" line after every terminal summary, in its reporter's pytest_sessionfinish; the outermost
+    wrapper (tryfirst) finishes after that.
+    """
+    result = yield
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(real_builds.RUN.summary_line())
+    return result

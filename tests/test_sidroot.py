@@ -8,12 +8,14 @@ import gzip
 import json
 import lzma
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from template_tools import matrix, sidroot
+from tests import real_builds
 from tests.mirrors import MirrorServer
 
 RELEASES = list(matrix.load().releases.values())
@@ -217,6 +219,75 @@ def test_the_summary_line_comes_from_the_marker(tmp_path):
         f"Debian testing root {tmp_path}: emscripten {release.emscripten}, rustc 1.2.3, "
         f"python {release.python}.1; real wasm builds for Pyodide {release.version}"
     )
+
+
+def test_a_root_without_the_releases_emscripten_fails_the_real_build_with_the_fix(monkeypatch):
+    monkeypatch.delenv(sidroot.ACCEPT_NO_WASM_BUILD, raising=False)
+    release, record = RELEASES[0], real_builds.Record()
+    real_builds.require_emscripten(release.emscripten, release, RELEASES, record)  # it fits: nothing to say
+    assert record == real_builds.Record()
+
+    with pytest.raises(pytest.fail.Exception) as raised:
+        real_builds.require_emscripten(unpinned_emscripten(), release, RELEASES, record)
+
+    why = (
+        f"the Debian root's emcc is {unpinned_emscripten()}, not {release.emscripten} "
+        f"(Pyodide {release.version}); it fits no release of the matrix"
+    )
+    assert str(raised.value).startswith(f"No real wasm build: {why}.\nFix: remake the root")
+    assert f"{sidroot.ACCEPT_NO_WASM_BUILD}=1" in str(raised.value)
+    assert record.summary_line() == f"real wasm builds: none ({why})"
+
+
+def test_accepting_no_wasm_build_skips_it_and_says_so_in_the_last_line(monkeypatch):
+    monkeypatch.setenv(sidroot.ACCEPT_NO_WASM_BUILD, "1")
+    release, other = RELEASES[0], RELEASES[-1]
+    assert release.emscripten != other.emscripten
+    record = real_builds.Record()
+    with pytest.raises(pytest.skip.Exception, match=f"accepted by {sidroot.ACCEPT_NO_WASM_BUILD}=1"):
+        real_builds.require_emscripten(other.emscripten, release, RELEASES, record)
+    assert record.summary_line().startswith(
+        f"real wasm builds: none ({sidroot.ACCEPT_NO_WASM_BUILD}=1: the Debian root's emcc is {other.emscripten}"
+    )
+    assert f"it fits {other.version}" in record.summary_line()
+
+
+def test_the_last_line_names_each_real_build():
+    release = RELEASES[0]
+    built = real_builds.Build(
+        "Wasm-Demo", release.version, "the Debian sid root", release.emscripten, "1.2.3", 0
+    )
+    failed = real_builds.Build(
+        "Other", release.version, "the Debian testing root", release.emscripten, "1.2.3", 2
+    )
+    assert real_builds.Record(builds=[built]).summary_line() == (
+        f"real wasm builds: Wasm-Demo for Pyodide {release.version} in the Debian sid root "
+        f"(emscripten {release.emscripten}, rustc 1.2.3)"
+    )
+    assert (
+        real_builds.Record(builds=[built, failed])
+        .summary_line()
+        .endswith(
+            "in the Debian testing root (emscripten "
+            f"{release.emscripten}, rustc 1.2.3), which FAILED (exit code 2)"
+        )
+    )
+
+
+def test_the_runs_last_line_says_which_real_builds_were_made():
+    selected = f"{Path(__file__).name}::test_the_upstream_part_of_a_debian_version"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", selected, "-p", "no:cacheprovider"],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 4 passed in " in lines[-2]  # pytest's own last line comes before
+    assert lines[-1] == "real wasm builds: none (no test of this run needed one)"
 
 
 @pytest.fixture(scope="module")
