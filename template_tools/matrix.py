@@ -41,8 +41,10 @@ def raw(path: Path = MATRIX_PATH) -> dict:
 
 def mirror_text(path: Path = MATRIX_PATH) -> str:
     """What copier-matrix.yml must hold for the matrix at `path` (checked first)."""
-    load(path)
-    question = {"pyodide_matrix": {"type": "yaml", "when": False, "default": raw(path)}}
+    checked = load(path)
+    # `lines` maps each release line to the matrix's release of it: copier answers may name a line.
+    data = {**raw(path), "lines": {release.line: version for version, release in checked.releases.items()}}
+    question = {"pyodide_matrix": {"type": "yaml", "when": False, "default": data}}
     return MIRROR_HEADER + yaml.safe_dump(question, sort_keys=False, width=120)
 
 

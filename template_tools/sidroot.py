@@ -117,7 +117,7 @@ class Suite:
     versions: dict[str, str]
 
     def upstream(self, package: str) -> str | None:
-        """The upstream part of the package's version ("6.0.5" for "6.0.5+dfsg-2"); None when absent."""
+        """The upstream part of the package's version ("X.Y.Z" for "X.Y.Z+dfsg-2"); None when absent."""
         return upstream_version(self.versions[package]) if package in self.versions else None
 
 

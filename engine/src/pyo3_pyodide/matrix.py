@@ -11,6 +11,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 MATRIX_FILE = "pyodide-matrix.toml"
 STATUSES = ("stable", "legacy", "prerelease")
 REQUIRED_KEYS = (
@@ -37,6 +39,12 @@ FORMATS = {
 }
 
 
+def line_of(version: str) -> str:
+    """The release line of a Pyodide version: "0.X" for 0.X.Y, the major version for 314 and later."""
+    parsed = Version(version)
+    return str(parsed.major) if parsed.major >= 314 else f"{parsed.major}.{parsed.minor}"
+
+
 class MatrixError(Exception):
     """pyodide-matrix.toml, or the target release named in pyproject.toml, is wrong."""
 
@@ -58,6 +66,11 @@ class Release:
     rust_sysroot_sha256: str | None = None
     xbuildenv_url: str | None = None
     xbuildenv_sha256: str | None = None
+
+    @property
+    def line(self) -> str:
+        """The release line: "0.X" for 0.X.Y, and the major version from Pyodide's scheme after 0.29 on."""
+        return line_of(self.version)
 
     @property
     def python_tag(self) -> str:
@@ -86,15 +99,22 @@ class Matrix:
     releases: dict[str, Release]
 
     def resolve(self, name: str) -> Release:
-        """The release that a target name ("stable" or a version) means."""
-        version = self.default if name == "stable" else name
-        if version not in self.releases:
-            known = ", ".join(["stable", *self.releases])
+        """The release that a target name means: "stable" (the matrix's default), a line (the matrix's
+        release of that line) or a version (that release; a version of a line the matrix has moved on
+        in, an older patch release, means that line's release)."""
+        if name == "stable":
+            return self.releases[self.default]
+        if name in self.releases:
+            return self.releases[name]
+        by_line = {release.line: release for release in self.releases.values()}
+        try:
+            return by_line[name] if name in by_line else by_line[line_of(name)]
+        except (KeyError, InvalidVersion):
+            known = ", ".join(["stable", *by_line, *self.releases])
             raise MatrixError(
                 f"Pyodide release {name!r} is not in {MATRIX_FILE}; known: {known}. "
                 "Pick one of those, or run `copier update` to get newer releases."
-            )
-        return self.releases[version]
+            ) from None
 
 
 def _check_release(version: str, table: object) -> Release:
@@ -163,15 +183,18 @@ def load_matrix(path: Path) -> Matrix:
     return parse_matrix(data)
 
 
-def target_name(project_dir: Path) -> str:
-    """The target release that pyproject.toml names: "stable" or a version."""
-    pyproject = tomllib.loads((Path(project_dir) / "pyproject.toml").read_text(encoding="utf-8"))
-    try:
-        return pyproject["tool"]["pyodide-target"]["release"]
-    except KeyError:
+def target_name(project_dir: Path, default: str | None = None) -> str:
+    """The target release: pyproject.toml's `[tool.pyodide-target] release` ("stable", a line or a version),
+    else `default` (what the noxfile of a project that adopted the Pyodide layer passes)."""
+    path = Path(project_dir) / "pyproject.toml"
+    pyproject = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    named = pyproject.get("tool", {}).get("pyodide-target", {}).get("release")
+    if named is None and default is None:
         raise MatrixError(
-            'pyproject.toml lacks [tool.pyodide-target] release = "stable" (or a version)'
-        ) from None
+            'pyproject.toml lacks [tool.pyodide-target] release = "stable" (or a line such as "314", '
+            "or a version): add it to name the Pyodide release to build for"
+        )
+    return named or default
 
 
 def target_release(project_dir: Path, override: str | None = None) -> Release:

@@ -1,7 +1,8 @@
 """The bodies of the Pyodide nox sessions: one function per session, named after it.
 
 A project's noxfile calls each in one line (`engine.wasm_build(session)`); the project is the current
-directory, which nox sets to the noxfile's folder. The build sessions (build.py) and the sessions around
+directory, which nox sets to the noxfile's folder. `target` is the release to build for when pyproject.toml
+names none (`[tool.pyodide-target] release`): a project that adopted the Pyodide layer keeps it in its noxfile. The build sessions (build.py) and the sessions around
 Pyodide itself (web.py) are imported only when one of them runs, so a build never loads the web tooling.
 """
 
@@ -12,57 +13,57 @@ from pathlib import Path
 import nox
 
 
-def toolchain(session: nox.Session) -> None:
+def toolchain(session: nox.Session, target: str | None = None) -> None:
     """Install the Rust and Emscripten toolchains the target release pins (--list, --prune)."""
     from pyo3_pyodide.sessions import build
 
-    build.toolchain(session, Path.cwd())
+    build.toolchain(session, Path.cwd(), target)
 
 
-def wasm_build(session: nox.Session) -> None:
+def wasm_build(session: nox.Session, target: str | None = None) -> None:
     """Build the Pyodide wheel into dist/ and audit it (--pyodide, --toolchain, --dry-run)."""
     from pyo3_pyodide.sessions import build
 
-    build.wasm_build(session, Path.cwd())
+    build.wasm_build(session, Path.cwd(), target)
 
 
-def audit(session: nox.Session) -> None:
+def audit(session: nox.Session, target: str | None = None) -> None:
     """Check wheels: tags, side module, PyInit export, no pthreads (`-- WHEEL... [--pyodide]`)."""
     from pyo3_pyodide.sessions import build
 
-    build.audit(session, Path.cwd())
+    build.audit(session, Path.cwd(), target)
 
 
-def doctor(session: nox.Session) -> None:
+def doctor(session: nox.Session, target: str | None = None) -> None:
     """Check this machine's toolchains against the target release's pins, with a fix per problem."""
     from pyo3_pyodide.sessions import build
 
-    build.doctor(session, Path.cwd())
+    build.doctor(session, Path.cwd(), target)
 
 
-def wasm_test(session: nox.Session) -> None:
+def wasm_test(session: nox.Session, target: str | None = None) -> None:
     """Run the tests inside Pyodide with the wheel installed (--browser, --wheel, pytest args)."""
     from pyo3_pyodide.sessions import web
 
-    web.wasm_test(session, Path.cwd())
+    web.wasm_test(session, Path.cwd(), target)
 
 
-def lock(session: nox.Session) -> None:
+def lock(session: nox.Session, target: str | None = None) -> None:
     """Write dist/lock/pyodide-lock.json: the runtime's lock plus the wheel (--base-url, --wheel)."""
     from pyo3_pyodide.sessions import web
 
-    web.lock(session, Path.cwd())
+    web.lock(session, Path.cwd(), target)
 
 
-def bundle(session: nox.Session) -> None:
+def bundle(session: nox.Session, target: str | None = None) -> None:
     """Write dist/bundle/: page, Pyodide runtime, lock and wheels, for static hosting (--out)."""
     from pyo3_pyodide.sessions import web
 
-    web.bundle(session, Path.cwd())
+    web.bundle(session, Path.cwd(), target)
 
 
-def serve(session: nox.Session) -> None:
+def serve(session: nox.Session, target: str | None = None) -> None:
     """Serve the demo page web/ with Pyodide and the wheel on 127.0.0.1 (--port, --bundle)."""
     from pyo3_pyodide.sessions import web
 
-    web.serve(session, Path.cwd())
+    web.serve(session, Path.cwd(), target)

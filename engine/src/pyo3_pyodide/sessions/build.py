@@ -29,7 +29,7 @@ def provide(session: nox.Session, provider: str, release: Release, project_dir: 
         session.error(str(error))
 
 
-def toolchain(session: nox.Session, project_dir: Path) -> None:
+def toolchain(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser("toolchain", "Install or check the toolchains the target release pins.")
     add_target_options(arguments)
     arguments.add_argument("--list", action="store_true", help="show the cache's contents and sizes")
@@ -43,7 +43,7 @@ def toolchain(session: nox.Session, project_dir: Path) -> None:
     )
     options = parse(session, arguments)
     if options.dry_run:
-        for release in targets(session, project_dir, options.pyodide):
+        for release in targets(session, project_dir, options.pyodide, default_target):
             session.log(f"Pyodide {release.version}:\n" + "\n".join(managed.describe_plan(release)))
         return
     if options.list:
@@ -53,7 +53,7 @@ def toolchain(session: nox.Session, project_dir: Path) -> None:
         freed = managed.prune(releases(project_dir).values())
         session.log(f"freed {freed / 2**20:.1f} MiB")
         return
-    for release in targets(session, project_dir, options.pyodide):
+    for release in targets(session, project_dir, options.pyodide, default_target):
         ready = provide(session, options.toolchain, release, project_dir)
         session.log(
             f"{options.toolchain} toolchain ready for Pyodide {release.version}: "
@@ -61,7 +61,7 @@ def toolchain(session: nox.Session, project_dir: Path) -> None:
         )
 
 
-def wasm_build(session: nox.Session, project_dir: Path) -> None:
+def wasm_build(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser("wasm_build", "Build the Pyodide wheel(s) into dist/ and audit them.")
     add_target_options(arguments)
     arguments.add_argument("--out", default="dist", help="folder for the wheels (default: dist)")
@@ -74,7 +74,7 @@ def wasm_build(session: nox.Session, project_dir: Path) -> None:
         wheel_build.refuse_overriding_rustflags(os.environ)
     except ToolchainError as error:
         session.error(str(error))
-    for release in targets(session, project_dir, options.pyodide):
+    for release in targets(session, project_dir, options.pyodide, default_target):
         if options.dry_run:
             session.log(f"Pyodide {release.version}:\n{dry_plan(options.toolchain, release, out_dir)}")
             continue
@@ -111,20 +111,20 @@ def audit_or_fail(session: nox.Session, wheels: list[Path], release: Release) ->
         session.error("the audit found problems (see above)")
 
 
-def audit(session: nox.Session, project_dir: Path) -> None:
+def audit(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser("audit", "Check wheels against a Pyodide release's tags and side-module rules.")
     arguments.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
     add_target_options(arguments, several=False)
     options = parse(session, arguments)
-    [release] = targets(session, project_dir, options.pyodide)
+    [release] = targets(session, project_dir, options.pyodide, default_target)
     audit_or_fail(session, options.wheels, release)
 
 
-def doctor(session: nox.Session, project_dir: Path) -> None:
+def doctor(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser("doctor", "Check this machine against the target release's pins.")
     add_target_options(arguments, several=False)
     options = parse(session, arguments)
-    [release] = targets(session, project_dir, options.pyodide)
+    [release] = targets(session, project_dir, options.pyodide, default_target)
     toolchain_env = dict(os.environ)
     if options.toolchain == "managed":
         installed = managed.installed_toolchain(release)

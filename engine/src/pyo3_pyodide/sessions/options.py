@@ -54,13 +54,15 @@ def run_parser(session: nox.Session, parse_args: Callable[[list[str]], T]) -> T:
         session.skip("help shown")
 
 
-def targets(session: nox.Session, project_dir: Path, names: list[str] | str | None) -> list[Release]:
-    """The releases the arguments name, or the project's target."""
+def targets(
+    session: nox.Session, project_dir: Path, names: list[str] | str | None, default_target: str | None = None
+) -> list[Release]:
+    """The releases the arguments name, else the project's target (pyproject.toml's, else the noxfile's)."""
     try:
         matrix = load_matrix(project_dir / MATRIX_FILE)
         if isinstance(names, str):
             names = [names]
-        return [matrix.resolve(name) for name in names or [target_name(project_dir)]]
+        return [matrix.resolve(name) for name in names or [target_name(project_dir, default_target)]]
     except MatrixError as error:
         session.error(str(error))
 

@@ -41,25 +41,45 @@ def add_wheel_options(
     arguments.add_argument("--wheel", type=Path, metavar="PATH", help=wheel_help)
 
 
-def wasm_test(session: nox.Session, project_dir: Path) -> None:
+class BrowserOption(argparse.Action):
+    """`--browser` alone means Chromium, `--browser firefox` Firefox. A test path right after it
+    (`--browser tests/test_x.py`) is pytest's: it goes back to pytest's arguments."""
+
+    def __call__(self, parser, namespace, value, option_string=None) -> None:
+        names = tuple(pyodide_tests.BROWSERS)
+        if value is not None and value not in names:
+            if not Path(value.split("::")[0]).exists():
+                parser.error(f"--browser takes {' or '.join(names)} (alone: {self.const}), not {value!r}")
+            namespace.given_back = [*namespace.given_back, value]
+            value = None
+        setattr(namespace, self.dest, value or self.const)
+
+
+def wasm_test(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser(
         "wasm_test",
-        "Run the test suite inside Pyodide, in Node or in headless Chromium. Other arguments go to "
-        "pytest; a path among them replaces the default test folder, tests/.",
+        "Run the test suite inside Pyodide, in Node or in headless Chromium or Firefox. Other arguments "
+        "go to pytest; a path among them replaces the default test folder, tests/.",
     )
     add_wheel_options(arguments)
     arguments.add_argument(
         "--browser",
-        action="store_true",
-        help="run in headless Chromium (the installed one; $PYO3_PYODIDE_CHROMIUM picks another)",
+        action=BrowserOption,
+        nargs="?",
+        const="chromium",
+        metavar="chromium|firefox",
+        help="run in a headless browser, the installed one: Chromium (alone or `chromium`; "
+        "$PYO3_PYODIDE_CHROMIUM picks another) or Firefox (`firefox`; $PYO3_PYODIDE_FIREFOX picks "
+        "another)",
     )
+    arguments.set_defaults(given_back=[])
     arguments.add_argument(
         "--relock",
         action="store_true",
         help=f"resolve the test wheels again and rewrite {TEST_LOCK_FILE}",
     )
     options, pytest_args = parse_known(session, arguments)
-    [release] = targets(session, project_dir, options.pyodide)
+    [release] = targets(session, project_dir, options.pyodide, default_target)
     try:
         runtime = runtimes.ensure_runtime(release)
         plan = pyodide_tests.plan(
@@ -68,7 +88,7 @@ def wasm_test(session: nox.Session, project_dir: Path) -> None:
             releases(project_dir).values(),
             wasm_test_requirements(project_dir),
             wheel=options.wheel,
-            pytest_args=pytest_args,
+            pytest_args=[*options.given_back, *pytest_args],
             relock=options.relock,
         )
         code = pyodide_tests.run(plan, project_dir, browser=options.browser)
@@ -78,7 +98,7 @@ def wasm_test(session: nox.Session, project_dir: Path) -> None:
         session.error(pyodide_tests.explain_exit(code, plan))
 
 
-def serve(session: nox.Session, project_dir: Path) -> None:
+def serve(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser(
         "serve",
         "Serve the demo page web/ with Pyodide and this project's wheel on 127.0.0.1, or (--bundle) "
@@ -105,7 +125,7 @@ def serve(session: nox.Session, project_dir: Path) -> None:
             )
         serve_bundle(session, project_dir, project_dir / options.bundle, options.port)
         return
-    [release] = targets(session, project_dir, options.pyodide)
+    [release] = targets(session, project_dir, options.pyodide, default_target)
     web_dir = project_dir / "web"
     if not (web_dir / "index.html").is_file():
         session.error(
@@ -178,10 +198,10 @@ def add_lock_options(arguments: argparse.ArgumentParser, default_out: Path) -> N
 
 
 def lock_target(
-    session: nox.Session, project_dir: Path, options: argparse.Namespace
+    session: nox.Session, project_dir: Path, options: argparse.Namespace, default_target: str | None
 ) -> tuple[runtimes.Runtime, Path]:
     """The runtime of the release the options name, and the wheel to add to its lock."""
-    [release] = targets(session, project_dir, options.pyodide)
+    [release] = targets(session, project_dir, options.pyodide, default_target)
     try:
         runtime = runtimes.ensure_runtime(release)
         if options.wheel is None:
@@ -191,7 +211,7 @@ def lock_target(
         session.error(str(error))
 
 
-def lock(session: nox.Session, project_dir: Path) -> None:
+def lock(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser(
         "lock",
         "Write a pyodide-lock.json: the target runtime's own lock plus this project's wheel and its "
@@ -205,7 +225,7 @@ def lock(session: nox.Session, project_dir: Path) -> None:
         help="where the wheels will be hosted, when not beside the lock (default: beside it)",
     )
     options = parse(session, arguments)
-    runtime, wheel = lock_target(session, project_dir, options)
+    runtime, wheel = lock_target(session, project_dir, options, default_target)
     base_url = options.base_url
     if base_url and not base_url.endswith("/"):
         base_url += "/"
@@ -229,7 +249,7 @@ def lock(session: nox.Session, project_dir: Path) -> None:
     )
 
 
-def bundle(session: nox.Session, project_dir: Path) -> None:
+def bundle(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser(
         "bundle",
         "Write a folder that static hosting serves as it is: the demo page web/, the Pyodide "
@@ -237,7 +257,7 @@ def bundle(session: nox.Session, project_dir: Path) -> None:
     )
     add_lock_options(arguments, static_bundle.DEFAULT_OUT)
     options = parse(session, arguments)
-    runtime, wheel = lock_target(session, project_dir, options)
+    runtime, wheel = lock_target(session, project_dir, options, default_target)
     try:
         made = static_bundle.write_bundle(
             runtime, wheel, project_dir / "web", project_dir / options.out, options.refresh
