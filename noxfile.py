@@ -9,8 +9,14 @@ nox.options.sessions = ["tests"]
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the template's test suite: renders projects and runs their own sessions for real."""
+    """Run the template's test suite: renders projects and runs their own sessions for real.
+
+    First provisions what the suite needs on this machine (template_tools/provision.py: Debian packages,
+    rustup components, the Debian root of the wasm tests), or stops saying what to run;
+    PYO3_PYODIDE_TEMPLATE_NO_PROVISION=1 skips that.
+    """
     session.install(*nox.project.dependency_groups(PYPROJECT, "dev"))
+    session.run("python", "-m", "template_tools.provision")
     session.run("pytest", *session.posargs)
 
 
