@@ -9,11 +9,13 @@ for Debian's. Being root or not is os.geteuid, patched. The README's command run
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -394,3 +396,23 @@ def test_this_machine_provisioned_twice_the_second_run_only_checks():
     assert [line.split(": ")[2] for line in second.stdout.splitlines()] == names
     assert all(line.startswith("provision: ok: ") for line in second.stdout.splitlines())
     assert elapsed < 5, f"a run with everything there took {elapsed:.1f} s"
+
+
+def test_the_readme_says_what_the_suite_needs_with_every_marker_and_variable():
+    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Working on the template")
+    section = readme[start : readme.index("\n## ", start)]
+    config = tomllib.loads((REPO_DIR / "pyproject.toml").read_text(encoding="utf-8"))
+    markers = dict(line.split(": ", 1) for line in config["tool"]["pytest"]["ini_options"]["markers"])
+    table = section[section.index("### Test markers") :].split("```")[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.+) \|$", table, re.MULTILINE))
+    assert list(rows) == list(markers)  # the markers table: each declared marker, in order
+    assert rows["network"] == markers["network"] == "needs Node, npm and the package registries"
+    quick_loop = " and ".join(f"not {marker}" for marker in markers)
+    assert f'{provision.NO_PROVISION}=1 nox -s tests -- -m "{quick_loop}"' in section
+    for variable in (provision.NO_PROVISION, sidroot.ACCEPT_NO_WASM_BUILD, *provision.CARRIED):
+        assert f"| `{variable}=" in section
+    # .ci/run runs the README's command and nothing else after installing nox
+    commands = [line for line in (REPO_DIR / ".ci/run").read_text().splitlines() if line and line[0] != "#"]
+    assert commands[-2:] == ['python3 -m pip install --quiet "nox>=2026.10.20"', "nox -s tests"]
+    assert "\nnox -s tests " in readme.split("```console", 2)[1]
