@@ -58,9 +58,17 @@ def actionlint():
     return executable
 
 
+# A stable-or-legacy line older than the default one, for the project that builds for two lines.
+OLDER = next(
+    release
+    for release in MATRIX.releases.values()
+    if release.status == "legacy" and release.pep783_platform_version is not None
+)
+
+
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
-    """release -> a project rendered for it; "two lines" -> one that builds for 0.29.5 too."""
+    """release -> a project rendered for it; "two lines" -> one that builds for an older line too."""
     from template_tools.render import render_project
 
     folder = tmp_path_factory.mktemp("workflows")
@@ -70,7 +78,13 @@ def projects(tmp_path_factory):
     }
     rendered["two lines"] = render_project(
         folder / "two-lines",
-        {"project_name": "Flow-Check", "pyodide_extra_versions": ["0.29.5", MATRIX.default]},
+        {
+            "project_name": "Flow-Check",
+            "pyodide_extra_versions": [OLDER.line, MATRIX.releases[MATRIX.default].line],
+        },
+    )
+    rendered["adopted"] = render_project(
+        folder / "adopted", {"project_kind": "adopt", "project_name": "Flow-Check"}
     )
     return rendered
 
@@ -90,14 +104,18 @@ def expected_entry(version: str) -> dict:
     return entry
 
 
-CASES = [*MATRIX.releases, "two lines"]
+CASES = [*MATRIX.releases, "two lines", "adopted"]
+
+
+def workflow_files(project: Path) -> list[str]:
+    return sorted(str(path.relative_to(project)) for path in (project / ".github/workflows").glob("*.yml"))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_actionlint_finds_nothing(actionlint, projects, case):
     project = projects[case]
     result = subprocess.run(
-        [str(actionlint), "-format", "{{json .}}", *WORKFLOWS],
+        [str(actionlint), "-format", "{{json .}}", *workflow_files(project)],
         cwd=project,
         capture_output=True,
         text=True,
@@ -135,7 +153,7 @@ def test_each_job_carries_the_pins_of_its_release(projects, version):
 
 def test_two_lines_get_one_job_each_target_first(projects):
     project = projects["two lines"]
-    expected = [expected_entry(MATRIX.default), expected_entry("0.29.5")]
+    expected = [expected_entry(MATRIX.default), expected_entry(OLDER.version)]
     assert include_of(workflow(project, "ci.yml")["jobs"]["pyodide"]) == expected
     assert include_of(workflow(project, "release.yml")["jobs"]["wheels"]) == expected
 
@@ -184,4 +202,15 @@ def test_the_workflows_call_sessions_the_noxfile_has(projects):
     listed = run_nox(project, "--list")
     assert listed.returncode == 0, listed.stderr
     for session in called:
+        assert re.search(rf"^[*-] {session}\b", listed.stdout, re.MULTILINE), listed.stdout
+
+
+def test_an_adopted_project_gets_the_same_pyodide_job_in_a_workflow_of_its_own(projects):
+    adopted = projects["adopted"]
+    assert workflow_files(adopted) == [".github/workflows/pyodide.yml"]
+    generated = workflow(projects[MATRIX.default], "ci.yml")["jobs"]["pyodide"]
+    assert workflow(adopted, "pyodide.yml")["jobs"] == {"pyodide": generated}
+    listed = run_nox(adopted, "--list")
+    assert listed.returncode == 0, listed.stderr
+    for session in set(NOX_SESSION.findall((adopted / ".github/workflows/pyodide.yml").read_text())):
         assert re.search(rf"^[*-] {session}\b", listed.stdout, re.MULTILINE), listed.stdout
