@@ -4,8 +4,8 @@ The root noxfile's `tests` session runs `python -m template_tools.provision` bef
 thing the suite needs checks it and says how it is provided:
 
 - debootstrap (and Debian's archive keyring), to make the Debian root of the wasm tests: apt-get;
-- chromium, which the `browser` tests drive: apt-get;
-- firefox-esr, for the browser tests that drive Firefox: apt-get;
+- chromium, which the `browser` tests drive (any browser the engine would drive counts): apt-get;
+- firefox-esr, for the browser tests that drive Firefox (likewise): apt-get;
 - rustup's rustfmt and clippy, which a rendered project's `nox -s lint` runs: `rustup component add`;
 - the Debian root with the real wasm toolchain (template_tools/sidroot.py): made once, as root.
 
@@ -16,7 +16,8 @@ user who runs the tests, so they are added first, without root; `--system` leave
 command, which runs under sudo).
 
 PYO3_PYODIDE_TEMPLATE_NO_PROVISION=1 skips all of this (a quick loop that runs no wasm or browser test).
-Standard library only: it runs before anything else is known to be installed.
+This module imports only the standard library and sidroot (likewise); the matrix, which says which Debian
+root fits, is read with template_tools.matrix (the `dev` group's pyyaml), as the noxfile's venv has it.
 """
 
 from __future__ import annotations
@@ -35,11 +36,24 @@ from pathlib import Path
 from template_tools import sidroot
 
 NO_PROVISION = "PYO3_PYODIDE_TEMPLATE_NO_PROVISION"
+# The browsers the engine drives, looked up as it does (engine/src/pyo3_pyodide/runtime/npm.py; a test keeps
+# the two in step): the program the variable names, else the first of the names on PATH.
+CHROMIUM_ENV, CHROMIUM_NAMES = (
+    "PYO3_PYODIDE_CHROMIUM",
+    ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
+)
+FIREFOX_ENV, FIREFOX_NAMES = "PYO3_PYODIDE_FIREFOX", ("firefox-esr", "firefox")
 REPO_DIR = Path(__file__).resolve().parent.parent
 RUST_COMPONENTS = ("rustfmt", "clippy")
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")  # debootstrap checks sid with it
 # Variables that change what is provisioned: carried into the sudo command, which starts from a clean env.
-CARRIED = ("PYO3_PYODIDE_SIDROOT", "PYO3_PYODIDE_DEBIAN_MIRROR", sidroot.ACCEPT_NO_WASM_BUILD)
+CARRIED = (
+    "PYO3_PYODIDE_SIDROOT",
+    "PYO3_PYODIDE_DEBIAN_MIRROR",
+    sidroot.ACCEPT_NO_WASM_BUILD,
+    CHROMIUM_ENV,
+    FIREFOX_ENV,
+)
 
 
 class ProvisionError(Exception):
@@ -90,25 +104,13 @@ def debootstrap() -> Need:
 
 
 def chromium() -> Need:
-    """Debian's Chromium, which the `browser` tests drive through playwright-core."""
-    path = _executable("chromium")
-    found = f"{path} ({_debian_version('chromium')})" if path else "no `chromium` on PATH"
-    return _apt_need(
-        "chromium", path is not None, found, "Debian's chromium, for the browser tests", ("chromium",)
-    )
+    """A Chromium for the `browser` tests (playwright-core drives it); Debian's when one is installed here."""
+    return _browser("chromium", CHROMIUM_ENV, CHROMIUM_NAMES, "Debian's chromium")
 
 
 def firefox() -> Need:
-    """Firefox ESR, for the browser tests that drive Firefox (Debian bookworm has 153.8.0esr)."""
-    path = _executable("firefox-esr")
-    found = f"{path} ({_debian_version('firefox-esr')})" if path else "no `firefox-esr` on PATH"
-    return _apt_need(
-        "firefox-esr",
-        path is not None,
-        found,
-        "Debian's firefox-esr, for the browser tests",
-        ("firefox-esr",),
-    )
+    """A Firefox for the browser tests that drive Firefox; Debian's firefox-esr (bookworm has 153.8.0esr)."""
+    return _browser("firefox-esr", FIREFOX_ENV, FIREFOX_NAMES, "Debian's firefox-esr")
 
 
 def rust_components() -> Need:
@@ -237,7 +239,7 @@ def _blocked_message(blocked: list[Need], as_root: bool, apt: bool) -> str:
     problems = (need.problem(fix=need.provide is None) for need in blocked)
     lines = ["`nox -s tests` needs what this machine lacks:", *problems]
     manual = [need for need in blocked if need.provide is None]
-    needs_apt = [package for need in blocked for package in need.apt_packages]
+    needs_apt = [package for need in blocked if need.provide is not None for package in need.apt_packages]
     if needs_apt and not apt:
         lines.append(
             f"This machine has no apt-get (it is not Debian or Ubuntu): install {', '.join(needs_apt)} with its "
@@ -266,6 +268,23 @@ def _command(sudo: bool = False) -> str:
     carried = [f"{name}={shlex.quote(os.environ[name])}" for name in CARRIED if os.environ.get(name)]
     env = f"env {' '.join(carried)} " if carried else ""
     return f"cd {shlex.quote(str(REPO_DIR))} && sudo {env}{python} -m template_tools.provision --system"
+
+
+def _browser(package: str, variable: str, names: tuple[str, ...], what: str) -> Need:
+    expected = f"{what} (or any of {', '.join(names)} on PATH, or ${variable}), for the browser tests"
+    chosen = os.environ.get(variable)
+    if chosen:
+        path = shutil.which(chosen)
+        found = (
+            f"{path} (${variable})" if path else f"${variable}={chosen!r}, which is not an executable program"
+        )
+        need = _apt_need(package, path is not None, found, expected, (package,))
+        if path is None:  # installing a package would not change what the variable says
+            need.fix, need.provide = f"unset {variable}, or set it to a browser's executable", None
+        return need
+    path = next(filter(None, map(_executable, names)), None)
+    found = f"{path} ({_debian_version(Path(path).name)})" if path else f"none of {', '.join(names)} on PATH"
+    return _apt_need(package, path is not None, found, expected, (package,))
 
 
 def _apt_need(name: str, ok: bool, found: str, expected: str, packages: tuple[str, ...]) -> Need:

@@ -217,8 +217,13 @@ def test_not_root_it_stops_before_anything_with_the_one_command_to_run(machine, 
     assert code == 1
     assert machine.calls("apt-get") == [] and not machine.root.exists()
     assert machine.calls("rustup") == [["component", "add", "rustfmt", "clippy"]]  # the user's own: done
-    assert "- chromium: found no `chromium` on PATH; expected Debian's chromium" in err
-    assert "- firefox-esr: found no `firefox-esr` on PATH; expected Debian's firefox-esr" in err
+    chromium = ", ".join(provision.CHROMIUM_NAMES)
+    assert (
+        f"- chromium: found none of {chromium} on PATH; expected Debian's chromium (or any of {chromium}"
+        in err
+    )
+    firefox = ", ".join(provision.FIREFOX_NAMES)
+    assert f"- firefox-esr: found none of {firefox} on PATH; expected Debian's firefox-esr (or any of" in err
     assert f"- Debian root: found no root at {machine.root}; expected a complete Debian root" in err
     command = (
         f"cd {shlex.quote(str(REPO_DIR))} && sudo env PYO3_PYODIDE_SIDROOT={shlex.quote(str(machine.root))} "
@@ -282,6 +287,33 @@ def test_rust_components_without_rustup_name_the_fix(machine, capsys):
         "expected cargo with rustfmt and clippy (`cargo fmt`, `cargo clippy`). "
         "Fix: `rustup component add rustfmt clippy`"
     ) in err
+
+
+def test_a_browser_the_engine_would_drive_counts(machine, capsys, monkeypatch):
+    everything(machine)
+    for package in ("chromium", "firefox-esr"):
+        (machine.bin / package).unlink()
+    machine.tool("google-chrome", "")  # what GitHub's Ubuntu runners carry
+    machine.tool("my-firefox", "")
+    monkeypatch.setenv(provision.FIREFOX_ENV, "my-firefox")
+    code, lines, err = provision_main(capsys)
+    assert (code, err) == (0, "")
+    assert f"provision: ok: chromium: {machine.bin}/google-chrome (not from a Debian package)" in lines
+    assert f"provision: ok: firefox-esr: {machine.bin}/my-firefox (${provision.FIREFOX_ENV})" in lines
+    assert machine.calls("apt-get") == []
+
+    monkeypatch.setenv(provision.FIREFOX_ENV, "no-such-firefox")  # a package would not help: say so
+    code, _, err = provision_main(capsys)
+    assert code == 1 and machine.calls("apt-get") == []
+    assert f"${provision.FIREFOX_ENV}='no-such-firefox', which is not an executable program" in err
+    assert f"Fix: `unset {provision.FIREFOX_ENV}, or set it to a browser's executable`" in err
+
+
+def test_browsers_are_looked_up_as_the_engine_looks_them_up():
+    from pyo3_pyodide.runtime import npm
+
+    assert (provision.CHROMIUM_ENV, provision.CHROMIUM_NAMES) == (npm.CHROMIUM_ENV, npm.CHROMIUM_NAMES)
+    assert (provision.FIREFOX_ENV, provision.FIREFOX_NAMES) == (npm.FIREFOX_ENV, npm.FIREFOX_NAMES)
 
 
 def unpinned_emscripten() -> str:
@@ -411,7 +443,7 @@ def test_the_readme_says_what_the_suite_needs_with_every_marker_and_variable():
     quick_loop = " and ".join(f"not {marker}" for marker in markers)
     assert f'{provision.NO_PROVISION}=1 nox -s tests -- -m "{quick_loop}"' in section
     for variable in (provision.NO_PROVISION, sidroot.ACCEPT_NO_WASM_BUILD, *provision.CARRIED):
-        assert f"| `{variable}=" in section
+        assert re.search(rf"^\| (`\w+=\w+`, )*`{variable}=", section, re.MULTILINE), variable
     # .ci/run runs the README's command and nothing else after installing nox
     commands = [line for line in (REPO_DIR / ".ci/run").read_text().splitlines() if line and line[0] != "#"]
     assert commands[-2:] == ['python3 -m pip install --quiet "nox>=2026.10.20"', "nox -s tests"]
