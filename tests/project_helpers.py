@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,3 +68,9 @@ def rendered_target(project: Path) -> dict:
         check=True,
     )
     return json.loads(result.stdout)
+
+
+def console_blocks(markdown: str) -> list[list[str]]:
+    """The commands of each ```console block, comments dropped."""
+    blocks = re.findall(r"```console\n(.*?)```", markdown, re.DOTALL)
+    return [[line.split("  #")[0].strip() for line in block.splitlines() if line.strip()] for block in blocks]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from template_tools import matrix, sidroot
+from tests.project_helpers import console_blocks
 
 ANSWERS = {
     "project_name": "My-Walk.Through",
@@ -25,12 +26,6 @@ ANSWERS = {
     "pyodide_version": "315.0.0-alpha.2",
 }
 WHEEL = "my_walk_through-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl"
-
-
-def console_blocks(markdown: str) -> list[list[str]]:
-    """The commands of each ```console block, comments dropped."""
-    blocks = re.findall(r"```console\n(.*?)```", markdown, re.DOTALL)
-    return [[line.split("  #")[0].strip() for line in block.splitlines() if line.strip()] for block in blocks]
 
 
 def run(argv, cwd, **kwargs) -> subprocess.CompletedProcess:

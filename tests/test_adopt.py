@@ -1,0 +1,178 @@
+"""Adoption: the README's block adds the Pyodide layer to an existing PyO3 project and changes none of its files.
+
+The fast tests use small projects made here; the real one is jiter 0.19.0's sdist from PyPI (a Cargo workspace,
+`[tool.maturin] manifest-path`, its module at the top level, its tests outside `tests/`), built for the 315
+line in the Debian sid root and tested inside Pyodide in Node with its own test suite.
+"""
+
+import re
+import shlex
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from template_tools import matrix, sidroot
+from tests.project_helpers import console_blocks, nox, output_of
+from tests.update_helpers import git
+
+MATRIX = matrix.load()
+README = (matrix.REPO_DIR / "README.md").read_text()
+SECTION = README.split("## Add Pyodide builds to an existing PyO3 project", 1)[1].split("\n## ", 1)[0]
+NOX_LINE = re.search(r"`(runpy\.run_path\(.*?\))`", SECTION).group(1)
+
+
+def adoption_commands() -> list[list[str]]:
+    """The section's console block, the template's address replaced by this checkout."""
+    [block] = console_blocks(SECTION)
+    commands = [shlex.split(line) for line in block]
+    for command in commands:
+        if command[:2] == ["copier", "copy"]:
+            command[command.index("gh:org/pyo3-pyodide-template")] = str(matrix.REPO_DIR)
+            command[2:2] = ["--vcs-ref=HEAD"]  # the working tree, uncommitted changes included
+            command[0] = str(Path(sys.executable).with_name("copier"))
+    return commands
+
+
+def adopt(project: Path) -> str:
+    """Run the README's block in `project`, a committed git repository; returns `git status --short`."""
+    outputs = []
+    for command in adoption_commands():
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{shlex.join(command)}:\n{result.stdout}{result.stderr}"
+        outputs.append(result.stdout)
+    return outputs[-1]
+
+
+def commit_all(project: Path) -> None:
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "the project as its authors have it")
+
+
+def existing_project(folder: Path, noxfile: str | None) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["maturin>=1.16,<2"]\nbuild-backend = "maturin"\n\n'
+        '[project]\nname = "theirs"\nversion = "1.0.0"\n'
+    )
+    (folder / "Cargo.toml").write_text('[package]\nname = "theirs"\nversion = "1.0.0"\nedition = "2021"\n')
+    (folder / "src").mkdir()
+    (folder / "src" / "lib.rs").write_text("// their crate\n")
+    (folder / "README.md").write_text("# theirs\n")
+    (folder / ".github" / "workflows").mkdir(parents=True)
+    (folder / ".github" / "workflows" / "ci.yml").write_text("name: their CI\n")
+    if noxfile is not None:
+        (folder / "noxfile.py").write_text(noxfile)
+    commit_all(folder)
+    return folder
+
+
+THEIR_NOXFILE = '''import nox
+
+
+@nox.session(python=False)
+def mine(session):
+    """Their own session."""
+'''
+NEW_FILES = {
+    "pyodide-matrix.toml",
+    "noxfile_pyodide.py",
+    ".github/workflows/pyodide.yml",
+    ".copier-answers.yml",
+}
+
+
+def new_files(status: str) -> set[str]:
+    assert all(line.startswith("?? ") for line in status.splitlines()), status  # nothing of theirs changed
+    return {line[3:] for line in status.splitlines()}
+
+
+def test_a_project_with_its_own_noxfile_keeps_it_and_adds_one_line(tmp_path):
+    project = existing_project(tmp_path / "theirs", THEIR_NOXFILE)
+    status = adopt(project)
+    assert new_files(git(project, "status", "--short", "--untracked-files=all")) == NEW_FILES, status
+    assert (project / "noxfile.py").read_text() == THEIR_NOXFILE
+    # The one line the README asks for, added by hand as a user would.
+    (project / "noxfile.py").write_text(f"import pathlib\nimport runpy\n\n{NOX_LINE}\n" + THEIR_NOXFILE)
+    listed = nox(project, "--list")
+    assert listed.returncode == 0, output_of(listed)
+    for session in (
+        "mine",
+        "toolchain",
+        "wasm_build",
+        "audit",
+        "wasm_test",
+        "doctor",
+        "serve",
+        "lock",
+        "bundle",
+    ):
+        assert re.search(rf"^[*-] {session}\b", listed.stdout, re.MULTILINE), listed.stdout
+
+
+def test_a_project_without_a_noxfile_gets_one(tmp_path):
+    project = existing_project(tmp_path / "theirs", None)
+    adopt(project)
+    assert new_files(git(project, "status", "--short", "--untracked-files=all")) == NEW_FILES | {"noxfile.py"}
+    assert NOX_LINE in (project / "noxfile.py").read_text()
+    dry = nox(project, "-s", "wasm_build", "--", "--dry-run")
+    assert dry.returncode == 0, output_of(dry)[-3000:]
+    # The target is the answer kept in noxfile_pyodide.py: stable, the matrix's default.
+    assert f"Pyodide {MATRIX.default}:" in output_of(dry)
+
+
+JITER_SDIST = "jiter-0.19.0.tar.gz"
+JITER_TESTS = "crates/jiter-python/tests"
+
+
+def jiter_sdist(folder: Path) -> Path:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary=:all:",
+            "-d",
+            str(folder),
+            "jiter==0.19.0",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return folder / JITER_SDIST
+
+
+@pytest.mark.wasm
+def test_jiter_from_pypi_adopts_builds_in_the_sid_root_and_passes_its_tests_in_pyodide(tmp_path):
+    prerelease = next(release for release in MATRIX.releases.values() if release.status == "prerelease")
+    root = sidroot.ensure_root()
+    with tarfile.open(jiter_sdist(tmp_path / "sdist")) as sdist:
+        sdist.extractall(tmp_path, filter="data")
+    project = tmp_path / "jiter-0.19.0"
+    commit_all(project)
+    adopt(project)
+    assert new_files(git(project, "status", "--short", "--untracked-files=all")) == NEW_FILES | {"noxfile.py"}
+    # The README's line for wasm test dependencies (jiter's suite uses dirty-equals, a pure wheel).
+    with (project / "pyproject.toml").open("a") as pyproject:
+        pyproject.write('\n[dependency-groups]\nwasm-test = ["pytest", "dirty-equals"]\n')
+    build = sidroot.run(
+        root,
+        ["nox", "-s", "wasm_build", "--", "--pyodide", prerelease.line, "--toolchain", "system"],
+        cwd=str(project),
+        bind=project,
+    )
+    assert build.returncode == 0, (build.stdout + build.stderr)[-5000:]
+    [wheel] = (project / "dist").glob("jiter-0.19.0-*.whl")
+    assert wheel.name.endswith(f"-{prerelease.platform_tag}.whl")
+    result = nox(project, "-s", "wasm_test", "--", "--pyodide", prerelease.line, JITER_TESTS, "-q")
+    output = output_of(result)
+    assert result.returncode == 0, output[-5000:]
+    summary = re.findall(r"(\d+) (passed|failed|skipped)", output)
+    counts = {kind: int(number) for number, kind in summary}
+    assert counts.get("passed", 0) > 50 and not counts.get("failed"), output[-3000:]
+    print(f"jiter 0.19.0 in Pyodide {prerelease.version}: {counts}")
