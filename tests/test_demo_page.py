@@ -1,5 +1,5 @@
-"""The demo page web/ and `nox -s serve`: the server's headers, and the page in headless Chromium with the
-wheel that the Debian sid root built."""
+"""The demo page web/ and `nox -s serve`: the server's headers, and the page in headless Chromium and Firefox
+with the wheel that the Debian sid root built."""
 
 import json
 import subprocess
@@ -7,12 +7,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import serve
 
 from template_tools import matrix
 from template_tools.render import render_project
-from tests.pyodide_helpers import TEST_CACHE, get, jiter_wheel, serve_session
+from tests.pyodide_helpers import OPEN_PAGE_JS, TEST_CACHE, browser_arguments, get, jiter_wheel, serve_session
 
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 STABLE = matrix.load().releases[matrix.load().default]
@@ -35,7 +34,7 @@ def test_server_types_headers_and_limits(tmp_path):
     (tmp_path / "secret.txt").write_text("not served")
     wheel = tmp_path / "demo-1.0-py3-none-any.whl"
     wheel.write_bytes(b"PK")
-    site = serve.demo_site(web, runtime, wheel)
+    site = serve.demo_site(web, runtime, wheel, ["demo"])
     with serve.serving(site) as url:
         status, headers, body = get(url)
         assert (status, headers["Content-Type"], body) == (200, "text/html; charset=utf-8", b"<p>home</p>")
@@ -76,22 +75,17 @@ def test_serve_session_serves_the_page_the_runtime_and_the_wheel(tmp_path):
         assert get(url + "pyodide/pyodide-lock.json")[0] == 200
 
 
-DRIVE_PAGE = """
-const { createRequire } = await import("node:module");
-const [playwright, chromium, url, screenshot] = process.argv.slice(2);
-const { chromium: launcher } = createRequire(`${playwright}/package.json`)("playwright-core");
-const browser = await launcher.launch({
-  executablePath: chromium,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+DRIVE_PAGE = (
+    OPEN_PAGE_JS
+    + """
+const [name, driver, executable, url, screenshot] = process.argv.slice(2);
+const { browser, page } = await openPage(name, driver, executable, { width: 900, height: 600 });
 try {
-  const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
   await page.goto(url);
   await page.waitForSelector("#demo:not([hidden])", { timeout: 120000 });
-  const text = (selector) => page.locator(selector).innerText();
+  const text = (selector) => page.$eval(selector, (element) => element.innerText);
   const shown = { status: await text("#status"), first: await text("#demo") };
-  await page.fill("#fraction", "three quarters");
+  await page.locator("#fraction").fill("three quarters");
   await page.click("#fraction-form button");
   shown.parseError = await text("#fraction-result");
   await page.click("#bump");
@@ -105,11 +99,13 @@ try {
   await browser.close();
 }
 """
+)
 
 
 @pytest.mark.wasm
 @pytest.mark.browser
-def test_demo_page_shows_the_modules_results_in_chromium(sid_built_project, tmp_path):
+@pytest.mark.parametrize("browser", ["chromium", "firefox"])
+def test_demo_page_shows_the_modules_results_in_a_browser(sid_built_project, tmp_path, browser):
     project, build = sid_built_project
     assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
     script = tmp_path / "drive_page.mjs"
@@ -118,14 +114,7 @@ def test_demo_page_shows_the_modules_results_in_chromium(sid_built_project, tmp_
     with serve_session(project) as (url, line):
         assert "wasm_demo-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl" in line
         result = subprocess.run(
-            [
-                "node",
-                str(script),
-                str(runtimes.ensure_playwright()),
-                runtimes.chromium(),
-                url,
-                str(screenshot),
-            ],
+            ["node", str(script), *browser_arguments(browser), url, str(screenshot)],
             capture_output=True,
             text=True,
             timeout=300,

@@ -142,10 +142,10 @@ def serving(site: Site, port: int = 0, log: Callable[[str], None] | None = None)
         thread.join()
 
 
-def demo_site(web_dir: Path, runtime_folder: Path, wheel: Path) -> Site:
+def demo_site(web_dir: Path, runtime_folder: Path, wheel: Path, imports: list[str]) -> Site:
     """The demo page: web/ at the root, the runtime under pyodide/, the wheel under wheels/, and
-    demo-config.json, which tells the page those two locations."""
-    config = {"pyodide": "pyodide/", "wheel": f"wheels/{wheel.name}"}
+    demo-config.json, which tells the page those two locations and the modules the wheel holds."""
+    config = {"pyodide": "pyodide/", "wheel": f"wheels/{wheel.name}", "imports": imports}
     return Site(
         folders={"/": web_dir, "/pyodide/": runtime_folder},
         files={f"/wheels/{wheel.name}": wheel},

@@ -13,8 +13,8 @@ from pyo3_pyodide.apps import bundle as static_bundle
 from pyo3_pyodide.apps import pyodide_lock
 from pyo3_pyodide.console import console
 from pyo3_pyodide.files import sha256_of
-from pyo3_pyodide.resolve import pip
-from pyo3_pyodide.resolve.test_lock import TEST_LOCK_FILE
+from pyo3_pyodide.resolve import pip, pyodide_packages
+from pyo3_pyodide.resolve.test_lock import TEST_LOCK_FILES
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import serve as server
 from pyo3_pyodide.runtime import wasm_test as pyodide_tests
@@ -76,8 +76,9 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
     arguments.add_argument(
         "--relock",
         action="store_true",
-        help=f"resolve the test wheels again and rewrite {TEST_LOCK_FILE}",
+        help=f"resolve the test wheels again and rewrite {TEST_LOCK_FILES}",
     )
+    add_package_base_url_option(arguments)
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide, default_target)
     try:
@@ -90,6 +91,7 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
             wheel=options.wheel,
             pytest_args=[*options.given_back, *pytest_args],
             relock=options.relock,
+            package_base_url=options.package_base_url,
         )
         code = pyodide_tests.run(plan, project_dir, browser=options.browser)
     except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:
@@ -126,11 +128,7 @@ def serve(session: nox.Session, project_dir: Path, default_target: str | None = 
         serve_bundle(session, project_dir, project_dir / options.bundle, options.port)
         return
     [release] = targets(session, project_dir, options.pyodide, default_target)
-    web_dir = project_dir / "web"
-    if not (web_dir / "index.html").is_file():
-        session.error(
-            f"{web_dir / 'index.html'} not found: the demo page lives there (`copier update` brings it back)"
-        )
+    web_dir = static_bundle.page_folder(project_dir)
     try:
         runtime = runtimes.ensure_runtime(release)
         if options.wheel is None:
@@ -139,7 +137,8 @@ def serve(session: nox.Session, project_dir: Path, default_target: str | None = 
             wheel = pyodide_tests.check_wheel(options.wheel, runtime, releases(project_dir).values())
     except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:
         session.error(str(error))
-    site = server.demo_site(web_dir, runtime.folder, wheel)
+    imports = [name for name in pyodide_tests.read_wheel(wheel).modules if "." not in name]
+    site = server.demo_site(web_dir, runtime.folder, wheel, imports)
     what = f"{runtime.describe()} and {wheel.name}"
     serve_until_stopped(session, site, options.port, web_dir, what)
 
@@ -176,6 +175,17 @@ def serve_bundle(session: nox.Session, project_dir: Path, folder: Path, port: in
     serve_until_stopped(session, server.static_site(folder), port, folder, what)
 
 
+def add_package_base_url_option(arguments: argparse.ArgumentParser) -> None:
+    arguments.add_argument(
+        pyodide_packages.BASE_URL_OPTION,
+        metavar="URL",
+        help="where the release's own packages (numpy, pytest, micropip...: its pyodide-lock.json and "
+        f"wheels) are fetched from (default: ${pyodide_packages.BASE_URL_ENV}, else Pyodide's CDN URL "
+        "for the release, as Pyodide itself uses); `{version}` in it stands for the release's version, "
+        "file:// names a folder",
+    )
+
+
 def add_lock_options(arguments: argparse.ArgumentParser, default_out: Path) -> None:
     add_wheel_options(
         arguments,
@@ -195,6 +205,7 @@ def add_lock_options(arguments: argparse.ArgumentParser, default_out: Path) -> N
         help="resolve the wheels to add, and pyodide-lock, with pip again (default: reuse what an "
         "earlier run resolved, kept in the per-user cache)",
     )
+    add_package_base_url_option(arguments)
 
 
 def lock_target(
@@ -231,7 +242,12 @@ def lock(session: nox.Session, project_dir: Path, default_target: str | None = N
         base_url += "/"
     try:
         made = pyodide_lock.write_pyodide_lock(
-            runtime, wheel, project_dir / options.out, base_url=base_url, refresh=options.refresh
+            runtime,
+            wheel,
+            project_dir / options.out,
+            base_url=base_url,
+            refresh=options.refresh,
+            package_base_url=options.package_base_url,
         )
     except (
         pyodide_lock.LockError,
@@ -260,7 +276,12 @@ def bundle(session: nox.Session, project_dir: Path, default_target: str | None =
     runtime, wheel = lock_target(session, project_dir, options, default_target)
     try:
         made = static_bundle.write_bundle(
-            runtime, wheel, project_dir / "web", project_dir / options.out, options.refresh
+            runtime,
+            wheel,
+            static_bundle.page_folder(project_dir),
+            project_dir / options.out,
+            options.refresh,
+            package_base_url=options.package_base_url,
         )
     except (
         pyodide_lock.LockError,
