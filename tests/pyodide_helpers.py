@@ -13,6 +13,7 @@ from pathlib import Path
 
 import platformdirs
 from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import wasm_test
 
 from tests.project_helpers import nox_command
 
@@ -88,3 +89,41 @@ def serve_session(project: Path, *args: str):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# A test script that drives a page in a browser starts with these lines and then calls
+# `const { browser, page } = await openPage(name, driver, executable, { width, height })`, with the
+# arguments browser_arguments() gives: Chromium through playwright-core, or Firefox through puppeteer-core
+# over WebDriver BiDi, as `nox -s wasm_test -- --browser [firefox]` drives them. Both pages offer goto,
+# waitForSelector, $eval, click, locator(selector).fill and screenshot.
+OPEN_PAGE_JS = """
+async function openPage(name, driver, executable, viewport) {
+  const { createRequire } = await import("node:module");
+  const { pathToFileURL } = await import("node:url");
+  const require = createRequire(`${driver}/package.json`);
+  if (name === "chromium") {
+    const browser = await require("playwright-core").chromium.launch({
+      executablePath: executable,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    return { browser, page: await browser.newPage({ viewport }) };
+  }
+  const puppeteer = (await import(pathToFileURL(require.resolve("puppeteer-core")).href)).default;
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: executable,
+    headless: true,
+    defaultViewport: viewport,
+    env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: "1" },
+  });
+  return { browser, page: await browser.newPage() };
+}
+"""
+
+
+def browser_arguments(name: str) -> list[str]:
+    """openPage's first three arguments for `name` ("chromium", "firefox"): the name, the folder of the npm
+    library that drives it (installed into the cache if needed) and the installed browser."""
+    _, find_browser, ensure_driver = wasm_test.BROWSERS[name]
+    return [name, str(ensure_driver()), find_browser()]

@@ -1,4 +1,5 @@
-"""`nox -s wasm_test` for real: a project's pytest suite inside Pyodide, in Node and in headless Chromium.
+"""`nox -s wasm_test` for real: a project's pytest suite inside Pyodide, in Node and in headless Chromium and
+Firefox.
 
 The runtimes are the npm `pyodide` packages the matrix pins; the wheels under test are real: jiter 0.19.0
 from PyPI (PyO3, built for Pyodide 314) and the cp315 wheel that the Debian sid root builds from a rendered
@@ -173,20 +174,63 @@ def test_jiter_in_node_passing_and_failing_folders(project_314, jiter):
     assert "exited with 1 (tests failed)" in output
 
 
+# How each browser is asked for: `--browser` alone (and before a test path) and `--browser chromium`
+# mean Chromium; `--browser firefox` means Firefox.
+BROWSER_RUNS = {
+    "chromium": ("Chromium", ["--browser", "jiter_pass"], ["--browser", "chromium", "jiter_fail"]),
+    "firefox": ("Firefox", ["--browser", "firefox", "jiter_pass"], ["--browser", "firefox", "jiter_fail"]),
+}
+
+
 @pytest.mark.browser
-def test_jiter_in_chromium_passing_and_failing_folders(project_314, jiter):
-    passing = nox(project_314, "-s", "wasm_test", "--", "--browser", "--wheel", str(jiter), "jiter_pass")
+@pytest.mark.parametrize("browser", list(BROWSER_RUNS))
+def test_jiter_in_a_browser_passing_and_failing_folders(project_314, jiter, browser):
+    where, passing_args, failing_args = BROWSER_RUNS[browser]
+    passing = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), *passing_args)
     output = output_of(passing)
     assert passing.returncode == 0, output[-4000:]
-    assert pyodide_summary(output) == (0, STABLE.version, "Chromium", {"passed": 2, "failed": 0})
+    assert f"in {where}: pytest jiter_pass" in output
+    assert pyodide_summary(output) == (0, STABLE.version, where, {"passed": 2, "failed": 0})
     assert "jiter_pass/test_jiter.py .." in output  # whole lines, not one line per progress dot
 
-    failing = nox(project_314, "-s", "wasm_test", "--", "--browser", "--wheel", str(jiter), "jiter_fail")
+    # warm now (runtime, driver library, test wheels, lock): the failing run has no network at all
+    failing = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), *failing_args, offline=True)
     output = output_of(failing)
     assert failing.returncode != 0, output[-4000:]
-    assert pyodide_summary(output) == (1, STABLE.version, "Chromium", {"passed": 1, "failed": 1})
+    assert pyodide_summary(output) == (1, STABLE.version, where, {"passed": 1, "failed": 1})
     assert "FAILED jiter_fail/test_jiter.py::test_with_a_wrong_expectation" in output
     assert "AssertionError: deliberately wrong" in output
+    assert "installing npm" not in output and "resolving " not in output
+
+
+REACHES_OUT = """
+from pyodide.http import open_url
+
+
+def test_fetches_from_a_cdn():
+    try:
+        open_url("https://cdn.jsdelivr.net/pyodide/v314.0.7/full/pyodide-lock.json")
+    except Exception:
+        pass  # the test passes either way: the run must fail all the same
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("browser", list(BROWSER_RUNS))
+def test_a_request_off_127_0_0_1_fails_the_browser_run(project_314, jiter, browser):
+    (project_314 / "reaches_out").mkdir(exist_ok=True)
+    (project_314 / "reaches_out" / "test_cdn.py").write_text(REACHES_OUT)
+    result = nox(
+        project_314, "-s", "wasm_test", "--", "--browser", browser, "--wheel", str(jiter), "reaches_out"
+    )
+    output = output_of(result)
+    assert result.returncode != 0, output[-4000:]
+    assert re.search(
+        r"the page asked for files outside http://127\.0\.0\.1:\d+: "
+        r"https://cdn\.jsdelivr\.net/pyodide/v314\.0\.7/full/pyodide-lock\.json",
+        output,
+    ), output[-4000:]
+    assert f"Pyodide could not be set up for the tests of {jiter.name}" in output
 
 
 def test_browser_run_without_chromium_says_how_to_get_one(project_314, jiter):
@@ -196,6 +240,29 @@ def test_browser_run_without_chromium_says_how_to_get_one(project_314, jiter):
     )
     assert result.returncode != 0
     assert "PYO3_PYODIDE_CHROMIUM='/nonexistent/chromium' is not an executable program" in output_of(result)
+
+
+def test_firefox_run_without_firefox_says_how_to_get_one(project_314, jiter, tmp_path, monkeypatch):
+    env = {"PYO3_PYODIDE_FIREFOX": "/nonexistent/firefox"}
+    args = ["--browser", "firefox", "--wheel", str(jiter), "jiter_pass"]
+    result = nox(project_314, "-s", "wasm_test", "--", *args, env=env)
+    assert result.returncode != 0
+    assert "PYO3_PYODIDE_FIREFOX='/nonexistent/firefox' is not an executable program" in output_of(result)
+    assert "inside Pyodide" not in output_of(result)
+    # no Firefox on PATH at all: the message names the package and the variable
+    monkeypatch.delenv("PYO3_PYODIDE_FIREFOX", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(runtimes.RuntimeSetupError) as error:
+        runtimes.firefox()
+    message = str(error.value)
+    assert "no Firefox on PATH (looked for firefox-esr, firefox)" in message
+    assert "`apt-get install firefox-esr`" in message and "set PYO3_PYODIDE_FIREFOX" in message
+
+
+def test_browser_option_refuses_a_word_that_is_no_browser_and_no_test_path(project_314, jiter):
+    result = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), "--browser", "firefx")
+    assert result.returncode != 0
+    assert "--browser takes chromium or firefox (alone: chromium), not 'firefx'" in output_of(result)
 
 
 def test_wheel_for_another_release_is_refused_before_pyodide_starts(render, jiter):
@@ -369,3 +436,11 @@ def test_sid_wheel_passes_the_projects_own_tests_in_chromium(sid_built_project):
     project, build = sid_built_project
     assert build.returncode == 0, output_of(build)[-3000:]
     check_sid_run(nox(project, "-s", "wasm_test", "--", "--browser", "-v"), "Chromium")
+
+
+@pytest.mark.wasm
+@pytest.mark.browser
+def test_sid_wheel_passes_the_projects_own_tests_in_firefox(sid_built_project):
+    project, build = sid_built_project
+    assert build.returncode == 0, output_of(build)[-3000:]
+    check_sid_run(nox(project, "-s", "wasm_test", "--", "--browser", "firefox", "-v"), "Firefox")

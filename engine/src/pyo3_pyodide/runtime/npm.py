@@ -4,6 +4,7 @@ npm packages are installed once into the per-user cache (cache.cache_dir(): $PYO
 platformdirs' user cache folder "pyo3-pyodide"), each in a folder of its own with npm's package-lock.json:
     npm/pyodide-<version>/          node_modules/pyodide: the runtime, python_stdlib.zip, pyodide-lock.json
     npm/playwright-core-<version>/  the library that drives the system's Chromium for `--browser`
+    npm/puppeteer-core-<version>/   the library that drives the system's Firefox for `--browser firefox`
 Each folder is built under a temporary name and renamed when npm has finished and a completion marker is
 written, so a folder that exists is complete; later runs use it with no npm call and no network.
 
@@ -30,12 +31,17 @@ from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.wheel import tags as wheel_tags
 
 PLAYWRIGHT_CORE = "1.65.1"  # drives an installed Chromium; it downloads no browser of its own
+# drives an installed, stock Firefox over WebDriver BiDi (playwright-core drives only its own patched
+# Firefox); it downloads no browser of its own
+PUPPETEER_CORE = "25.16.0"
 # micropip accepts pyemscripten_<abi> tags (PEP 783) from this version on; older ones only pyodide_<abi>
 # and emscripten_X_Y_Z (read in micropip's _utils.sys_tags of each version).
 MICROPIP_PEP783 = Version("0.11.1")
 NODE_HELP = "Install Node.js >= 18 (https://nodejs.org, or your package manager) and run again"
 CHROMIUM_ENV = "PYO3_PYODIDE_CHROMIUM"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+FIREFOX_ENV = "PYO3_PYODIDE_FIREFOX"
+FIREFOX_NAMES = ("firefox-esr", "firefox")
 
 
 class RuntimeSetupError(Exception):
@@ -113,23 +119,39 @@ def npm_package(name: str, version: str) -> Path:
     return folder
 
 
-def chromium() -> str:
-    """The Chromium (or Chrome) that `--browser` drives: $PYO3_PYODIDE_CHROMIUM, else the first on PATH."""
-    chosen = os.environ.get(CHROMIUM_ENV)
+def installed_browser(variable: str, names: tuple[str, ...]) -> str | None:
+    """The program $`variable` names (which must exist), else the first of `names` on PATH, else None."""
+    chosen = os.environ.get(variable)
     if chosen:
         found = shutil.which(chosen)
         if found is None:
-            raise RuntimeSetupError(f"{CHROMIUM_ENV}={chosen!r} is not an executable program")
+            raise RuntimeSetupError(f"{variable}={chosen!r} is not an executable program")
         return found
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
+    return next(filter(None, map(shutil.which, names)), None)
+
+
+def chromium() -> str:
+    """The Chromium (or Chrome) that `--browser` drives: $PYO3_PYODIDE_CHROMIUM, else the first on PATH."""
+    found = installed_browser(CHROMIUM_ENV, CHROMIUM_NAMES)
+    if found:
+        return found
     raise RuntimeSetupError(
         f"no Chromium on PATH (looked for {', '.join(CHROMIUM_NAMES)}); `--browser` drives an "
         "installed one and downloads none. Install it (Debian/Ubuntu: `apt-get install chromium`, "
         f"macOS: `brew install --cask chromium`), or set {CHROMIUM_ENV} to a Chrome or Chromium "
         "executable"
+    )
+
+
+def firefox() -> str:
+    """The Firefox that `--browser firefox` drives: $PYO3_PYODIDE_FIREFOX, else the first on PATH."""
+    found = installed_browser(FIREFOX_ENV, FIREFOX_NAMES)
+    if found:
+        return found
+    raise RuntimeSetupError(
+        f"no Firefox on PATH (looked for {', '.join(FIREFOX_NAMES)}); `--browser firefox` drives an "
+        "installed one and downloads none. Install it (Debian/Ubuntu: `apt-get install firefox-esr`, "
+        f"macOS: `brew install --cask firefox`), or set {FIREFOX_ENV} to a Firefox executable"
     )
 
 
@@ -174,3 +196,8 @@ def read_runtime(release: Release, folder: Path) -> Runtime:
 def ensure_playwright() -> Path:
     """The folder from which `require("playwright-core")` works (installed into the cache if needed)."""
     return npm_package("playwright-core", PLAYWRIGHT_CORE)
+
+
+def ensure_puppeteer() -> Path:
+    """The folder from which `require.resolve("puppeteer-core")` works (installed into the cache if needed)."""
+    return npm_package("puppeteer-core", PUPPETEER_CORE)

@@ -2,9 +2,11 @@
 // written by runtime/wasm_test.py, which has already picked and checked every file named in it.
 //
 // In Node ("mode": "node") Pyodide runs in this process and the project folder is mounted with NODEFS.
-// With "mode": "browser" this process drives headless Chromium through playwright-core; the page, served
-// by wasm_test on 127.0.0.1, imports this same file and calls runInBrowser(), which fetches the test
-// files over HTTP and writes them into Pyodide's file system.
+// With "mode": "browser" this process drives a headless browser: Chromium through playwright-core, or
+// Firefox through puppeteer-core over WebDriver BiDi ("browser" says which, "driver" where the library is).
+// The page, served by wasm_test on 127.0.0.1, imports this same file and calls runInBrowser(), which
+// fetches the test files over HTTP and writes them into Pyodide's file system. Any request to another
+// origin is refused and fails the run.
 //
 // Pyodide reports some failures without raising (loadPackage calls errorCallback and carries on), so
 // every load is checked, and each installed distribution and module is verified before pytest starts.
@@ -24,6 +26,10 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+// Firefox: puppeteer's profile turns off updates, telemetry and safe browsing, and points remote settings
+// at a dummy server, which a release build honours only with this variable (without it, Firefox keeps
+// connecting to firefox.settings.services.mozilla.com).
+const FIREFOX_ENV = { MOZ_REMOTE_SETTINGS_DEVTOOLS: "1" };
 
 class SetupError extends Error {}
 
@@ -190,25 +196,73 @@ async function runInNode(job) {
   return result.exit_code;
 }
 
-async function driveChromium(job) {
+// Each launcher starts an installed browser with the npm library that drives it, and gives what
+// driveBrowser needs: the browser, a page, the name to report, and guard(allowed), which makes the page
+// fail every request whose URL `allowed` refuses.
+async function launchChromium(job) {
   const { createRequire } = await import("node:module");
-  const require = createRequire(`${job.playwright}/package.json`);
-  const { chromium } = require("playwright-core");
-  const browser = await chromium.launch({ executablePath: job.chromium, args: CHROMIUM_ARGS });
+  const { chromium } = createRequire(`${job.driver}/package.json`)("playwright-core");
+  const browser = await chromium.launch({ executablePath: job.executable, args: CHROMIUM_ARGS });
+  const page = await browser.newPage();
+  const guard = (allowed) =>
+    page.route("**/*", (route) =>
+      allowed(route.request().url()) ? route.continue() : route.abort("blockedbyclient"),
+    );
+  return { browser, page, name: `Chromium ${browser.version()}`, guard };
+}
+
+async function launchFirefox(job) {
+  const { createRequire } = await import("node:module");
+  const { pathToFileURL } = await import("node:url");
+  let puppeteer;
   try {
-    const page = await browser.newPage();
+    const entry = createRequire(`${job.driver}/package.json`).resolve("puppeteer-core");
+    const module = await import(pathToFileURL(entry).href);
+    puppeteer = module.default ?? module;
+  } catch (error) {
+    throw new SetupError(
+      `puppeteer-core from ${job.driver} does not load in Node ${process.version} ` +
+        `(its package.json asks for Node >= 22.12): ${error.message}`,
+    );
+  }
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: job.executable,
+    headless: true,
+    protocolTimeout: 0, // the whole suite is one evaluate call: no time limit on it, as in Chromium
+    env: { ...process.env, ...FIREFOX_ENV },
+  });
+  const page = await browser.newPage();
+  const guard = async (allowed) => {
+    await page.setRequestInterception(true);
+    page.on("request", (request) =>
+      allowed(request.url()) ? request.continue() : request.abort("blockedbyclient"),
+    );
+  };
+  const version = (await browser.version()).replace(/^firefox\//i, "");
+  return { browser, page, name: `Firefox ${version}`, guard };
+}
+
+const LAUNCHERS = { chromium: launchChromium, firefox: launchFirefox };
+
+async function driveBrowser(job) {
+  const launch = LAUNCHERS[job.browser];
+  if (!launch) throw new SetupError(`no such browser: ${job.browser} (${Object.keys(LAUNCHERS).join(", ")})`);
+  const { browser, page, name, guard } = await launch(job);
+  try {
     page.on("console", (message) => {
       (message.type() === "error" ? console.error : console.log)(message.text());
     });
     page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
     // Everything comes from wasm_test's server; a request elsewhere (Pyodide's CDN) is a bug: refuse it.
+    // data: and blob: URLs are no requests to anyone (a blob: URL's origin is the page's own).
     const origin = new URL(job.url).origin;
     const refused = [];
-    await page.route("**/*", (route) => {
-      const url = route.request().url();
-      if (new URL(url).origin === origin) return route.continue();
+    await guard((url) => {
+      const parsed = new URL(url);
+      if (parsed.protocol === "data:" || parsed.origin === origin) return true;
       refused.push(url);
-      return route.abort("blockedbyclient");
+      return false;
     });
     await page.goto(job.url);
     const result = await page.evaluate(
@@ -219,7 +273,7 @@ async function driveChromium(job) {
       throw new SetupError(`the page asked for files outside ${origin}: ${refused.join(", ")}`);
     }
     if (result.setupError) throw new SetupError(result.setupError);
-    console.log(summary(result, result.pyodide, `Chromium ${browser.version()}`));
+    console.log(summary(result, result.pyodide, name));
     return result.exit_code;
   } finally {
     await browser.close();
@@ -230,7 +284,7 @@ async function main() {
   const { readFileSync } = await import("node:fs");
   const job = JSON.parse(readFileSync(process.argv[2], "utf-8"));
   try {
-    process.exitCode = job.mode === "browser" ? await driveChromium(job) : await runInNode(job);
+    process.exitCode = job.mode === "browser" ? await driveBrowser(job) : await runInNode(job);
   } catch (error) {
     console.error(`wasm_test: ${error instanceof SetupError ? error.message : error.stack}`);
     process.exitCode = SETUP_FAILED;

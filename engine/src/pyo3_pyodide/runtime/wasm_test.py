@@ -1,4 +1,4 @@
-"""`nox -s wasm_test`: the project's pytest suite inside Pyodide, in Node or in headless Chromium.
+"""`nox -s wasm_test`: the project's pytest suite inside Pyodide, in Node or in headless Chromium or Firefox.
 
 On the host, before Pyodide starts:
 1. the runtime: the npm `pyodide` package that the release pins (runtime.py);
@@ -12,9 +12,10 @@ On the host, before Pyodide starts:
    tests/wasm_test.lock, one section per Pyodide release, and a section is resolved again only when its
    inputs change (or with `--relock`). The wheels live in the per-user cache (wheels/) and are checked
    against the lock's sha256 at every run; pip fetches a missing one with --require-hashes.
-Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromium, with everything served
-from 127.0.0.1 by serve.py. It loads micropip from its wheel, installs every other wheel with micropip (so
-the release's own tag rules apply), checks the installed versions and imports, and runs pytest.
+Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromium (playwright-core) or
+Firefox (puppeteer-core, over WebDriver BiDi), with everything served from 127.0.0.1 by serve.py. It loads
+micropip from its wheel, installs every other wheel with micropip (so the release's own tag rules apply),
+checks the installed versions and imports, and runs pytest.
 With warm caches and an unchanged lock, nothing touches the network.
 """
 
@@ -339,23 +340,33 @@ def run_node(job: dict, cwd: Path) -> int:
         return subprocess.run(command, cwd=cwd, check=False).returncode
 
 
-def run(plan: Plan, project_dir: Path, browser: bool = False) -> int:
-    """Run the tests in Node, or in Chromium with `browser`; pytest's exit code (SETUP_FAILED: no run)."""
-    where = "Chromium" if browser else "Node"
+# The browsers `--browser` drives: name -> (the name shown, the installed program, the npm library that
+# drives it, installed into the cache). Both are driven the same way by run_pytest.mjs.
+BROWSERS = {
+    "chromium": ("Chromium", runtimes.chromium, runtimes.ensure_playwright),
+    "firefox": ("Firefox", runtimes.firefox, runtimes.ensure_puppeteer),
+}
+
+
+def run(plan: Plan, project_dir: Path, browser: str | None = None) -> int:
+    """Run the tests in Node, or in the browser named (a key of BROWSERS); pytest's exit code
+    (SETUP_FAILED: no run)."""
+    where, find_browser, ensure_driver = BROWSERS[browser] if browser else ("Node", None, None)
     console.print(
         f"testing {plan.wheel.name} in {plan.runtime.describe()} in {where}: "
         f"pytest {' '.join(plan.pytest_args)}"
     )
     if not browser:
         return run_node(node_job(plan, project_dir), project_dir)
-    chromium = runtimes.chromium()
-    playwright = runtimes.ensure_playwright()
+    executable = find_browser()
+    driver = ensure_driver()
     site, page_job = browser_site(plan, project_dir)
     with serve.serving(site) as url:
         job = {
             "mode": "browser",
-            "chromium": chromium,
-            "playwright": str(playwright),
+            "browser": browser,
+            "executable": executable,
+            "driver": str(driver),
             "url": url,
             "page": page_job,
         }
