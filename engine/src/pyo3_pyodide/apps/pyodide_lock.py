@@ -1,10 +1,14 @@
 """`nox -s lock`: a pyodide-lock.json with which an app loads this project by name.
 
-The lock is the target runtime's own pyodide-lock.json (from the npm `pyodide` package, runtime.py) with
+The lock is the target release's own pyodide-lock.json (the one its package set is read from, see
+resolve/pyodide_packages.py: the npm `pyodide` package's copy, or the one at `--package-base-url`) with
 this project's wheel and its runtime dependencies added, each with its sha256, `imports` and `depends`,
 so that Pyodide started with it (`lockFileURL`, or as the pyodide-lock.json of its indexURL) installs the
-module with `pyodide.loadPackage("<distribution name>")`. The wheels lie beside the lock and are named
-by relative file names, which Pyodide resolves against the lock's folder, or against `--base-url`.
+module with `pyodide.loadPackage("<distribution name>")`. Dependencies that the release provides itself
+(numpy, ...) keep the release's entries, and their wheels (fetched from its package base URL, sha256
+checked) are put beside the lock with the others, since Pyodide looks for every relative file name in the
+lock's folder. The wheels are named by relative file names, which Pyodide resolves against the lock's
+folder, or by `--base-url` + file name.
 
 The entries are written by the `pyodide-lock` package (`add_wheels_to_spec`), which needs Python >= 3.12.
 It runs inside the target Pyodide runtime itself, under Node (make_lock.mjs runs add_wheels.py), rather
@@ -18,10 +22,13 @@ Steps:
 1. the wheel: `--wheel`, else the newest wheel of this project in dist/ built for the release. Any
    spelling of the release's platform tag will do: loadPackage checks no tag (micropip does; see
    `micropip_problem`), but a wheel built for another ABI fails at import, so that is refused;
-2. the wheels to add with it: its Requires-Dist (and, for a bundle, the micropip the runtime ships),
-   resolved by pip for the runtime's Python and platform tags;
-3. pyodide-lock and its dependencies, resolved the same way. Resolutions are kept in the per-user cache
-   (resolutions/, wheels/), so a second run needs no network; `--refresh` resolves again;
+2. the wheels to add with it: its Requires-Dist (and, for a bundle, the micropip the runtime ships): the
+   release's own packages where its set has them, pip's resolution for the runtime's Python and platform
+   tags for the rest;
+3. pyodide-lock and its dependencies, resolved by pip alone: they are this tool's own machinery, run in a
+   Pyodide of their own, and never part of the lock. Resolutions are kept in the per-user cache
+   (resolutions/, wheels/, pyodide-packages/), so a second run needs no network; `--refresh` resolves
+   again;
 4. make_lock.mjs in a staging folder beside the output, which replaces the output when all went well.
 """
 
@@ -39,7 +46,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from pyo3_pyodide import files
 from pyo3_pyodide.console import console
 from pyo3_pyodide.files import sha256_of
-from pyo3_pyodide.resolve import pip
+from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import wasm_test
 from pyo3_pyodide.runtime.npm import Runtime
@@ -139,29 +146,44 @@ def wheel_cache_path(locked: pip.LockedWheel) -> Path:
 
 
 def resolved_wheels(
-    runtime: Runtime, requirements: list[str], what: str, refresh: bool = False
-) -> list[Path]:
-    """The wheels pip resolves `requirements` to for the runtime: the cached resolution when its
-    inputs are unchanged and its files intact (no network), else pip's (and it is cached)."""
+    runtime: Runtime,
+    requirements: list[str],
+    what: str,
+    refresh: bool = False,
+    source: pyodide_packages.PackageSource | None = None,
+) -> list[tuple[pip.LockedWheel, Path]]:
+    """The wheels `requirements` resolve to for the runtime, each with its file in the cache: the release's
+    own packages where its set has them (`source` says where it is; without one, pip resolves all), pip's
+    for the rest. An earlier resolution with the same inputs is reused (no network when its files are
+    in the cache); otherwise it is made, and kept."""
     if not requirements:
         return []
-    inputs = pip.lock_inputs(runtime, requirements)
+    if source is None:
+        inputs = pip.lock_inputs(runtime, requirements)
+    else:
+        inputs = pyodide_packages.lock_inputs(runtime, requirements, source)
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
     record = cache_dir() / "resolutions" / f"{key}.json"
+    locked = []
     if record.is_file() and not refresh:
         try:
             locked = [pip.LockedWheel(**wheel) for wheel in json.loads(record.read_text())]
         except (ValueError, TypeError):
             locked = []
+    if source is None:
         paths = [wheel_cache_path(wheel) for wheel in locked]
-        if locked and all(
+        if not locked or not all(
             path.is_file() and sha256_of(path) == wheel.sha256 for path, wheel in zip(paths, locked)
         ):
-            return paths
-    locked = pip.resolve(runtime, inputs["requirements"])
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps([dataclasses.asdict(w) for w in locked], indent=1), "utf-8")
-    return [wheel_cache_path(wheel) for wheel in locked]
+            locked = pip.resolve(runtime, inputs["requirements"])
+            paths = [wheel_cache_path(wheel) for wheel in locked]
+    else:
+        if not locked:
+            locked = pyodide_packages.resolve(runtime, inputs["requirements"], source, refresh)
+        named_by = f"the resolution of {what} ({record})"
+        paths = pyodide_packages.wheel_paths(locked, runtime, source, named_by)
+    files.write_text(record, json.dumps([dataclasses.asdict(w) for w in locked], indent=1))
+    return list(zip(locked, paths))
 
 
 # Writing the lock
@@ -201,9 +223,11 @@ def write_pyodide_lock(
     base_url: str = "",
     extra_requirements: list[str] | tuple[str, ...] = (),
     refresh: bool = False,
+    package_base_url: str | None = None,
 ) -> Lock:
-    """Write `out`/pyodide-lock.json (the runtime's lock plus `wheel`, its dependencies and
-    `extra_requirements`) with those wheels beside it, after checking that it loads `wheel` by name."""
+    """Write `out`/pyodide-lock.json (the release's lock plus `wheel`, its dependencies and
+    `extra_requirements`) with those wheels beside it, after checking that it loads `wheel` by name.
+    `package_base_url` overrides where the release's own packages come from (pyodide_packages)."""
     python = tuple(int(part) for part in runtime.python.split(".")[:2])
     if python < TOOL_MIN_PYTHON:
         raise LockError(
@@ -211,21 +235,28 @@ def write_pyodide_lock(
             f"lock inside the runtime) needs Python >= 3.12: make the lock for a newer release"
         )
     metadata = wasm_test.read_wheel(wheel)
-    added = resolved_wheels(
+    source = pyodide_packages.package_source(runtime, package_base_url)
+    package_set = pyodide_packages.load_package_set(runtime, source, refresh)
+    dependencies = resolved_wheels(
         runtime,
         [*metadata.requires, *extra_requirements],
         f"the wheels to add with {wheel.name}",
         refresh,
+        source,
     )
-    added = [wheel, *(path for path in added if path.name != wheel.name)]
-    tool = resolved_wheels(runtime, [TOOL_REQUIREMENT], "pyodide-lock", refresh)
+    # The release's own packages keep their entries in its lock: their wheels only go beside it.
+    provided = [path for locked, path in dependencies if locked.source == pip.PYODIDE]
+    others = [path for locked, path in dependencies if locked.source != pip.PYODIDE]
+    added = [wheel, *(path for path in others if path.name != wheel.name)]
+    tool = [path for _, path in resolved_wheels(runtime, [TOOL_REQUIREMENT], "pyodide-lock", refresh)]
     out = out.resolve()
     refuse_foreign_output(out)
     with files.staged_folder(out) as staging:
-        for path in added:
+        for path in [*added, *provided]:
             shutil.copyfile(path, staging / path.name)
         (staging / INPUT_DIR).mkdir()
-        shutil.copyfile(runtime.folder / LOCK_FILE, staging / INPUT_DIR / LOCK_FILE)
+        release_lock = json.dumps(package_set.lock, indent=2)
+        (staging / INPUT_DIR / LOCK_FILE).write_text(release_lock, encoding="utf-8")
         package = str(canonicalize_name(metadata.name))
         job = {
             "runtime": str(runtime.folder),
@@ -254,15 +285,27 @@ def write_pyodide_lock(
             raise LockError(f"the lock could not be made for {wheel.name} in {runtime.describe()}:\n{output}")
         for line in result.stdout.splitlines():
             console.print(line)
-        check_entries(staging / LOCK_FILE, added, package, base_url)
+        if base_url and provided:
+            host_elsewhere(staging / LOCK_FILE, [path.name for path in provided], base_url)
+        check_entries(staging / LOCK_FILE, [*added, *provided], package, base_url)
         shutil.rmtree(staging / INPUT_DIR)
     return Lock(
         folder=out,
         package=package,
         version=metadata.version,
         imports=job["imports"],
-        wheels=[out / path.name for path in added],
+        wheels=[out / path.name for path in [*added, *provided]],
     )
+
+
+def host_elsewhere(lock_path: Path, names: list[str], base_url: str) -> None:
+    """With --base-url, the release's own wheels put beside the lock are hosted there too: their
+    entries name them by `base_url` + file name, as add_wheels.py names the added ones."""
+    lock = json.loads(lock_path.read_text(encoding="utf-8"))
+    for entry in lock["packages"].values():
+        if entry["file_name"] in names:
+            entry["file_name"] = base_url + entry["file_name"]
+    files.write_text(lock_path, json.dumps(lock, indent=2))
 
 
 def check_entries(lock_path: Path, wheels: list[Path], package: str, base_url: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -80,6 +81,32 @@ class Runtime:
             f"Pyodide {self.release.version} (npm pyodide@{self.release.npm}: Python {self.python}, "
             f"ABI {self.abi}, {self.platform}, micropip {self.micropip})"
         )
+
+    def package_base_url(self) -> str:
+        """The URL this release's own packages (the wheels its pyodide-lock.json names) are served from,
+        as Pyodide itself computes it: loadPyodide() in the npm package's pyodide.mjs sets
+        `cdnUrl = packageBaseUrl ?? `https://cdn.jsdelivr.net/pyodide/v${version}/full/``, and in Node
+        its package manager downloads from cdnUrl what packageCacheDir lacks (read in pyodide.mjs and
+        pyodide.asm.mjs of 0.28.3, 314.0.7 and 315.0.0-alpha.2; `cdnUrl`, `packageBaseUrl` in
+        pyodide.d.ts). `version` is pyodide.mjs's own (PEP 440's spelling: 315.0.0a2, not npm's
+        315.0.0-alpha.2); the template is read from the file, so a release that moves it is followed."""
+        script = self.folder / "pyodide.mjs"
+        try:
+            text = script.read_text(encoding="utf-8")
+        except OSError as error:
+            raise RuntimeSetupError(
+                f"{script} is unreadable ({error}); delete {self.folder.parents[1]}"
+            ) from None
+        template = re.search(r"`(https://[^`$]*)\$\{[\w$]+\}(/[^`$]*)`", text)
+        version = str(Version(self.release.npm))
+        if template is None or f'"{version}"' not in text:
+            raise RuntimeSetupError(
+                f"{script} holds no CDN URL template (`https://...${{version}}/...`) or no version "
+                f"{version}: this npm package is not laid out like the ones this engine knows. Name the "
+                "folder that serves the release's packages with --package-base-url (or "
+                "PYO3_PYODIDE_PACKAGE_BASE_URL)"
+            )
+        return f"{template.group(1)}{version}{template.group(2)}"
 
 
 def find_program(name: str, fix: str) -> str:

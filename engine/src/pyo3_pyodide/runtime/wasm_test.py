@@ -7,11 +7,14 @@ On the host, before Pyodide starts:
    it names): Pyodide loads a wheel built for another release without complaint and fails only at
    import, so a mismatch stops here;
 3. the test wheels: the `wasm-test` dependency group (else `test`) plus the wheel's own requirements,
-   resolved by pip for the runtime's Python and platform tags (pure wheels, and pyemscripten wheels
-   where PyPI has them), with the micropip version the runtime ships. The resolution is written to
-   tests/wasm_test.lock, one section per Pyodide release, and a section is resolved again only when its
-   inputs change (or with `--relock`). The wheels live in the per-user cache (wheels/) and are checked
-   against the lock's sha256 at every run; pip fetches a missing one with --require-hashes.
+   and the micropip the runtime ships. Those the release's own package set holds (its pyodide-lock.json:
+   numpy, pytest, micropip...) come from it, with their `depends`, fetched from its package base URL
+   (`--package-base-url`, $PYO3_PYODIDE_PACKAGE_BASE_URL, else Pyodide's CDN; resolve/pyodide_packages.py);
+   pip resolves the rest for the runtime's Python and platform tags (pure wheels, and pyemscripten wheels
+   where PyPI has them). The resolution is written to tests/pylock.pyodide-<line>.toml (PEP 751, one file
+   per release line) and made again only when its inputs change (or with `--relock`). The wheels live in
+   the per-user cache and are checked against the lock's sha256 at every run; a missing one is fetched again
+   by its URL (Pyodide's) or by pip with --require-hashes (PyPI's).
 Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromium (playwright-core) or
 Firefox (puppeteer-core, over WebDriver BiDi), with everything served from 127.0.0.1 by serve.py. It loads
 micropip from its wheel, installs every other wheel with micropip (so the release's own tag rules apply),
@@ -256,6 +259,7 @@ def plan(
     wheel: Path | None = None,
     pytest_args: Iterable[str] = (),
     relock: bool = False,
+    package_base_url: str | None = None,
 ) -> Plan:
     """Pick and check the wheel, get the test wheels, and sort out pytest's arguments."""
     if wheel is None:
@@ -263,7 +267,9 @@ def plan(
     wheel = check_wheel(Path(wheel), runtime, releases)
     tested = read_wheel(wheel)
     args, test_paths = pytest_arguments(project_dir, list(pytest_args))
-    wheels = dependency_wheels(project_dir, runtime, [*requirements, *tested.requires], relock)
+    wheels = dependency_wheels(
+        project_dir, runtime, [*requirements, *tested.requires], relock, package_base_url
+    )
     micropip = [path for path in wheels if canonicalize_name(path.name.split("-")[0]) == "micropip"]
     others = [path for path in wheels if path not in micropip] + [wheel]
     distributions = {}

@@ -1,0 +1,365 @@
+"""Pyodide's own packages as dependencies: the target release's package set first, PyPI for the rest.
+
+Pyodide builds and serves packages of its own: numpy and the like, which have no Pyodide wheel on PyPI, and
+pure ones such as pytest and micropip, rebuilt (their wheels are not PyPI's files). The release's
+pyodide-lock.json lists each with its wheel's file name, sha256, `depends` and `imports`, and Pyodide fetches
+those wheels from the release's package base URL. So a requirement is looked up in the release's set first:
+- one that the set holds is taken from it at the set's version (a specifier that version does not meet is an
+  error naming both), with the set's `depends` followed; pip is not asked for it;
+- the others go to pip (resolve/pip.py), which is told that the set's packages are there already (pinned by
+  constraints, with metadata-only stand-ins), so a PyPI package that needs one gets the set's and pip
+  fetches none of them.
+
+The package base URL is --package-base-url, else $PYO3_PYODIDE_PACKAGE_BASE_URL, else the one Pyodide itself
+uses for the release (Runtime.package_base_url: jsDelivr's /pyodide/v<version>/full/, read in pyodide.mjs).
+`{version}` in a given URL stands for the release's version as Pyodide spells it (315.0.0a2), so that one
+setting serves every release of a mirror laid out like the CDN; a file:// URL names a local folder (an
+unpacked Pyodide release, say). The set is the pyodide-lock.json found there: for Pyodide's own URL, the copy
+that the npm package ships (the release's lock; no network), else the one the URL serves (a mirror, or a
+Pyodide distribution of your own), checked to be for the same runtime (ABI, platform, Python) and kept in
+the per-user cache per release and URL. Wheels are kept there too (pyodide-packages/<npm version>/), written
+only once their sha256 is the lock's, and checked again at every use: a warm run needs no network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from pyo3_pyodide import files
+from pyo3_pyodide.cache import cache_dir, file_lock
+from pyo3_pyodide.console import console
+from pyo3_pyodide.files import sha256_of
+from pyo3_pyodide.resolve import pip
+from pyo3_pyodide.resolve.pip import LockedWheel, ResolveError
+from pyo3_pyodide.runtime.npm import Runtime
+
+BASE_URL_ENV = "PYO3_PYODIDE_PACKAGE_BASE_URL"
+BASE_URL_OPTION = "--package-base-url"
+LOCK_FILE = "pyodide-lock.json"
+# The lock's package types that are wheels (micropip installs them); "shared_library" entries are zips
+# of .so files that only pyodide.loadPackage installs.
+WHEEL_TYPES = {"package", "cpython_module"}
+DOWNLOAD_TIMEOUT = 60  # seconds without a byte before a download counts as failed
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageSource:
+    """Where a release's own packages are fetched from."""
+
+    base_url: str  # ends with "/"
+    origin: str  # what set it, for messages
+    own: bool  # the URL Pyodide itself uses for the release (its lock is the npm package's copy)
+
+    def advice(self) -> str:
+        return (
+            f"The package base URL {self.base_url} is {self.origin}; where it is out of reach, point "
+            f"{BASE_URL_OPTION} (or {BASE_URL_ENV}) at a mirror of it: `{{version}}` in the URL stands for "
+            "the release's version, and a file:// URL names a folder (an unpacked Pyodide release)"
+        )
+
+
+def package_source(runtime: Runtime, option: str | None = None) -> PackageSource:
+    """--package-base-url, else $PYO3_PYODIDE_PACKAGE_BASE_URL, else the URL Pyodide uses for the release."""
+    if option:
+        url, origin = option, f"from {BASE_URL_OPTION}"
+    elif os.environ.get(BASE_URL_ENV):
+        url, origin = os.environ[BASE_URL_ENV], f"from ${BASE_URL_ENV}"
+    else:
+        own = runtime.package_base_url()
+        return PackageSource(own, f"Pyodide {runtime.release.version}'s own (its pyodide.mjs)", own=True)
+    url = url.replace("{version}", str(Version(runtime.release.npm)))
+    if not url.endswith("/"):
+        url += "/"
+    if urlsplit(url).scheme not in ("http", "https", "file"):
+        raise ResolveError(f"{url!r} ({origin}) is not an http(s):// or file:// URL of a folder")
+    return PackageSource(url, origin, own=False)
+
+
+def marker_environment(runtime: Runtime) -> dict[str, str]:
+    """PEP 508's marker values inside the runtime (those micropip evaluates requirements with)."""
+    python = runtime.python
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": python,
+        "os_name": "posix",
+        "platform_machine": "wasm32",
+        "platform_python_implementation": "CPython",
+        "platform_release": runtime.platform.removeprefix("emscripten_").replace("_", "."),
+        "platform_system": "Emscripten",
+        "platform_version": "",
+        "python_full_version": python,
+        "python_version": ".".join(python.split(".")[:2]),
+        "sys_platform": "emscripten",
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Package:
+    """One entry of a release's pyodide-lock.json."""
+
+    name: str  # canonical
+    version: str
+    file_name: str  # relative to the package base URL, or a URL of its own
+    sha256: str
+    depends: tuple[str, ...]  # canonical names
+    package_type: str
+
+    @property
+    def file(self) -> str:
+        return unquote(PurePosixPath(urlsplit(self.file_name).path).name)
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageSet:
+    """A release's own packages, as the pyodide-lock.json at its package base URL lists them."""
+
+    runtime: Runtime
+    source: PackageSource
+    lock: dict  # the pyodide-lock.json as read
+    where: str  # which file that is, for messages
+    packages: dict[str, Package]  # by canonical name
+
+    def url_of(self, package: Package) -> str:
+        return urljoin(self.source.base_url, package.file_name)
+
+    def versions(self) -> dict[str, str]:
+        return {name: package.version for name, package in self.packages.items()}
+
+    def split(self, requirements: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The names of the requirements that the set provides, and the requirements left for pip.
+        Requirements whose markers do not hold inside the runtime are dropped."""
+        environment = marker_environment(self.runtime)
+        release = self.runtime.release.version
+        own, others = [], []
+        for line in requirements:
+            requirement = pip.requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                continue
+            name = canonicalize_name(requirement.name)
+            package = self.packages.get(name)
+            if package is None:
+                others.append(str(requirement))
+                continue
+            if requirement.url:
+                raise ResolveError(
+                    f"{requirement} names a file of {name}, which Pyodide {release} provides itself "
+                    f"({package.version}, {self.where}): drop the URL to take Pyodide's"
+                )
+            if requirement.extras:
+                console.print(
+                    f"{name} comes from Pyodide {release}'s own packages, whose lock has no extras: "
+                    f"[{','.join(sorted(requirement.extras))}] is not followed"
+                )
+            if not requirement.specifier.contains(package.version, prereleases=True):
+                raise ResolveError(
+                    f"{requirement} is not met by {name} {package.version}, the version that Pyodide "
+                    f"{release}'s own package set holds ({self.where}). Pyodide builds and serves {name} "
+                    f"itself, so pip is not asked for it: allow {name} {package.version} in the "
+                    "requirement (the `wasm-test` dependency group of pyproject.toml, or the wheel's "
+                    "Requires-Dist), or target a Pyodide release whose set meets it (--pyodide)"
+                )
+            own.append(str(name))
+        return own, others
+
+    def closure(self, names: Iterable[str]) -> list[Package]:
+        """The packages `names` and all they depend on, following the lock's `depends`."""
+        found: dict[str, Package] = {}
+        needed_by: dict[str, str] = {}
+        queue = list(names)
+        while queue:
+            name = queue.pop(0)
+            if name in found:
+                continue
+            package = self.packages.get(name)
+            by = f", which {needed_by[name]} depends on," if name in needed_by else ""
+            if package is None:
+                raise ResolveError(f"{self.where} lists no package {name}{by} so it cannot be resolved")
+            if package.package_type not in WHEEL_TYPES or not package.file.endswith(".whl"):
+                raise ResolveError(
+                    f"Pyodide's {name}{by} is a {package.package_type} ({package.file_name}), not a "
+                    "wheel: wasm_test and the lock install Pyodide's wheels, not its shared libraries, so "
+                    f"a requirement that needs {name} is not supported"
+                )
+            found[name] = package
+            for depend in package.depends:
+                needed_by.setdefault(depend, name)
+                queue.append(depend)
+        return sorted(found.values(), key=lambda package: package.name)
+
+
+def parse_lock(lock: dict, where: str) -> dict[str, Package]:
+    packages = {}
+    try:
+        for key, entry in lock["packages"].items():
+            name = canonicalize_name(entry.get("name") or key)
+            packages[name] = Package(
+                name=str(name),
+                version=str(entry["version"]),
+                file_name=entry["file_name"],
+                sha256=entry["sha256"],
+                depends=tuple(str(canonicalize_name(depend)) for depend in entry.get("depends", ())),
+                package_type=entry.get("package_type", "package"),
+            )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ResolveError(
+            f"{where} is not a pyodide-lock.json: its packages lack name, version, file_name or sha256 "
+            f"({error!r})"
+        ) from None
+    return packages
+
+
+def check_info(lock: dict, runtime: Runtime, where: str, source: PackageSource) -> None:
+    info = lock.get("info") if isinstance(lock, dict) else None
+    if not isinstance(info, dict) or not isinstance(lock.get("packages"), dict):
+        raise ResolveError(f"{where} is not a pyodide-lock.json (no `info` and `packages`)")
+    python = ".".join(str(info.get("python", "")).split(".")[:2])
+    found = (info.get("abi_version"), info.get("platform"), python)
+    expected = (runtime.abi, runtime.platform, ".".join(runtime.python.split(".")[:2]))
+    if found != expected:
+        raise ResolveError(
+            f"{where} is the lock of ABI {found[0]}, {found[1]}, Python {found[2]}, not of "
+            f"{runtime.describe()}: the package base URL {source.base_url} ({source.origin}) does not "
+            "serve this release's packages"
+        )
+
+
+def release_cache(runtime: Runtime) -> Path:
+    """The per-user cache folder of the release's own packages (and of the locks fetched for them)."""
+    return cache_dir() / "pyodide-packages" / runtime.release.npm
+
+
+def load_package_set(runtime: Runtime, source: PackageSource, refresh: bool = False) -> PackageSet:
+    """The release's package set: its pyodide-lock.json at the package base URL (see the module's doc)."""
+    url = urljoin(source.base_url, LOCK_FILE)
+    if source.own:
+        path = runtime.folder / LOCK_FILE
+        where = f"{url} (the npm package's copy, {path})"
+    else:
+        key = hashlib.sha256(source.base_url.encode()).hexdigest()[:16]
+        path = release_cache(runtime) / "locks" / f"{key}.json"
+        where = url
+        if refresh or not path.is_file():
+            console.print(f"fetching Pyodide {runtime.release.version}'s package set from {url}")
+            with files.staged_file(path) as partial:
+                download(url, partial, source)
+                try:
+                    check_info(json.loads(partial.read_text(encoding="utf-8")), runtime, where, source)
+                except ValueError:
+                    raise ResolveError(f"{where} is not JSON: not a pyodide-lock.json") from None
+    try:
+        lock = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ResolveError(f"{path} is unreadable ({error}); delete it, and it is fetched again") from None
+    check_info(lock, runtime, where, source)
+    return PackageSet(runtime, source, lock, where, parse_lock(lock, where))
+
+
+def download(url: str, target: Path, source: PackageSource) -> None:
+    """Write what `url` serves into `target` (a staged file: the caller decides whether it stays)."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        path = Path(url2pathname(unquote(parts.path)))
+        try:
+            target.write_bytes(path.read_bytes())
+        except OSError as error:
+            raise ResolveError(f"could not read {path} ({error}). {source.advice()}") from None
+        return
+    import requests  # only when something is downloaded (its import costs a warm run 0.06 s)
+
+    try:
+        with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
+            response.raise_for_status()
+            with target.open("wb") as file:
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    file.write(chunk)
+    except requests.RequestException as error:
+        raise ResolveError(f"could not download {url}: {error}. {source.advice()}") from None
+
+
+def fetch_wheel(wheel: LockedWheel, runtime: Runtime, source: PackageSource, named_by: str) -> Path:
+    """The release's wheel `wheel` in the cache, downloaded from its URL if needed; a file whose sha256
+    is not the one `named_by` gives is not kept."""
+    folder = release_cache(runtime)
+    path = folder / wheel.file
+    if path.is_file() and sha256_of(path) == wheel.sha256:
+        return path
+    with file_lock(folder / ".lock"):
+        if path.is_file() and sha256_of(path) == wheel.sha256:  # another process fetched it meanwhile
+            return path
+        path.unlink(missing_ok=True)  # damaged: never left to look like the real one
+        console.print(f"downloading {wheel.file} from {wheel.url}")
+        with files.staged_file(path) as partial:
+            download(wheel.url, partial, source)
+            digest = sha256_of(partial)
+            if digest != wheel.sha256:
+                raise ResolveError(
+                    f"{wheel.url} is not the wheel {named_by} names: its sha256 is {digest}, the "
+                    f"lock says {wheel.sha256}. It was not kept (nothing was written to the cache). "
+                    "The package base URL must serve the release's files unchanged; if the release's "
+                    "own lock changed, resolve again (`--relock`). " + source.advice()
+                )
+    return path
+
+
+def lock_inputs(runtime: Runtime, requirements: Iterable[str], source: PackageSource) -> dict:
+    """What a resolution depends on: when any of it changes, it is made again."""
+    return {
+        **pip.lock_inputs(runtime, requirements),
+        "release": runtime.release.version,
+        "package-base-url": source.base_url,
+    }
+
+
+def resolve(
+    runtime: Runtime, requirements: list[str], source: PackageSource, refresh: bool = False
+) -> list[LockedWheel]:
+    """The wheels for `requirements` in `runtime`: the release's own packages where its set has them
+    (with their `depends`), pip's resolution of the rest; every wheel is in the cache afterwards."""
+    package_set = load_package_set(runtime, source, refresh)
+    own_names, for_pip = package_set.split(requirements)
+    console.print(
+        f"resolving {', '.join(requirements)} for Pyodide {runtime.release.version}: "
+        f"{', '.join(own_names) or 'none'} from its own package set ({package_set.where}), "
+        f"{', '.join(for_pip) or 'none'} with pip"
+    )
+    found = pip.resolve_around(runtime, for_pip, package_set.versions()) if for_pip else None
+    own = package_set.closure([*own_names, *(found.provided if found else [])])
+    locked = [
+        LockedWheel(
+            name=package.name,
+            version=package.version,
+            file=package.file,
+            sha256=package.sha256,
+            url=package_set.url_of(package),
+            source=pip.PYODIDE,
+        )
+        for package in own
+    ]
+    for wheel in locked:
+        fetch_wheel(wheel, runtime, source, f"{package_set.where}")
+    return sorted([*locked, *(found.wheels if found else [])], key=lambda wheel: wheel.name)
+
+
+def wheel_paths(
+    locked: list[LockedWheel], runtime: Runtime, source: PackageSource, named_by: str
+) -> list[Path]:
+    """The locked wheels' files in the cache, in order: the release's own fetched from their URLs, the
+    others by pip (name, version and sha256); each is checked against the lock's sha256."""
+    from_pypi = [wheel for wheel in locked if wheel.source != pip.PYODIDE]
+    pypi_paths = dict(zip((w.file for w in from_pypi), pip.cached_wheels(from_pypi, runtime)))
+    return [
+        fetch_wheel(wheel, runtime, source, named_by)
+        if wheel.source == pip.PYODIDE
+        else pypi_paths[wheel.file]
+        for wheel in locked
+    ]
