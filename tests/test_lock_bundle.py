@@ -3,7 +3,8 @@ the module by name in Node with no network, the bundle works in Chromium from 12
 origin only thanks to its CORS headers, and micropip's tag rules per release are told in the project's words.
 
 The wheels are real where it matters: the cp315 module the Debian sid root builds (`sid_built_project`),
-and jiter 0.19.0 from PyPI as a PyO3 dependency resolved by pip. Small hand-made wheels stand in where only
+and jiter 0.19.0 from PyPI as a PyO3 dependency (a package of the 314 release's own, as a stand-in
+of its package base URL serves it: tests/package_mirror.py). Small hand-made wheels stand in where only
 the file name counts (a 2025_0 wheel that 0.28.3's micropip refuses) and as a project that requires jiter.
 """
 
@@ -24,8 +25,11 @@ from pyo3_pyodide.apps import pyodide_lock as lock
 from pyo3_pyodide.runtime import npm as runtimes
 
 from template_tools import matrix
+from tests.mirrors import MirrorServer
+from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
+from tests.package_mirror import PackageMirror
 from tests.project_helpers import can_cut_the_network, nox, output_of
-from tests.pyodide_helpers import TEST_CACHE, fake_runtime, get, serve_session
+from tests.pyodide_helpers import TEST_CACHE, fake_runtime, get, jiter_wheel, serve_session
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]
@@ -63,6 +67,27 @@ def parse(text):
 @pytest.fixture(autouse=True)
 def shared_cache(monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(TEST_CACHE))
+
+
+@pytest.fixture(scope="module")
+def package_mirror():
+    """The releases' own packages (micropip for the bundles; jiter, which the 314 release provides) come
+    from their package base URL, Pyodide's CDN, out of reach here: a stand-in on 127.0.0.1 serves them
+    (tests/package_mirror.py), jiter as its 0.19.0 from PyPI. Returns (mirror, the locks it serves)."""
+    with MirrorServer() as server:
+        mirror = PackageMirror(server)
+        served = {}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(CACHE_ENV, str(TEST_CACHE))
+            for version in (STABLE.version, "315.0.0-alpha.2", "0.28.3"):
+                extra = [jiter_wheel()] if version == STABLE.version else []
+                served[version] = mirror.serve_release(runtimes.ensure_runtime(RELEASES[version]), extra)
+        yield mirror, served
+
+
+@pytest.fixture(autouse=True)
+def package_base_url(package_mirror, monkeypatch):
+    monkeypatch.setenv(PACKAGE_BASE_URL_ENV, package_mirror[0].base_url)
 
 
 def fake_wheel(folder: Path, name: str, tag: str, source: str, requires: tuple[str, ...] = ()) -> Path:
@@ -184,7 +209,7 @@ def test_lock_without_a_wheel_names_the_build_command(render):
 # Node, no sid build needed: a project wheel that requires a real PyO3 wheel from PyPI
 
 
-def test_lock_adds_the_wheel_and_its_dependencies_and_loads_by_name_offline(render, tmp_path):
+def test_lock_adds_the_wheel_and_its_dependencies_and_loads_by_name_offline(render, tmp_path, package_mirror):
     project = render(project_name="hello")
     wheel = fake_wheel(
         project / "dist", "hello", f"cp314-cp314-{STABLE.platform_tag}", USES_JITER, ("jiter==0.19.0",)
@@ -197,8 +222,8 @@ def test_lock_adds_the_wheel_and_its_dependencies_and_loads_by_name_offline(rend
 
     folder = project / "dist" / "lock"
     written = json.loads((folder / "pyodide-lock.json").read_text())
-    own = runtime_lock(STABLE)
-    assert written["info"] == own["info"]
+    own = package_mirror[1][STABLE.version]  # the release's lock, as its package base URL serves it
+    assert written["info"] == own["info"] == runtime_lock(STABLE)["info"]
     jiter_file = "jiter-0.19.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
     assert sorted(path.name for path in folder.iterdir()) == sorted(
         ["pyodide-lock.json", wheel.name, jiter_file]
@@ -210,8 +235,8 @@ def test_lock_adds_the_wheel_and_its_dependencies_and_loads_by_name_offline(rend
     jiter = written["packages"]["jiter"]
     assert jiter["file_name"] == jiter_file
     assert jiter["sha256"] == hashlib.sha256((folder / jiter_file).read_bytes()).hexdigest()
-    untouched = {name: entry for name, entry in own["packages"].items() if name != "jiter"}
-    assert {name: written["packages"][name] for name in untouched} == untouched
+    # jiter is one of the release's own packages: its entry stays the release's, its wheel goes beside
+    assert {name: written["packages"][name] for name in own["packages"]} == own["packages"]
 
     loaded = load_with_lock(
         tmp_path,

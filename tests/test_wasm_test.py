@@ -19,6 +19,9 @@ from pyo3_pyodide.runtime import wasm_test
 
 from template_tools import matrix
 from template_tools.render import render_project
+from tests.mirrors import MirrorServer
+from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
+from tests.package_mirror import PackageMirror
 from tests.project_helpers import can_cut_the_network, nox, output_of
 from tests.pyodide_helpers import TEST_CACHE, fake_runtime, jiter_wheel
 
@@ -56,6 +59,24 @@ def test_with_a_wrong_expectation():
 @pytest.fixture(autouse=True)
 def shared_cache(monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(TEST_CACHE))
+
+
+@pytest.fixture(scope="module")
+def package_mirror():
+    """pytest and micropip are the releases' own packages, served from Pyodide's CDN, which these machines
+    cannot reach: a stand-in on 127.0.0.1 serves them (tests/package_mirror.py) for the releases tested here."""
+    with MirrorServer() as server:
+        mirror = PackageMirror(server)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(CACHE_ENV, str(TEST_CACHE))
+            for release in (STABLE, PRERELEASE):
+                mirror.serve_release(runtimes.ensure_runtime(release))
+        yield mirror
+
+
+@pytest.fixture(autouse=True)
+def package_base_url(package_mirror, monkeypatch):
+    monkeypatch.setenv(PACKAGE_BASE_URL_ENV, package_mirror.base_url)
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +299,7 @@ def test_wheel_for_another_release_is_refused_before_pyodide_starts(render, jite
     assert f"It was built for Pyodide {STABLE.version}: test it there" in output
     assert f"`nox -s wasm_build -- --pyodide {PRERELEASE.version}`" in output
     assert "testing " not in output and "inside Pyodide" not in output  # neither Node nor pytest ran
-    assert not (project / "tests" / "wasm_test.lock").exists()
+    assert not list((project / "tests").glob("pylock.*.toml"))
 
 
 def test_no_wheel_in_dist_says_how_to_build_one(render):
@@ -334,24 +355,22 @@ def test_cold_run_then_warm_run_without_network(tmp_path, monkeypatch, jiter):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     project = jiter_project(tmp_path / "hello")
     started = time.monotonic()
-    # npm's and pip's own caches empty too: everything comes from the registries
+    # npm's and pip's own caches empty too: everything comes from the registry and the package base URL
     no_caches = {"npm_config_cache": str(tmp_path / "npm-cache"), "PIP_NO_CACHE_DIR": "1"}
     cold = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass", env=no_caches)
     cold_seconds = time.monotonic() - started
     output = output_of(cold)
     assert cold.returncode == 0, output[-4000:]
     assert f"installing npm pyodide@{STABLE.npm}" in output and "resolving " in output
-    lock_path = project / "tests" / "wasm_test.lock"
-    lock = test_lock.read_test_lock(lock_path)[STABLE.version]
-    assert lock["micropip"] == "0.11.1" and lock["python"] == STABLE.python
-    assert lock["requirements"] == ["micropip==0.11.1", "pytest>=8"]
-    assert {wheel["name"] for wheel in lock["wheels"]} >= {
-        "pytest",
-        "pluggy",
-        "iniconfig",
-        "packaging",
-        "pygments",
-    }
+    lock_path = project / test_lock.lock_file(STABLE.version)
+    lock = test_lock.read_test_lock(lock_path)
+    micropip = runtimes.ensure_runtime(STABLE).micropip  # the version the runtime's own lock names
+    assert lock.inputs["micropip"] == micropip and lock.inputs["python"] == STABLE.python
+    assert lock.inputs["requirements"] == [f"micropip=={micropip}", "pytest>=8"]
+    wheels = {wheel.name: wheel for wheel in lock.wheels}
+    harness = {"pytest", "pluggy", "iniconfig", "packaging", "pygments", "micropip"}
+    assert set(wheels) >= harness
+    assert {wheels[name].source for name in harness} == {"pyodide"}  # the release's own packages
     assert (tmp_path / "cache" / "npm" / f"pyodide-{STABLE.npm}" / "package-lock.json").is_file()
     lock_text = lock_path.read_text()
 
@@ -368,10 +387,10 @@ def test_cold_run_then_warm_run_without_network(tmp_path, monkeypatch, jiter):
     )
     print(f"wasm_test cold {cold_seconds:.1f} s, warm {warm_seconds:.1f} s (warm run in {network})")
 
-    # A clone with the committed lock and an empty or damaged cache: pip fetches exactly the locked files.
-    wheels = tmp_path / "cache" / "wheels"
-    (wheels / next(w["file"] for w in lock["wheels"] if w["name"] == "pytest")).write_bytes(b"damaged")
-    (wheels / next(w["file"] for w in lock["wheels"] if w["name"] == "pluggy")).unlink()
+    # A clone with the committed lock and an empty or damaged cache: exactly the locked files are fetched.
+    cached = tmp_path / "cache" / "pyodide-packages" / STABLE.npm
+    (cached / wheels["pytest"].file).write_bytes(b"damaged")
+    (cached / wheels["pluggy"].file).unlink()
     refetched = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass")
     assert refetched.returncode == 0, output_of(refetched)[-4000:]
     assert "resolving " not in output_of(refetched) and lock_path.read_text() == lock_text
@@ -379,27 +398,31 @@ def test_cold_run_then_warm_run_without_network(tmp_path, monkeypatch, jiter):
 
 def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_them(tmp_path, jiter):
     project = jiter_project(tmp_path / "hello")
-    (project / "jiter_pass" / "test_attrs.py").write_text(
-        "import attrs\n\n\ndef test_attrs_is_installed():\n    assert attrs.define\n"
+    # tabulate: pure, on PyPI, not one of the release's own packages (tests/test_pyodide_packages.py
+    # covers those)
+    (project / "jiter_pass" / "test_tabulate.py").write_text(
+        "import tabulate\n\n\ndef test_tabulate_is_installed():\n    assert tabulate.tabulate([[1]])\n"
     )
     result = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass")
-    assert result.returncode != 0  # the `test` group has no attrs
-    assert "ModuleNotFoundError: No module named 'attrs'" in output_of(result)
+    assert result.returncode != 0  # the `test` group has no tabulate
+    assert "ModuleNotFoundError: No module named 'tabulate'" in output_of(result)
     pyproject = project / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
-            'lint = ["ruff>=0.6"]', 'lint = ["ruff>=0.6"]\nwasm-test = ["pytest>=8", "attrs"]'
+            'lint = ["ruff>=0.6"]', 'lint = ["ruff>=0.6"]\nwasm-test = ["pytest>=8", "tabulate"]'
         )
     )
     result = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "jiter_pass")
     output = output_of(result)
     assert result.returncode == 0, output[-4000:]
     assert pyodide_summary(output)[3] == {"passed": 3, "failed": 0}
-    lock = test_lock.read_test_lock(project / "tests" / "wasm_test.lock")[STABLE.version]
-    assert lock["requirements"] == ["attrs", "micropip==0.11.1", "pytest>=8"]
-    assert "attrs" in {wheel["name"] for wheel in lock["wheels"]}
+    lock = test_lock.read_test_lock(project / test_lock.lock_file(STABLE.version))
+    micropip = f"micropip=={runtimes.ensure_runtime(STABLE).micropip}"
+    assert lock.inputs["requirements"] == [micropip, "pytest>=8", "tabulate"]
+    assert {wheel.name: wheel.source for wheel in lock.wheels}["tabulate"] == "pypi"
     relocked = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "--relock", "jiter_pass")
-    assert relocked.returncode == 0 and "resolving attrs, micropip==0.11.1, pytest>=8" in output_of(relocked)
+    output = output_of(relocked)
+    assert relocked.returncode == 0 and f"resolving {micropip}, pytest>=8, tabulate for Pyodide" in output
 
 
 # The wheel that the Debian sid root built (cp315, Pyodide 315.0.0-alpha.2)

@@ -1,0 +1,356 @@
+"""Pyodide's own packages as test dependencies: the release's package set first, PyPI for the rest.
+
+A 127.0.0.1 server stands in for the release's package base URL (tests/package_mirror.py): it serves a copy
+of the 314 runtime's real pyodide-lock.json in which `greeting` (a pure wheel built here) and jiter 0.19.0
+(a real PyO3 wheel for Pyodide 314, from PyPI) are Pyodide packages, and the packages wasm_test needs itself
+(pytest, micropip...) are PyPI's wheels at the versions the release's lock holds. The resolution, the
+download, the sha256 check and the install are the engine's own: `nox -s wasm_test` of a rendered project
+imports them inside Pyodide in Node. The test lock it writes is read back with packaging.pylock (PEP 751).
+"""
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.pylock import Pylock
+from packaging.version import Version
+from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.resolve import pip, pyodide_packages
+from pyo3_pyodide.runtime import npm as runtimes
+
+from template_tools import matrix
+from template_tools.render import render_project
+from tests.mirrors import MirrorServer
+from tests.package_mirror import ENV, PackageMirror, pypi_wheel
+from tests.project_helpers import can_cut_the_network, nox, output_of
+from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
+
+pytestmark = pytest.mark.network
+
+RELEASES = matrix.load().releases
+STABLE = RELEASES[matrix.load().default]
+CACHE_ENV = "PYO3_PYODIDE_CACHE"
+JITER = "jiter-0.19.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
+
+GREETING = 'def greet(name):\n    return f"hello, {name}"\n'
+TESTS = """
+import greeting
+import jiter
+
+
+def test_pyodide_packages_import_and_work():
+    assert greeting.greet("wasm") == "hello, wasm"
+    assert jiter.from_json(b'{"a": [1, 2.5]}') == {"a": [1, 2.5]}
+"""
+
+
+def pure_wheel(folder: Path, name: str, version: str, source: str, requires: tuple[str, ...] = ()) -> Path:
+    """A pure wheel of `name` with one module, `name`/__init__.py, zipped here."""
+    info = f"{name}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
+    members = {
+        f"{name}/__init__.py": source,
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+
+    def record_line(path, text):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        return f"{path},sha256={digest},{len(text.encode())}\n"
+
+    record = "".join(record_line(path, text) for path, text in members.items()) + f"{info}/RECORD,,\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in {**members, f"{info}/RECORD": record}.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def shared_runtime(release) -> runtimes.Runtime:
+    """The release's npm runtime, from the cache the Pyodide tests share (installed there once)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(TEST_CACHE))
+        return runtimes.ensure_runtime(release)
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    return shared_runtime(STABLE)
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
+    """greeting's pure wheel and jiter's binary one: the Pyodide packages the mirror adds."""
+    return [pure_wheel(tmp_path_factory.mktemp("greeting"), "greeting", "1.2.0", GREETING), jiter_wheel()]
+
+
+@pytest.fixture
+def mirror(runtime, wheels, monkeypatch, tmp_path):
+    """The stand-in package base URL, and an empty per-user cache (the npm runtime copied in)."""
+    cache = tmp_path / "cache"
+    installed = runtime.folder.parents[1]  # npm/pyodide-<version>, complete (its marker written last)
+    shutil.copytree(installed, cache / "npm" / installed.name, symlinks=True)
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    with MirrorServer() as server:
+        packages = PackageMirror(server)
+        packages.served = packages.serve_release(runtime, wheels)
+        monkeypatch.setenv(ENV, packages.base_url)
+        yield packages
+
+
+def project_with_tests(folder: Path, group: list[str]) -> tuple[Path, Path]:
+    """A rendered project (stable target) whose `wasm-test` group is `group`, a test folder importing
+    greeting and jiter, and a pure wheel of the project itself to test (requires nothing)."""
+    project = render_project(folder, {"project_name": "hello"})
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    assert 'lint = ["ruff>=0.6"]' in text
+    pyproject.write_text(
+        text.replace('lint = ["ruff>=0.6"]', f'lint = ["ruff>=0.6"]\nwasm-test = {json.dumps(group)}')
+    )
+    (project / "pkg_tests").mkdir()
+    (project / "pkg_tests" / "test_packages.py").write_text(TESTS)
+    wheel = pure_wheel(project / "dist", "hello", "0.1.0", "def add(a, b):\n    return a + b\n")
+    return project, wheel
+
+
+def summary(output: str) -> tuple[int, dict[str, int]]:
+    found = re.findall(r"^wasm_test: pytest exited with (\d+) inside Pyodide .*: (.*)$", output, re.MULTILINE)
+    assert len(found) == 1, output[-4000:]
+    code, counts = found[0]
+    return int(code), {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", counts)}
+
+
+def own_lock(runtime) -> dict:
+    return json.loads((runtime.folder / "pyodide-lock.json").read_text())
+
+
+# Host side: where the packages come from
+
+
+def test_the_package_base_url_is_the_one_pyodide_computes(runtime, monkeypatch):
+    """Without a setting, the URL that the runtime's own pyodide.mjs falls back to (jsDelivr's folder of the
+    version it reports); --package-base-url and the variable replace it, `{version}` filled in."""
+    script = f'const m = await import("{(runtime.folder / "pyodide.mjs").as_uri()}"); console.log(m.version)'
+    version = subprocess.run(
+        ["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert version == str(Version(STABLE.npm))
+    monkeypatch.delenv(ENV, raising=False)
+    source = pyodide_packages.package_source(runtime)
+    assert (source.base_url, source.own) == (f"https://cdn.jsdelivr.net/pyodide/v{version}/full/", True)
+    monkeypatch.setenv(ENV, "file:///srv/pyodide/{version}")
+    assert pyodide_packages.package_source(runtime).base_url == f"file:///srv/pyodide/{version}/"
+    chosen = pyodide_packages.package_source(runtime, "https://mirror.example/p/v{version}/full/")
+    assert (chosen.base_url, chosen.origin) == (
+        f"https://mirror.example/p/v{version}/full/",
+        "from --package-base-url",
+    )
+    with pytest.raises(pip.ResolveError, match="is not an http"):
+        pyodide_packages.package_source(runtime, "ftp://mirror.example/")
+
+
+def test_pip_is_not_asked_for_what_the_release_provides(mirror, runtime, tmp_path):
+    """cattrs (PyPI only) needs attrs and typing-extensions, which the release provides: pip resolves
+    cattrs against the release's versions and fetches neither; they come from the package base URL."""
+    packages = own_lock(runtime)["packages"]
+    attrs = pypi_wheel(runtime, "attrs", packages["attrs"]["version"])
+    typing = pypi_wheel(runtime, "typing-extensions", packages["typing-extensions"]["version"])
+    mirror.serve_release(runtime, [attrs, typing])
+    source = pyodide_packages.package_source(runtime)
+    locked = {
+        wheel.name: wheel for wheel in pyodide_packages.resolve(runtime, ["cattrs", "greeting"], source)
+    }
+    assert set(locked) == {"cattrs", "attrs", "typing-extensions", "greeting"}
+    assert locked["cattrs"].source == pip.PYPI and locked["cattrs"].url.startswith("https://")
+    for name, wheel in [("attrs", attrs), ("typing-extensions", typing)]:
+        assert locked[name].source == pip.PYODIDE
+        assert locked[name].url == source.base_url + wheel.name
+        assert locked[name].version == packages[name]["version"]
+    assert mirror.requested(runtime) == [
+        "pyodide-lock.json",
+        *sorted([attrs.name, "greeting-1.2.0-py3-none-any.whl", typing.name]),
+    ]
+
+
+def test_a_specifier_the_release_does_not_meet_names_both(mirror, runtime):
+    source = pyodide_packages.package_source(runtime)
+    with pytest.raises(pip.ResolveError) as error:
+        pyodide_packages.resolve(runtime, ["jiter>=1"], source)
+    message = str(error.value)
+    version = mirror.served["packages"]["jiter"]["version"]  # 0.19.0, jiter_wheel()'s
+    assert (
+        f"jiter>=1 is not met by jiter {version}, the version that Pyodide {STABLE.version}'s own package set holds"
+        in message
+    )
+    assert mirror.base_url.format(version=Version(STABLE.npm)) + "pyodide-lock.json" in message
+    assert "so pip is not asked for it" in message
+    # markers are Pyodide's: a requirement for another platform is left out, and pip is never run
+    assert [
+        w.name
+        for w in pyodide_packages.resolve(runtime, ["jiter>=1; sys_platform == 'linux'", "greeting"], source)
+    ] == ["greeting"]
+
+
+def test_a_lock_for_another_runtime_is_refused(mirror, runtime):
+    release = next(release for release in RELEASES.values() if release.abi != STABLE.abi)
+    other = own_lock(shared_runtime(release))
+    folder = mirror.folder(runtime)
+    mirror.server.serve(folder + "pyodide-lock.json", json.dumps(other).encode())
+    with pytest.raises(pip.ResolveError) as error:
+        pyodide_packages.load_package_set(runtime, pyodide_packages.package_source(runtime))
+    info = other["info"]
+    python = ".".join(info["python"].split(".")[:2])
+    assert (
+        f"is the lock of ABI {info['abi_version']}, {info['platform']}, Python {python}, not of "
+        f"Pyodide {STABLE.version}" in str(error.value)
+    )
+    assert not list((cache_dir() / "pyodide-packages").rglob("*.json"))  # not kept
+
+
+# Real runs: nox -s wasm_test in a rendered project
+
+
+def test_pyodide_packages_install_and_import_in_node_then_offline(mirror, runtime, tmp_path):
+    project, wheel = project_with_tests(tmp_path / "hello", ["pytest>=8", "jiter", "greeting"])
+    args = ["-s", "wasm_test", "--", "--wheel", str(wheel), "pkg_tests"]
+    started = time.monotonic()
+    cold = nox(project, *args)
+    cold_seconds = time.monotonic() - started
+    output = output_of(cold)
+    assert cold.returncode == 0, output[-4000:]
+    assert summary(output) == (0, {"passed": 1, "failed": 0})
+    assert "greeting, jiter, micropip, pytest from its own package set" in output
+    assert "none with pip" in output  # everything here is the release's
+
+    lock_path = project / "tests" / "pylock.pyodide-314.toml"
+    data = tomllib.loads(lock_path.read_text())
+    Pylock.from_dict(data)  # a valid PEP 751 lock
+    by_name = {package["name"]: package for package in data["packages"]}
+    served = mirror.served["packages"]
+    base = mirror.base_url.format(version=Version(STABLE.npm))
+    for name in ("greeting", "jiter", "pytest", "micropip"):
+        [entry] = by_name[name]["wheels"]
+        assert entry["url"] == base + served[name]["file_name"]
+        assert entry["hashes"]["sha256"] == served[name]["sha256"]
+        assert by_name[name]["version"] == served[name]["version"]
+        assert by_name[name]["tool"]["pyo3-pyodide"]["source"] == "pyodide"
+    assert by_name["jiter"]["wheels"][0]["name"] == JITER
+    tool = data["tool"]["pyo3-pyodide"]
+    assert tool["release"] == STABLE.version and tool["package-base-url"] == base
+    assert tool["micropip"] == own_lock(runtime)["packages"]["micropip"]["version"]
+    cache = tmp_path / "cache" / "pyodide-packages" / STABLE.npm
+    assert (cache / JITER).is_file() and (cache / "greeting-1.2.0-py3-none-any.whl").is_file()
+
+    started = time.monotonic()
+    warm = nox(project, *args, offline=True)
+    warm_seconds = time.monotonic() - started
+    output = output_of(warm)
+    assert warm.returncode == 0, output[-4000:]
+    assert summary(output) == (0, {"passed": 1, "failed": 0})
+    assert "resolving " not in output and "downloading " not in output and "fetching " not in output
+    network = (
+        "no network namespace" if not can_cut_the_network() else "a network namespace with loopback only"
+    )
+    print(
+        f"wasm_test with Pyodide packages: cold {cold_seconds:.1f} s, warm offline {warm_seconds:.1f} s ({network})"
+    )
+
+    # --relock resolves again (the package set fetched again too), and the lock comes out the same
+    text = lock_path.read_text()
+    relocked = nox(project, *args[:3], "--relock", *args[3:])
+    assert relocked.returncode == 0, output_of(relocked)[-4000:]
+    assert "fetching Pyodide" in output_of(relocked) and lock_path.read_text() == text
+
+
+def test_a_tampered_wheel_fails_and_leaves_nothing_in_the_cache(mirror, runtime, tmp_path):
+    project, wheel = project_with_tests(tmp_path / "hello", ["pytest>=8", "jiter", "greeting"])
+    folder = mirror.folder(runtime)
+    greeting = "greeting-1.2.0-py3-none-any.whl"
+    genuine = mirror.server.files[folder + greeting]
+    tampered = genuine.replace(b"hello, ", b"HACKED ")  # same size, other bytes (stored uncompressed)
+    assert tampered != genuine
+    mirror.server.serve(folder + greeting, tampered)
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(wheel), "pkg_tests")
+    output = output_of(result)
+    assert result.returncode != 0, output[-4000:]
+    expected = mirror.served["packages"]["greeting"]["sha256"]
+    assert (
+        f"is not the wheel {mirror.base_url.format(version=Version(STABLE.npm))}pyodide-lock.json names"
+        in output
+    )
+    assert f"its sha256 is {hashlib.sha256(tampered).hexdigest()}, the lock says {expected}" in output
+    assert "It was not kept (nothing was written to the cache)" in output
+    cache = tmp_path / "cache" / "pyodide-packages" / STABLE.npm
+    assert not list(cache.glob("greeting*")), sorted(cache.iterdir())
+    assert "inside Pyodide" not in output and not (project / "tests" / "pylock.pyodide-314.toml").exists()
+
+
+def test_a_version_conflict_stops_before_pyodide_starts(mirror, runtime, tmp_path):
+    project, wheel = project_with_tests(tmp_path / "hello", ["pytest>=8", "jiter>=1", "greeting"])
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(wheel), "pkg_tests")
+    output = output_of(result)
+    assert result.returncode != 0
+    version = mirror.served["packages"]["jiter"]["version"]
+    assert (
+        f"jiter>=1 is not met by jiter {version}, the version that Pyodide {STABLE.version}'s own package set holds"
+        in output
+    ), output[-4000:]
+    assert "inside Pyodide" not in output
+
+
+def test_the_old_test_lock_is_converted_once_then_resolved_again(mirror, runtime, tmp_path):
+    """A project with tests/wasm_test.lock (the format before PEP 751): its sections become the lines'
+    pylock files (pip finds the wheels' URLs), it is removed, and the target's file is resolved again
+    under today's rules (its inputs now include the release and the package base URL)."""
+    project, wheel = project_with_tests(tmp_path / "hello", ["pytest>=8", "jiter", "greeting"])
+    old = pip.resolve(runtime, ["iniconfig"])  # what the old format held: pip's wheels, no URLs
+    other = next(release for release in RELEASES.values() if release.line not in (STABLE.line,))
+    wheels = ", ".join(
+        f'{{ name = "{w.name}", version = "{w.version}", file = "{w.file}", sha256 = "{w.sha256}" }}'
+        for w in old
+    )
+    sections = ""
+    for release in (STABLE, other):
+        sections += (
+            f'[release."{release.version}"]\npython = "{STABLE.python}"\n'
+            f'platforms = {json.dumps(runtime.platform_tags())}\nmicropip = "{runtime.micropip}"\n'
+            f'requirements = ["iniconfig"]\nwheels = [\n    {wheels},\n]\n\n'
+        )
+    legacy = project / "tests" / "wasm_test.lock"
+    legacy.write_text("# the old format\n" + sections)
+
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(wheel), "pkg_tests")
+    output = output_of(result)
+    assert result.returncode == 0, output[-4000:]
+    assert "converted" in output and "tests/wasm_test.lock (the test lock's old format)" in output
+    assert not legacy.exists()
+    converted = project / "tests" / f"pylock.pyodide-{other.line.replace('.', '_')}.toml"
+    data = tomllib.loads(converted.read_text())
+    Pylock.from_dict(data)
+    [package] = data["packages"]
+    [entry] = package["wheels"]
+    assert (package["name"], entry["name"], entry["hashes"]["sha256"]) == (
+        old[0].name,
+        old[0].file,
+        old[0].sha256,
+    )
+    assert entry["url"].endswith("/" + old[0].file) and entry["url"].startswith("https://")
+    assert data["tool"]["pyo3-pyodide"]["converted-from"] == "tests/wasm_test.lock"
+    # the target's line was resolved again at once, from today's inputs
+    target = tomllib.loads((project / "tests" / "pylock.pyodide-314.toml").read_text())
+    assert target["tool"]["pyo3-pyodide"]["release"] == STABLE.version
+    assert "converted-from" not in target["tool"]["pyo3-pyodide"]
+    assert "greeting" in {package["name"] for package in target["packages"]}
+    again = nox(project, "-s", "wasm_test", "--", "--wheel", str(wheel), "pkg_tests", offline=True)
+    assert again.returncode == 0 and "converted" not in output_of(again), output_of(again)[-3000:]
