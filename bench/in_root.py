@@ -1,8 +1,10 @@
-"""Run inside the Debian sid root by bench/run.py: times a project's wasm builds with /opt/venv's Python.
+"""Run inside the Debian sid root by bench/run.py, with nox installed alone (as a project's README says).
 
-Prints one JSON object: median seconds of `nox -s wasm_build` (no-op), of nox running an empty
-session, of the bare maturin command that wasm_build wraps (same environment, so cargo sees no change),
-and the extension sizes with the template's release profile and with cargo's default one.
+`python in_root.py PROJECT RUNS measure`: prints one JSON object with the seconds of the first
+`nox -s wasm_build` from a cold cargo target, the medians of a no-op `nox -s wasm_build`, of nox running an
+empty session and of the bare maturin command that wasm_build wraps (same environment, so cargo sees no
+change), and the extension sizes with the template's release profile and with cargo's default one.
+`python in_root.py PROJECT 1 build`: one `nox -s wasm_build`; prints its seconds (the edit loop's build).
 """
 
 import json
@@ -12,15 +14,14 @@ import statistics
 import subprocess
 import sys
 import time
+import venv
 import zipfile
 from pathlib import Path
 
-PROJECT = Path(sys.argv[1])
-RUNS = int(sys.argv[2])
-sys.path.insert(0, str(PROJECT))
-from pyo3_pyodide.wheel import build
-from pyo3_pyodide.toolchain import system
-from pyo3_pyodide.matrix import target_release
+PROJECT, RUNS, MODE = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+NOX_ALONE = PROJECT.parent / "nox-alone"  # a venv holding nox and nothing else
+NOX = [str(NOX_ALONE / "bin" / "nox")]
+WASM_BUILD = [*NOX, "-s", "wasm_build", "--", "--toolchain", "system"]
 
 
 def timed(argv, cwd, env=None) -> float:
@@ -40,22 +41,34 @@ def extension_size(dist: Path) -> int:
 
 
 def bare_maturin(project: Path, out_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """The maturin command and environment wasm_build runs, from the engine the project installed."""
+    sys.path.append(str(PROJECT / ".nox" / "pyo3-pyodide"))
+    from pyo3_pyodide.matrix import target_release
+    from pyo3_pyodide.toolchain import system
+    from pyo3_pyodide.wheel import build
+
     release = target_release(project)
     toolchain = system.system_toolchain(release, {release.version: release})
-    plan = build.plan_build(toolchain, out_dir)
-    return [sys.executable, "-m", *plan.argv], build.build_environment(plan)
+    plan = build.plan_build(toolchain, out_dir, build.maturin_command())
+    return list(plan.argv), build.build_environment(plan)
 
 
-nox = [sys.executable, "-m", "nox"]
-wasm_build = [*nox, "-s", "wasm_build", "--", "--toolchain", "system"]
-timed(wasm_build, PROJECT)  # the first build, not measured
+if not (NOX_ALONE / "bin" / "nox").exists():
+    venv.create(NOX_ALONE, with_pip=True)
+    subprocess.run([str(NOX_ALONE / "bin" / "pip"), "install", "-q", "nox>=2026.10.20"], check=True)
+
+if MODE == "build":
+    print(json.dumps({"seconds": timed(WASM_BUILD, PROJECT)}))
+    sys.exit()
+
+results = {"first_build": timed(WASM_BUILD, PROJECT)}  # cold cargo target; installs the engine too
 empty = PROJECT.parent / "empty-noxfile"
 empty.mkdir(exist_ok=True)
 (empty / "noxfile.py").write_text("import nox\n\n@nox.session(python=False)\ndef empty(session):\n    pass\n")
 argv, env = bare_maturin(PROJECT, PROJECT / "dist")
-results = {
-    "nox_wasm_build": median(wasm_build, PROJECT),
-    "nox_empty": median([*nox, "-s", "empty"], empty),
+results |= {
+    "nox_wasm_build": median(WASM_BUILD, PROJECT),
+    "nox_empty": median([*NOX, "-s", "empty"], empty),
     "bare_maturin": median(argv, PROJECT, env),
     "size_template_profile": extension_size(PROJECT / "dist"),
 }
