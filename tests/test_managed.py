@@ -2,26 +2,36 @@
 
 The HTTP server on 127.0.0.1 stands in for GitHub's release downloads (and for rustup's dist server, so
 that any request rustup makes is recorded too); a local git repository stands in for emsdk; a temporary
-RUSTUP_HOME holds this machine's real rustc under the pinned names. rustup's real download of the wasm
-std runs only with PYO3_PYODIDE_TEST_NETWORK=1; the real emsdk (GitHub, storage.googleapis.com) never does.
+RUSTUP_HOME holds this machine's real rustc (rustup's active toolchain, whatever its version) under the
+pinned names. rustup's real download of the wasm std is the one `network` test; the real emsdk (GitHub,
+storage.googleapis.com) is never fetched. Without rustup and a toolchain the tests fail, saying so.
 """
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tarfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 import pytest
 from mirrors import (
     BUILDING_PY,
     PATCHED_BUILDING_PY,
     MirrorServer,
+    git,
     make_emsdk_repo,
     make_patches,
     make_rustup_home,
@@ -38,17 +48,50 @@ from rich.console import Console
 
 from template_tools import ENGINE_DIR
 
-REAL_TOOLCHAIN = "1.95.0"  # installed on the test machines; its rustc stands in for the pinned ones
-REAL_TOOLCHAIN_DIR = real_toolchain_dir(REAL_TOOLCHAIN)
-needs_rustup = pytest.mark.skipif(
-    REAL_TOOLCHAIN_DIR is None, reason=f"needs rustup with toolchain {REAL_TOOLCHAIN}"
-)
 SYSROOT_PATH = "/sysroot/emcc-4.0.9_nightly-2025-02-01.tar.bz2"
 WASM = "wasm32-unknown-emscripten"
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class MachineRust:
+    """rustup's active toolchain on this machine: its name, its folder and its rustc's version."""
+
+    name: str
+    folder: Path
+    version: str
+
+
+@functools.cache
+def machine_rust() -> MachineRust:
+    """This machine's Rust, asked of rustup itself; fails (not skips) the test, with the fix, without it."""
+    rustup = shutil.which("rustup")
+    if rustup is None:
+        pytest.fail(
+            "the managed provider's tests need rustup (https://rustup.rs) with a toolchain installed; "
+            "rustup is not on PATH"
+        )
+    env = {**os.environ, "RUSTUP_AUTO_INSTALL": "0"}
+    shown = subprocess.run(
+        [rustup, "show", "active-toolchain"], capture_output=True, text=True, env=env, check=False
+    )
+    name = shown.stdout.split()[0] if shown.returncode == 0 and shown.stdout.split() else None
+    folder = real_toolchain_dir(name) if name else None
+    if folder is None:
+        pytest.fail(
+            f"`rustup show active-toolchain` names no installed toolchain ({shown.stdout + shown.stderr!r}): "
+            "install one with `rustup toolchain install stable`"
+        )
+    verbose = subprocess.run(
+        [folder / "bin" / "rustc", "-vV"], capture_output=True, text=True, env=env, check=False
+    )
+    release = re.search(r"^release: (\S+)$", verbose.stdout, re.MULTILINE)
+    if release is None:
+        pytest.fail(f"{folder}/bin/rustc -vV printed no release line: {verbose.stdout + verbose.stderr!r}")
+    return MachineRust(name, folder, release.group(1))
 
 
 @pytest.fixture(scope="session")
@@ -81,12 +124,13 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch, mirror, emsdk_git):
-    """The cache, emsdk's git URL and RUSTUP_HOME pointed at local stand-ins, as a user's mirror would."""
-    if REAL_TOOLCHAIN_DIR is None:
-        pytest.skip(f"needs rustup with toolchain {REAL_TOOLCHAIN}")
+    """The cache, emsdk's git URL and RUSTUP_HOME pointed at local stand-ins, as a user's mirror would.
+
+    The stand-in toolchains' names look like pins; each is this machine's real rustc, whatever its version.
+    """
     rustup_home = make_rustup_home(
         tmp_path / "rustup",
-        REAL_TOOLCHAIN_DIR,
+        machine_rust().folder,
         {"1.95.0": True, "1.94.0": False, "nightly-2025-02-01": False},
     )
     monkeypatch.setenv("RUSTUP_HOME", str(rustup_home))
@@ -478,31 +522,29 @@ def test_rustup_is_asked_for_exactly_what_is_missing(setup, mirror, toolchain, c
     assert any(path.startswith("/rustup/dist/") for path in mirror.requests)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("PYO3_PYODIDE_TEST_NETWORK"),
-    reason="downloads rustup's wasm32-unknown-emscripten std: set PYO3_PYODIDE_TEST_NETWORK=1",
-)
+@pytest.mark.network
 def test_rustup_really_adds_the_wasm_std(setup, mirror, monkeypatch, tmp_path):
-    # rustup's real dist server this time, into a stand-in toolchain (the installed manifest says what
-    # to fetch), so the machine's own toolchains stay as they are.
+    # rustup's real dist server this time (static.rust-lang.org), into a stand-in toolchain named after
+    # the machine's Rust version (its installed manifest says what to fetch), so the machine's own
+    # toolchains stay as they are.
     monkeypatch.delenv("RUSTUP_DIST_SERVER")
     monkeypatch.delenv("RUSTUP_UPDATE_ROOT")
-    home = make_rustup_home(tmp_path / "rustup-net", REAL_TOOLCHAIN_DIR, {REAL_TOOLCHAIN: False})
+    version = machine_rust().version
+    home = make_rustup_home(tmp_path / "rustup-net", machine_rust().folder, {version: False})
     monkeypatch.setenv("RUSTUP_HOME", str(home))
-    release = release_314(mirror, rust_toolchain=REAL_TOOLCHAIN)
-    assert managed.rust_status(REAL_TOOLCHAIN) == (True, False)
+    release = release_314(mirror, rust_toolchain=version)
+    assert managed.rust_status(version) == (True, False)
 
     managed.ensure_toolchain(release)
 
-    assert managed.rust_status(REAL_TOOLCHAIN) == (True, True)
+    assert managed.rust_status(version) == (True, True)
     [toolchain_dir] = (home / "toolchains").iterdir()
     assert any((toolchain_dir / "lib/rustlib" / WASM / "lib").glob("libstd-*.rlib"))
 
 
-@needs_rustup
 def test_rust_status_reads_this_machines_rustup():
-    # Real RUSTUP_HOME, read only: the toolchain is installed (its wasm target may or may not be).
-    installed, _ = managed.rust_status(REAL_TOOLCHAIN)
+    # Real RUSTUP_HOME, read only: the active toolchain is installed (its wasm target may or may not be).
+    installed, _ = managed.rust_status(machine_rust().name)
     assert installed
     assert managed.rust_status("1.0.0") == (False, False)
 
@@ -560,3 +602,411 @@ def test_the_plan_for_every_shipped_release_downloads_nothing(setup, mirror):
         assert managed.planned_toolchain(release).env["RUSTUP_TOOLCHAIN"] == release.rust_toolchain
     assert mirror.requests == []
     assert not (setup.cache / "emsdk").exists()
+
+
+# Faults: each leaves nothing that counts as installed, says what happened, and a re-run repairs.
+
+
+class StallingServer:
+    """One file on 127.0.0.1 whose first download stalls halfway (a download in progress, as when the user
+    presses Ctrl-C); later requests get the whole file."""
+
+    def __init__(self, path: str, body: bytes) -> None:
+        self.path, self.body = path, body
+        self.sent_half = threading.Event()
+        self.unblock = threading.Event()
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.requests.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                if len(outer.requests) == 1:
+                    self.wfile.write(outer.body[: len(outer.body) // 2])
+                    self.wfile.flush()
+                    outer.sent_half.set()
+                    outer.unblock.wait(120)
+                    return
+                self.wfile.write(outer.body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unblock.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+
+
+@pytest.fixture
+def refusing_url():
+    """A URL on 127.0.0.1 whose port is bound but not listening: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield lambda path: f"http://127.0.0.1:{sock.getsockname()[1]}{path}"
+
+
+def start_install(release: Release, **env: str) -> subprocess.Popen:
+    """`ensure_toolchain(release)` in a process of its own, in a process group of its own (as a terminal
+    runs a command: Ctrl-C signals the whole group)."""
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from pyo3_pyodide.toolchain import managed; from pyo3_pyodide.matrix import Release;"
+        "fields = json.loads(sys.argv[2]); fields['rustflags'] = tuple(fields['rustflags']);"
+        "managed.ensure_toolchain(Release(**fields))"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(ENGINE_DIR / "src"), json.dumps(dataclasses.asdict(release))],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def ctrl_c(process: subprocess.Popen) -> str:
+    """SIGINT to the process's group, as Ctrl-C in a terminal; returns its stderr once it has exited."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("the install did not stop within 60 s of Ctrl-C")
+    assert process.returncode != 0
+    assert "KeyboardInterrupt" in stderr, stderr
+    return stderr
+
+
+@pytest.mark.parametrize("artifact", ["sysroot", "xbuildenv"])
+def test_ctrl_c_during_a_download_installs_nothing_and_a_rerun_completes(setup, mirror, artifact):
+    body = sysroot_tarball() if artifact == "sysroot" else xbuildenv_tarball(make_patches(), "0.29.4")
+    name = SYSROOT_PATH if artifact == "sysroot" else "/xbuildenv/xbuildenv-0.29.4.tar.bz2"
+    with StallingServer(name, body) as stalling:
+        if artifact == "sysroot":
+            release = release_029(mirror, rust_sysroot_url=stalling.url)
+        else:
+            release = release_029(mirror, xbuildenv_url=stalling.url, xbuildenv_sha256=sha256(body))
+        process = start_install(release)
+        assert stalling.sent_half.wait(60), "the download never started"
+        partial = setup.cache / "downloads" / (name.rsplit("/", 1)[1] + ".part")
+        deadline = time.monotonic() + 30
+        while not partial.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert partial.exists(), "the download was not being written"
+
+        ctrl_c(process)
+
+        assert setup.files("downloads") == []  # the .part went with the interrupted download
+        assert managed.installed_toolchain(release) is None
+        assert not (setup.cache / "emsdk").exists()
+        rustlib = setup.rustlib("nightly-2025-02-01")
+        if artifact == "sysroot":
+            assert not (rustlib / WASM).exists() and not (rustlib / managed.SYSROOT_MARKER).exists()
+            assert not (setup.cache / "rust-sysroot").exists()
+            assert not (setup.cache / "xbuildenv").exists()
+        else:
+            assert not any((setup.cache / "xbuildenv").glob("*/.pyo3-pyodide-*"))
+            assert setup.files("xbuildenv") == []
+
+        toolchain = managed.ensure_toolchain(release)
+
+    assert managed.installed_toolchain(release) == toolchain
+    assert len(stalling.requests) == 2  # the rerun downloaded it again, whole
+    assert (setup.rustlib("nightly-2025-02-01") / WASM / "lib" / "libstd-0123.rlib").is_file()
+
+
+def test_ctrl_c_during_emsdk_install_leaves_no_marker_and_a_rerun_completes(setup, mirror, tmp_path):
+    release = release_314(mirror)
+    hanging = tmp_path / "hanging"
+    process = start_install(release, EMSDK_STANDIN_HANG=str(hanging))
+    deadline = time.monotonic() + 60
+    while not hanging.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hanging.exists(), "the stand-in emsdk never started installing"
+
+    ctrl_c(process)  # reaches emsdk too, as a terminal's Ctrl-C does
+
+    [emsdk] = (setup.cache / "emsdk").iterdir()
+    assert not (emsdk / managed.MARKER).exists()
+    assert managed.installed_toolchain(release) is None
+
+    toolchain = managed.ensure_toolchain(release)
+
+    assert Path(toolchain.env["EMSDK"]) == emsdk
+    assert managed.installed_toolchain(release) == toolchain
+    assert setup.emsdk_calls() == ["install 5.0.3", "install 5.0.3", "activate 5.0.3"]
+
+
+@pytest.mark.parametrize("artifact", ["sysroot", "xbuildenv"])
+@pytest.mark.parametrize("fault", ["HTTP 404", "connection refused"])
+def test_a_download_that_fails_says_why_and_a_rerun_completes(setup, mirror, refusing_url, artifact, fault):
+    path = f"/missing/{artifact}.tar.bz2"
+    url = mirror.url(path) if fault == "HTTP 404" else refusing_url(path)
+    what = (
+        "the Rust wasm-eh sysroot"
+        if artifact == "sysroot"
+        else "Pyodide's cross-build environment for 0.29.5"
+    )
+    if artifact == "sysroot":
+        release = release_029(mirror, rust_sysroot_url=url)
+    else:
+        release = release_029(mirror, xbuildenv_url=url)
+    if fault == "HTTP 404":
+        message = (
+            f"downloading {what} from {url} failed: HTTP 404 Not Found. Nothing was installed. There is "
+            "no such file at that URL: check the URL pinned in pyodide-matrix.toml (`copier update` brings "
+            "new pins); set PYO3_PYODIDE_GITHUB_MIRROR if a mirror holds it."
+        )
+    else:
+        message = (
+            f"could not download {what} from {url}: Connection refused. Nothing was installed. Check the "
+            "network, or point the download at a mirror (PYO3_PYODIDE_GITHUB_MIRROR), and run again."
+        )
+
+    with pytest.raises(ToolchainError) as raised:
+        managed.ensure_toolchain(release)
+
+    assert str(raised.value) == message
+    assert setup.files("downloads") == []
+    assert managed.installed_toolchain(release) is None
+    assert not (setup.cache / "emsdk").exists()
+    if artifact == "sysroot":
+        assert not (setup.rustlib("nightly-2025-02-01") / WASM).exists()
+    good = release_029(mirror)
+    toolchain = managed.ensure_toolchain(good)
+    assert managed.installed_toolchain(good) == toolchain
+
+
+@pytest.mark.parametrize(
+    ("toolchain", "command"),
+    [
+        ("1.91.0", "rustup toolchain install 1.91.0 --profile minimal --target wasm32-unknown-emscripten"),
+        ("1.94.0", "rustup target add wasm32-unknown-emscripten --toolchain 1.94.0"),
+    ],
+)
+@pytest.mark.parametrize("fault", ["HTTP 404", "connection refused"])
+def test_rustup_download_failures_say_why(
+    setup, mirror, monkeypatch, refusing_url, toolchain, command, fault
+):
+    server = mirror.url("/rustup") if fault == "HTTP 404" else refusing_url("/rustup")
+    monkeypatch.setenv("RUSTUP_DIST_SERVER", server)
+    before = managed.rust_status(toolchain)
+    release = release_314(mirror, rust_toolchain=toolchain)
+    if fault == "HTTP 404":
+        why = (
+            rf"status code: 404\)\. {re.escape(server)} has no such file \(HTTP 404\): either no Rust "
+            rf"{toolchain} exists \(check rust_toolchain in pyodide-matrix.toml\) or the mirror in "
+            r"RUSTUP_DIST_SERVER lacks it, and run again"
+        )
+    else:
+        why = (
+            rf"Connection refused \(os error 111\)\)\. rustup could not reach {re.escape(server)}: check the "
+            r"network, or set RUSTUP_DIST_SERVER to a reachable mirror, and run again"
+        )
+
+    with pytest.raises(ToolchainError, match=rf"^`{command}` failed \(.*{why}"):
+        managed.ensure_toolchain(release)
+
+    assert managed.rust_status(toolchain) == before  # rustup installed nothing of it
+    assert managed.installed_toolchain(release) is None
+
+
+def tarball_of(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
+        for member, content in members:
+            if content is not None:
+                member.size = len(content)
+            archive.addfile(member, io.BytesIO(content) if content is not None else None)
+    return buffer.getvalue()
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, linkname, 0o644
+    return info
+
+
+PATCHES = "xbuildenv/pyodide-root/emsdk/patches"
+FIRST_PATCH = "0001-Dont-check-exports-for-being-valid-C-identifiers.patch"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b"<html>Not Found</html>",
+            (
+                r"is not a readable tarball \(file could not be opened successfully\): nothing was installed\. The file is not Pyodide's "
+                r"cross-build environment as released: check xbuildenv_url in pyodide-matrix.toml"
+            ),
+        ),
+        (
+            tarball_of(
+                (member("xbuildenv/requirements.txt"), b"x"),
+                (member(f"{PATCHES}/{FIRST_PATCH}", tarfile.LNKTYPE, "xbuildenv/requirements.txt"), None),
+            ),
+            (
+                rf"'{PATCHES}/{FIRST_PATCH}' is a hard link to 'xbuildenv/requirements.txt', not a plain "
+                r"patch file: refusing it, nothing was installed\. The file is not Pyodide's cross-build"
+            ),
+        ),
+        (
+            tarball_of((member(f"{PATCHES}/{FIRST_PATCH}", tarfile.CHRTYPE), None)),
+            rf"'{PATCHES}/{FIRST_PATCH}' is a device file, not a plain patch file: refusing it, nothing",
+        ),
+        (
+            tarball_of(
+                (member(f"{PATCHES}/{FIRST_PATCH}"), make_patches()[FIRST_PATCH]),
+                (member(f"xbuildenv/other/emsdk/patches/{FIRST_PATCH}"), make_patches()[FIRST_PATCH]),
+            ),
+            (
+                rf"has more than one emsdk/patches folder \(xbuildenv/other/emsdk/patches, {PATCHES}\), "
+                r"where Pyodide's cross-build environment has one: refusing it, nothing was installed"
+            ),
+        ),
+    ],
+    ids=["not a tarball", "hard link", "device file", "two patch folders"],
+)
+def test_a_bad_cross_build_environment_installs_nothing(setup, mirror, body, message):
+    url = mirror.serve("/pyodide/bad/xbuildenv.tar.bz2", body)
+    release = release_314(mirror, xbuildenv_url=url, xbuildenv_sha256=sha256(body))
+
+    with pytest.raises(ToolchainError, match=message):
+        managed.ensure_toolchain(release)
+
+    assert setup.files("downloads") == []
+    assert not (setup.cache / "xbuildenv").exists()
+    assert not (setup.cache / "emsdk").exists()
+    assert managed.installed_toolchain(release) is None
+    good = release_314(mirror)
+    assert managed.installed_toolchain(good) is None
+    toolchain = managed.ensure_toolchain(good)
+    assert managed.installed_toolchain(good) == toolchain
+
+
+def test_links_and_devices_beside_the_patches_are_never_unpacked(setup, mirror, tmp_path):
+    # Only emsdk/patches/*.patch are read from a cross-build environment; nothing else reaches the disk.
+    patches = make_patches()
+    body = tarball_of(
+        *[(member(f"{PATCHES}/{name}"), content) for name, content in patches.items()],
+        (member("xbuildenv/dev-null", tarfile.CHRTYPE), None),
+        (member("xbuildenv/passwd", tarfile.LNKTYPE, "/etc/passwd"), None),
+        (member("xbuildenv/escape", tarfile.SYMTYPE, str(tmp_path / "escaped")), None),
+    )
+    url = mirror.serve("/pyodide/odd/xbuildenv.tar.bz2", body)
+    release = release_314(mirror, xbuildenv_url=url, xbuildenv_sha256=sha256(body))
+
+    managed.ensure_toolchain(release)
+
+    [folder] = (setup.cache / "xbuildenv").iterdir()
+    on_disk = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*"))
+    assert on_disk == [managed.MARKER, "patches", *(f"patches/{name}" for name in sorted(patches))]
+    assert not (tmp_path / "escaped").exists()
+
+
+@pytest.fixture(scope="session")
+def faulty_emsdk_git(tmp_path_factory):
+    """The stand-in emsdk, which fails `emsdk install` when EMSDK_STANDIN_FAIL=install, and installs the
+    Emscripten version EMSDK_STANDIN_INSTALLS instead of the one asked for, when set."""
+    folder = tmp_path_factory.mktemp("faulty-emsdk") / "emsdk"
+    url = make_emsdk_repo(folder)
+    script = (folder / "emsdk").read_text()
+    fail = "if version not in KNOWN:\n"
+    wrong = """(emscripten / "emscripten-version.txt").write_text(f'"{version}"\\n')"""
+    assert fail in script and wrong in script, "the stand-in emsdk changed: update this fixture"
+    script = script.replace(
+        fail,
+        'if os.environ.get("EMSDK_STANDIN_FAIL") == command:\n'
+        '    sys.exit("error: download of releases-" + version + " failed (stand-in)")\n' + fail,
+    ).replace(
+        wrong,
+        """(emscripten / "emscripten-version.txt").write_text(
+        '"' + os.environ.get("EMSDK_STANDIN_INSTALLS", version) + '"\\n')""",
+    )
+    (folder / "emsdk").write_text(script)
+    git("commit", "--quiet", "-am", "faults on request", cwd=folder)
+    return url
+
+
+def test_a_failed_git_clone_of_emsdk_says_why_and_a_rerun_completes(setup, mirror, monkeypatch, emsdk_git):
+    missing = (setup.cache.parent / "no-such-emsdk").as_uri()
+    monkeypatch.setenv("PYO3_PYODIDE_EMSDK_GIT", missing)
+    release = release_314(mirror)
+
+    with pytest.raises(ToolchainError) as raised:
+        managed.ensure_toolchain(release)
+
+    assert str(raised.value) == (
+        f"`git clone {missing}` failed (fatal: '{setup.cache.parent / 'no-such-emsdk'}' does not appear to "
+        "be a git repository); nothing was installed. Check the network, or set PYO3_PYODIDE_EMSDK_GIT to "
+        "a mirror of emsdk's git repository, and run again."
+    )
+    assert setup.files("emsdk") == []  # neither the folder nor its staged clone
+    assert managed.installed_toolchain(release) is None
+    monkeypatch.setenv("PYO3_PYODIDE_EMSDK_GIT", emsdk_git)
+    toolchain = managed.ensure_toolchain(release)
+    assert managed.installed_toolchain(release) == toolchain
+
+
+def test_a_failed_emsdk_install_resumes_on_a_rerun(setup, mirror, monkeypatch, faulty_emsdk_git, capfd):
+    monkeypatch.setenv("PYO3_PYODIDE_EMSDK_GIT", faulty_emsdk_git)
+    monkeypatch.setenv("EMSDK_STANDIN_FAIL", "install")
+    release = release_314(mirror)
+
+    with pytest.raises(ToolchainError) as raised:
+        managed.ensure_toolchain(release)
+
+    [emsdk] = (setup.cache / "emsdk").iterdir()
+    assert str(raised.value) == (
+        f"`emsdk install 5.0.3` failed in {emsdk} (output above). emsdk downloads Emscripten from "
+        "storage.googleapis.com: check the network and run again; the install resumes where it stopped."
+    )
+    assert "error: download of releases-5.0.3 failed (stand-in)" in capfd.readouterr().err
+    assert not (emsdk / managed.MARKER).exists()
+    assert managed.installed_toolchain(release) is None
+    monkeypatch.delenv("EMSDK_STANDIN_FAIL")
+    toolchain = managed.ensure_toolchain(release)
+    assert Path(toolchain.env["EMSDK"]) == emsdk  # resumed in the same clone
+    assert managed.installed_toolchain(release) == toolchain
+    assert setup.emsdk_calls() == ["install 5.0.3", "install 5.0.3", "activate 5.0.3"]
+
+
+def test_an_emsdk_that_installs_another_emscripten_is_removed(setup, mirror, monkeypatch, faulty_emsdk_git):
+    monkeypatch.setenv("PYO3_PYODIDE_EMSDK_GIT", faulty_emsdk_git)
+    monkeypatch.setenv("EMSDK_STANDIN_INSTALLS", "4.0.9")
+    release = release_314(mirror)
+
+    with pytest.raises(ToolchainError) as raised:
+        managed.ensure_toolchain(release)
+
+    emsdk = managed.planned_toolchain(release).env["EMSDK"]  # the patches are known by now
+    assert "<patch id>" not in emsdk
+    assert str(raised.value) == (
+        f"`emsdk install 5.0.3` left Emscripten 4.0.9, not 5.0.3 in {emsdk}/upstream/emscripten; removed "
+        f"{emsdk}, nothing was installed. The emsdk cloned from {faulty_emsdk_git} does not install what "
+        "it is asked for: check PYO3_PYODIDE_EMSDK_GIT (a mirror of emsdk's git repository) and run again."
+    )
+    assert setup.files("emsdk") == []
+    assert managed.installed_toolchain(release) is None
+    monkeypatch.delenv("EMSDK_STANDIN_INSTALLS")
+    toolchain = managed.ensure_toolchain(release)
+    assert managed.installed_toolchain(release) == toolchain
+    emcc = [str(Path(toolchain.env["EMSDK"]) / "upstream/emscripten/emcc"), "--version"]
+    assert "5.0.3" in subprocess.run(emcc, capture_output=True, text=True, check=True).stdout

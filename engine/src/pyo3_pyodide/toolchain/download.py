@@ -52,15 +52,13 @@ def _fetch(url: str, partial: Path, what: str) -> str:
         response = requests.get(url, stream=True, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as error:
         raise ToolchainError(
-            f"could not download {what} from {url}: {error}. Check the network, or point the "
-            "download at a mirror (PYO3_PYODIDE_GITHUB_MIRROR)."
+            f"could not download {what} from {url}: {_connection_reason(error)}. Nothing was "
+            f"installed. Check the network, or point the download at a mirror ({GITHUB_MIRROR_ENV}), "
+            "and run again."
         ) from None
     with response:
         if response.status_code != 200:
-            raise ToolchainError(
-                f"downloading {what} from {url} failed: HTTP {response.status_code} "
-                f"{response.reason}. Nothing was installed."
-            )
+            raise ToolchainError(_http_failure(what, url, response.status_code, response.reason))
         # With a Content-Encoding, requests decodes the body and Content-Length no longer counts it.
         length_header = response.headers.get("Content-Length")
         expected_size = None
@@ -91,6 +89,40 @@ def _fetch(url: str, partial: Path, what: str) -> str:
         raise ToolchainError(_cut_short(what, url, expected_size, f"received {received} bytes"))
     console.print(f"downloaded {what}: {received} bytes from {url}")
     return digest.hexdigest()
+
+
+def _connection_reason(error: BaseException) -> str:
+    """Why a request failed, in the words of the innermost OS error (e.g. "Connection refused")."""
+    seen = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        if isinstance(cause, TimeoutError) or "timed out" in str(cause).lower():
+            connect, read = TIMEOUT_SECONDS
+            return f"no answer in time (timed out; {connect} s to connect, {read} s between reads)"
+        cause = cause.__cause__ or cause.__context__
+    return _reason(error)
+
+
+def _http_failure(what: str, url: str, status: int, reason: str) -> str:
+    """The message for a download the server answered with `status` instead of the file."""
+    head = f"downloading {what} from {url} failed: HTTP {status} {reason}. Nothing was installed. "
+    mirror = os.environ.get(GITHUB_MIRROR_ENV)
+    if status in (404, 410):
+        where = (
+            f"the mirror {GITHUB_MIRROR_ENV}={mirror} may not hold it"
+            if mirror
+            else f"set {GITHUB_MIRROR_ENV} if a mirror holds it"
+        )
+        return (
+            head + "There is no such file at that URL: check the URL pinned in pyodide-matrix.toml "
+            f"(`copier update` brings new pins); {where}."
+        )
+    if status >= 500:
+        return head + "The server failed: run again later, or use a mirror."
+    return head + "Check the URL, the network and any proxy, and run again."
 
 
 def _reason(error: BaseException) -> str:
@@ -144,7 +176,9 @@ def unpack(tarball: Path, destination: Path, *, source: str, top: str) -> None:
             else:
                 archive.extractall(destination)
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise ToolchainError(f"could not unpack {source} ({error}); nothing was installed.") from None
+        raise ToolchainError(
+            f"could not unpack {source} ({_first_line(error)}); nothing was installed."
+        ) from None
     if not (destination / top).is_dir():
         raise ToolchainError(f"{source} holds no {top}/ folder; nothing was installed.")
 
@@ -163,15 +197,49 @@ def read_patches(tarball: Path, *, source: str) -> dict[str, bytes]:
                 if path.parent.parts[-2:] != ("emsdk", "patches") or path.suffix != ".patch":
                     continue
                 if not member.isfile() or ".." in path.parts or path.name.startswith("."):
-                    raise ToolchainError(f"{source}: {member.name!r} is not a plain patch file")
+                    raise ToolchainError(
+                        f"{source}: {member.name!r} is {_member_kind(member)}, not a plain patch file: "
+                        f"refusing it, nothing was installed. {NOT_PYODIDES}"
+                    )
                 folders.add(path.parent)
                 patches[path.name] = archive.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise ToolchainError(f"{source} is not a readable tarball ({error})") from None
+        raise ToolchainError(
+            f"{source} is not a readable tarball ({_first_line(error)}): nothing was installed. {NOT_PYODIDES}"
+        ) from None
     if len(folders) > 1:
         names = ", ".join(sorted(str(folder) for folder in folders))
-        raise ToolchainError(f"{source} has more than one emsdk/patches folder ({names})")
+        raise ToolchainError(
+            f"{source} has more than one emsdk/patches folder ({names}), where Pyodide's cross-build "
+            f"environment has one: refusing it, nothing was installed. {NOT_PYODIDES}"
+        )
     return patches
+
+
+def _first_line(error: BaseException) -> str:
+    """tarfile's "could not be opened" lists every compression it tried, one per line: keep the gist."""
+    lines = str(error).splitlines()
+    return lines[0].rstrip(":") if lines else type(error).__name__
+
+
+NOT_PYODIDES = (
+    "The file is not Pyodide's cross-build environment as released: check xbuildenv_url in "
+    f"pyodide-matrix.toml and any mirror ({GITHUB_MIRROR_ENV})."
+)
+
+
+def _member_kind(member: tarfile.TarInfo) -> str:
+    if member.islnk():
+        return f"a hard link to {member.linkname!r}"
+    if member.issym():
+        return f"a symbolic link to {member.linkname!r}"
+    if member.ischr() or member.isblk():
+        return "a device file"
+    if member.isfifo():
+        return "a FIFO"
+    if member.isdir():
+        return "a folder"
+    return "a special file" if not member.isfile() else "a hidden file or a path outside its folder"
 
 
 def mirrored(url: str) -> str:

@@ -193,15 +193,22 @@ def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> Non
         _clone_emsdk(emsdk_dir)
     # `emsdk install` skips what it has finished installing, so a rerun resumes it.
     _run_emsdk(emsdk_dir, "install", emscripten)
-    patched_files = _apply_patches(emsdk_dir, emscripten, patches)
-    _run_emsdk(emsdk_dir, "activate", emscripten)
     emscripten_dir = emsdk_dir / "upstream" / "emscripten"
     found = _emscripten_version(emscripten_dir)
     if found != emscripten or not (emscripten_dir / "emcc").is_file():
+        # Never resumed: what it holds is not the pinned Emscripten, so the next run starts afresh.
+        shutil.rmtree(emsdk_dir, ignore_errors=True)
+        url = os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT
+        what = f"Emscripten {found}, not {emscripten}" if found else "no emscripten-version.txt"
+        if found == emscripten:
+            what = "no emcc"
         raise ToolchainError(
-            f"emsdk in {emsdk_dir} installed Emscripten {found or 'nothing'} where {emscripten} "
-            f"was expected: remove {emsdk_dir} and run again."
+            f"`emsdk install {emscripten}` left {what} in {emscripten_dir}; removed {emsdk_dir}, "
+            f"nothing was installed. The emsdk cloned from {url} does not install what it is asked "
+            f"for: check {EMSDK_GIT_ENV} (a mirror of emsdk's git repository) and run again."
         )
+    patched_files = _apply_patches(emsdk_dir, emscripten, patches)
+    _run_emsdk(emsdk_dir, "activate", emscripten)
     marker = {
         "emscripten": emscripten,
         "patches": {patch.name: sha256_of(patch) for patch in patches},
@@ -218,10 +225,14 @@ def _clone_emsdk(emsdk_dir: Path) -> None:
     console.print(f"emsdk: $ git clone --depth 1 {url} {emsdk_dir}")
     with files.staged_folder(emsdk_dir, create=False) as staging:
         command = ["git", "clone", "--quiet", "--depth", "1", url, str(staging)]
-        if subprocess.run(command, check=False).returncode != 0:
+        result = subprocess.run(command, check=False, stderr=subprocess.PIPE, text=True)
+        if result.returncode != 0:
+            said = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+            fatal = [line for line in said if line.startswith(("fatal:", "error:"))] or said
             raise ToolchainError(
-                f"`git clone {url}` failed (output above): check the network, or set {EMSDK_GIT_ENV} "
-                "to a mirror of emsdk's git repository, and run again."
+                f"`git clone {url}` failed ({fatal[0] if fatal else f'exit code {result.returncode}'}); "
+                f"nothing was installed. Check the network, or set {EMSDK_GIT_ENV} to a mirror of "
+                "emsdk's git repository, and run again."
             )
 
 

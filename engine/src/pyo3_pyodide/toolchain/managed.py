@@ -35,8 +35,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -140,18 +142,61 @@ def _ensure_rust(release: Release) -> None:
         console.print(f"Rust {toolchain}: installed (rustup)")
         return
     console.print(f"Rust {toolchain}: $ rustup {' '.join(command)}")
-    if subprocess.run([_rustup(), *command], check=False).returncode != 0:
-        server = os.environ.get("RUSTUP_DIST_SERVER", "https://static.rust-lang.org")
-        raise ToolchainError(
-            f"`rustup {' '.join(command)}` failed (output above). rustup downloads from {server}: "
-            "check the network, or set RUSTUP_DIST_SERVER to a mirror, and run again."
-        )
+    returncode, said = _run_rustup_shown(command)
+    if returncode != 0:
+        raise ToolchainError(_rustup_failure(command, said, toolchain))
     has_toolchain, has_std = rust_status(toolchain)
     if not has_toolchain or (needs_rustup_std and not has_std):
         raise ToolchainError(
             f"rustup reported success, but `rustup toolchain list` and `rustup target list "
             f"--installed --toolchain {toolchain}` still lack {toolchain} or its {TARGET}."
         )
+
+
+def _run_rustup_shown(command: list[str]) -> tuple[int, list[str]]:
+    """Run rustup with its messages shown as they come (a toolchain download takes a while), and kept."""
+    said = []
+    with subprocess.Popen(
+        [_rustup(), *command], stderr=subprocess.PIPE, text=True, errors="replace"
+    ) as process:
+        for line in process.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            said.append(line.rstrip())
+    return process.returncode, said
+
+
+def _rustup_failure(command: list[str], said: list[str], toolchain: str) -> str:
+    """What went wrong in rustup's words (its error and deepest cause), and the fix."""
+    server = os.environ.get("RUSTUP_DIST_SERVER", "https://static.rust-lang.org")
+    error = next((line.removeprefix("error:").strip() for line in said if line.startswith("error:")), "")
+    causes = []
+    if "Caused by:" in said:
+        for line in said[said.index("Caused by:") + 1 :]:
+            match = re.match(r"\s+\d+: (.*)", line)
+            if not match:
+                break
+            causes.append(match.group(1))
+    reason = (
+        ": ".join(part for part in (error, causes[-1] if causes else "") if part) or "see its output above"
+    )
+    text = "\n".join(said)
+    if re.search(r"status code: 404\b", text):
+        fix = (
+            f"{server} has no such file (HTTP 404): either no Rust {toolchain} exists (check "
+            "rust_toolchain in pyodide-matrix.toml) or the mirror in RUSTUP_DIST_SERVER lacks it"
+        )
+    elif re.search(r"Connection refused|tcp connect error|dns error|timed out|error trying to connect", text):
+        fix = (
+            f"rustup could not reach {server}: check the network, or set RUSTUP_DIST_SERVER to a "
+            "reachable mirror"
+        )
+    else:
+        fix = f"rustup downloads from {server}: check the network, or set RUSTUP_DIST_SERVER to a mirror"
+    return (
+        f"`rustup {' '.join(command)}` failed ({reason}). {fix}, and run again; rustup installs a "
+        "toolchain or target whole or not at all."
+    )
 
 
 # Pyodide's wasm-eh sysroot, unpacked into the toolchain's lib/rustlib
