@@ -4,6 +4,7 @@ import pytest
 
 from template_tools.render import render_project
 from tests import real_builds
+from tests.real_builds import SID_ANSWERS
 
 
 @pytest.fixture
@@ -14,15 +15,6 @@ def render(tmp_path):
         return render_project(tmp_path / folder, answers)
 
     return _render
-
-
-SID_ANSWERS = {
-    "project_name": "Wasm-Demo",
-    "module_name": "wasmdemo",
-    "license": "BSD-3-Clause",
-    "author_name": "Grace Hopper",
-    "pyodide_version": "315.0.0-alpha.2",
-}
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +29,7 @@ def sid_built_project(tmp_path_factory):
     from template_tools import matrix, sidroot
 
     releases = matrix.load().releases
-    release = releases[SID_ANSWERS["pyodide_version"]]
+    release = real_builds.SID_RELEASE
     try:
         root = sidroot.ensure_root()
         emcc = sidroot.emcc_version(root)
@@ -48,16 +40,7 @@ def sid_built_project(tmp_path_factory):
     project = render_project(tmp_path_factory.mktemp("sid") / "Wasm-Demo", SID_ANSWERS)
     argv = ["nox", "-s", "wasm_build", "--", "--toolchain", "system"]
     result = sidroot.run(root, argv, cwd=str(project), bind=project)
-    suite = (sidroot.read_marker(root) or {}).get("suite", "sid")
-    build = real_builds.Build(
-        SID_ANSWERS["project_name"],
-        release.version,
-        f"the Debian {suite} root",
-        emcc,
-        sidroot.rustc_version(root),
-        result.returncode,
-    )
-    real_builds.RUN.builds.append(build)
+    real_builds.record_build(SID_ANSWERS["project_name"], release, root, result)
     return project, result
 
 

@@ -113,3 +113,17 @@ class PackageMirror:
         """The files of the release's folder asked for so far, in order."""
         folder = self.folder(runtime)
         return [path.removeprefix(folder) for path in self.server.requests if path.startswith(folder)]
+
+
+def folder_mirror(runtime: runtimes.Runtime, folder: Path, wheels: list[Path] = ()) -> str:
+    """The release's package set as a local folder (its lock, with HARNESS's and `wheels`' entries for wheels
+    from PyPI or given, beside it), for tests that run a project's sessions as a user does; returns the
+    file:// base URL to put in PYO3_PYODIDE_PACKAGE_BASE_URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = json.loads((runtime.folder / "pyodide-lock.json").read_text())
+    for wheel in [*harness_wheels(runtime), *wheels]:
+        entry = lock_entry(wheel, runtime, lock)
+        lock["packages"][entry["name"]] = entry
+        (folder / wheel.name).write_bytes(wheel.read_bytes())
+    (folder / "pyodide-lock.json").write_text(json.dumps(lock))
+    return folder.as_uri() + "/"

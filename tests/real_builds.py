@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from packaging.utils import canonicalize_name
 
-from template_tools import sidroot
+from template_tools import matrix, sidroot
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,35 @@ def require_emscripten(emcc: str, release, releases, record: Record = RUN) -> No
         f"the test to a release of that Emscripten; on a machine known to lack one, set {accept}=1.",
         pytrace=False,
     )
+
+
+# The release the Debian root builds for: the matrix's prerelease line (Debian sid's Emscripten is its).
+SID_RELEASE = next(release for release in matrix.load().releases.values() if release.status == "prerelease")
+SID_ANSWERS = {
+    "project_name": "Wasm-Demo",
+    "module_name": "wasmdemo",
+    "license": "BSD-3-Clause",
+    "author_name": "Grace Hopper",
+    "pyodide_version": SID_RELEASE.line,
+}
+
+
+def wheel_name(project_name: str, release=SID_RELEASE, version: str = "0.1.0") -> str:
+    """The file name of the wheel maturin builds of a generated project for `release`."""
+    python = release.python_tag
+    return f"{str(canonicalize_name(project_name)).replace('-', '_')}-{version}-{python}-{python}-{release.platform_tag}.whl"
+
+
+def record_build(project: str, release, root, result, record: Record = RUN) -> Build:
+    """Note a build made in the Debian root, for the run's last line."""
+    suite = (sidroot.read_marker(root) or {}).get("suite", "sid")
+    build = Build(
+        project,
+        release.version,
+        f"the Debian {suite} root",
+        sidroot.emcc_version(root),
+        sidroot.rustc_version(root),
+        result.returncode,
+    )
+    record.builds.append(build)
+    return build

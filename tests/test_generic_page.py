@@ -6,10 +6,12 @@ import subprocess
 
 import pytest
 from pyo3_pyodide.apps import bundle
+from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm as runtimes
 
 from template_tools import matrix
 from tests.adopt_helpers import adopted_project
+from tests.package_mirror import folder_mirror
 from tests.project_helpers import nox, output_of
 from tests.pyodide_helpers import TEST_CACHE, jiter_wheel, serve_session
 
@@ -76,7 +78,20 @@ def test_an_adopted_project_serves_the_generic_page(tmp_path):
 
 def test_an_adopted_project_bundles_the_generic_page(tmp_path):
     project = adopted_project(tmp_path / "jiter", name="jiter")
-    made = nox(project, "-s", "bundle", "--", "--wheel", str(jiter_wheel()), "--pyodide", STABLE.line)
+    mirror = folder_mirror(
+        runtimes.ensure_runtime(STABLE), tmp_path / "package-set"
+    )  # micropip, from the set
+    made = nox(
+        project,
+        "-s",
+        "bundle",
+        "--",
+        "--wheel",
+        str(jiter_wheel()),
+        "--pyodide",
+        STABLE.line,
+        env={pyodide_packages.BASE_URL_ENV: mirror},
+    )
     assert made.returncode == 0, output_of(made)[-3000:]
     folder = project / bundle.DEFAULT_OUT
     assert (folder / "index.html").read_bytes() == (bundle.GENERIC_PAGE / "index.html").read_bytes()
