@@ -10,12 +10,25 @@ from tests.fake_tools import fake_toolchain
 from tests.project_helpers import nox as run_nox
 
 MATRIX = matrix.load()
-PRE = MATRIX.releases["315.0.0-alpha.2"]
+[PRE] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]
+STABLE = MATRIX.resolve("stable")
+LEGACY_NIGHTLY = MATRIX.resolve("0.27")  # a dated nightly with rustup's own std
+LEGACY_WASM_EH = MATRIX.resolve("0.29")  # a dated nightly with Pyodide's wasm-eh sysroot
 
 
 @pytest.fixture
 def project(render):
     return render(project_name="doc-check", pyodide_version=PRE.version)
+
+
+def tools(folder, release=PRE, **changes):
+    """Stand-in emcc, rustc and cargo that report what `release` pins, with `changes` on top. A nightly pin
+    is reported as rustc does (its commit date the day before the pinned date): give its `rustc` version."""
+    pinned = {"emcc": release.emscripten, "rustc": release.rust_toolchain}
+    if release.rust_toolchain.startswith("nightly-"):
+        day = datetime.date.fromisoformat(release.rust_toolchain.removeprefix("nightly-"))
+        pinned = {"emcc": release.emscripten, "nightly": day - datetime.timedelta(days=1)}
+    return fake_toolchain(folder, **{**pinned, **changes})
 
 
 def checks(project, env, release=PRE, environ=None):
@@ -27,18 +40,21 @@ def failed(results):
 
 
 def test_a_matching_machine_passes(tmp_path, project):
-    results = checks(project, fake_toolchain(tmp_path))
+    results = checks(project, tools(tmp_path))
     assert failed(results) == {}
     lines = [check.line() for check in results]
-    assert any(line.startswith("ok   emcc:") and "Emscripten 6.0.5, as pinned" in line for line in lines)
+    assert f"ok   emcc: {tmp_path}/bin/emcc is Emscripten {PRE.emscripten}, as pinned." in lines
     assert any("builds std with -Zbuild-std" in line for line in lines)
 
 
 def test_wrong_emcc_names_the_release_it_fits(tmp_path, project):
-    check = failed(checks(project, fake_toolchain(tmp_path, emcc="5.0.3")))["emcc"]
+    check = failed(checks(project, tools(tmp_path, emcc=STABLE.emscripten)))["emcc"]
     assert check.blocker
-    assert "is Emscripten 5.0.3, the pin is 6.0.5" in check.line()
-    assert "`--pyodide 314.0.7`" in check.line() and "Fix: `nox -s toolchain`" in check.line()
+    assert check.line() == (
+        f"FAIL emcc: {tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, the pin is {PRE.emscripten} (no "
+        f"stable ABI between versions); it matches Pyodide {STABLE.version} (`--pyodide {STABLE.version}`). "
+        "Fix: `nox -s toolchain`"
+    )
 
 
 def test_missing_tools(tmp_path, project):
@@ -49,7 +65,7 @@ def test_missing_tools(tmp_path, project):
 
 
 def test_rustflags_variable_and_bad_flags_everywhere(tmp_path, project):
-    env = fake_toolchain(tmp_path)
+    env = tools(tmp_path)
     environ = {**env, "RUSTFLAGS": "-C target-feature=+atomics -pthread", "EMCC_CFLAGS": "-sSIDE_MODULE=1"}
     (project / ".cargo/config.toml").write_text(
         '[target.wasm32-unknown-emscripten]\nrustflags = ["-C", "relocation-model=static"]\n'
@@ -67,33 +83,32 @@ def test_rustflags_variable_and_bad_flags_everywhere(tmp_path, project):
 
 
 def test_msrv_newer_than_the_pinned_rust(tmp_path, project):
-    legacy = MATRIX.releases["0.27.8"]
+    legacy = LEGACY_NIGHTLY
     cargo_toml = project / "Cargo.toml"
     cargo_toml.write_text(cargo_toml.read_text().replace('rust-version = "1.85"', 'rust-version = "1.88"'))
-    env = fake_toolchain(tmp_path, emcc="3.1.58", rustc="1.85.0", nightly=datetime.date(2024, 11, 30))
+    env = tools(tmp_path, legacy, rustc="1.85.0")
     check = failed(checks(project, env, release=legacy))["msrv"]
-    assert "rust-version 1.88 is newer than the pinned Rust nightly-2024-12-01 (Rust 1.85)" in check.line()
+    # What rustc a nightly of the pinned date is (1.85 for 0.27's nightly-2024-12-01) is written here, not computed.
+    assert (
+        f"rust-version 1.88 is newer than the pinned Rust {legacy.rust_toolchain} (Rust 1.85)" in check.line()
+    )
 
 
 def test_wasm_eh_line_without_pyodides_sysroot(tmp_path, project):
-    legacy = MATRIX.releases["0.29.5"]
-    env = fake_toolchain(
-        tmp_path, emcc="4.0.9", rustc="1.86.0", nightly=datetime.date(2025, 1, 31), target_std=True
-    )
+    legacy = LEGACY_WASM_EH
+    env = tools(tmp_path, legacy, rustc="1.86.0", target_std=True)
     check = failed(checks(project, env, release=legacy))["sysroot"]
     assert "undefined __cpp_exception / invoke_* symbols" in check.line()
 
 
 def test_old_node_is_a_warning(tmp_path, project):
-    check = failed(checks(project, fake_toolchain(tmp_path, node="v16.20.0")))["node"]
+    check = failed(checks(project, tools(tmp_path, node="v16.20.0")))["node"]
     assert not check.blocker and check.line().startswith("warn node:")
 
 
 def test_wasm_eh_line_with_pyodides_sysroot(tmp_path, project):
-    legacy = MATRIX.releases["0.29.5"]
-    env = fake_toolchain(
-        tmp_path, emcc="4.0.9", rustc="1.86.0", nightly=datetime.date(2025, 1, 31), target_std=True
-    )
+    legacy = LEGACY_WASM_EH
+    env = tools(tmp_path, legacy, rustc="1.86.0", target_std=True)
     # pyodide-build records where it took the sysroot from; the managed provider writes its own marker.
     record = tmp_path / "rust-sysroot/lib/rustlib/wasm32-unknown-emscripten_install-url.txt"
     record.write_text(legacy.rust_sysroot_url + "\n")
@@ -102,22 +117,102 @@ def test_wasm_eh_line_with_pyodides_sysroot(tmp_path, project):
 
 def test_built_wheels_for_another_runtime_are_reported(tmp_path, project):
     (project / "dist").mkdir()
-    (project / "dist/doc_check-0.1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl").write_bytes(b"")
-    check = failed(checks(project, fake_toolchain(tmp_path)))["wheels"]
+    other = f"doc_check-0.1.0-{STABLE.python_tag}-{STABLE.python_tag}-{STABLE.platform_tag}.whl"
+    (project / "dist" / other).write_bytes(b"")
+    check = failed(checks(project, tools(tmp_path)))["wheels"]
     assert not check.blocker
-    assert (
-        "no wheel in dist/ has the tags Pyodide 315.0.0-alpha.2 accepts (cp315, pyemscripten_2026_5_wasm32)"
-        in check.line()
+    assert check.line() == (
+        f"warn wheels: no wheel in dist/ has the tags Pyodide {PRE.version} accepts ({PRE.python_tag}, "
+        f"{PRE.platform_tag}); found {other}. Fix: `nox -s wasm_build -- --pyodide {PRE.version}`"
     )
-    (project / "dist/doc_check-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl").write_bytes(b"")
-    assert "wheels" not in failed(checks(project, fake_toolchain(tmp_path / "again")))
+    fitting = f"doc_check-0.1.0-{PRE.python_tag}-{PRE.python_tag}-{PRE.platform_tag}.whl"
+    (project / "dist" / fitting).write_bytes(b"")
+    assert "wheels" not in failed(checks(project, tools(tmp_path / "again")))
 
 
 def test_doctor_session_exits_non_zero_on_a_blocker(tmp_path, project):
-    env = fake_toolchain(tmp_path, emcc="5.0.3")
+    env = tools(tmp_path, emcc=STABLE.emscripten)
     result = run_nox(project, "-s", "doctor", "--", "--toolchain", "system", env=env)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "FAIL emcc:" in output and "is Emscripten 5.0.3, the pin is 6.0.5" in output
+    assert (
+        f"FAIL emcc: {tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, the pin is {PRE.emscripten}"
+        in output
+    )
     assert "ok   flags:" in output
     assert "1 problem(s) block a Pyodide build" in output
+
+
+# `nox -s doctor -- --toolchain system` inside the Debian root, against its real emcc, rustc and cargo.
+
+
+@pytest.fixture(scope="module")
+def sid_root():
+    """The Debian root, its emcc and rustc as they report themselves, and where its PATH finds them."""
+    from template_tools import sidroot
+
+    root = sidroot.ensure_root()
+    emcc, rustc = sidroot.emcc_version(root), sidroot.rustc_version(root)
+    marker = sidroot.read_marker(root) or {}
+    assert (marker.get("emscripten"), marker.get("rustc")) == (emcc, rustc), (
+        f"the root's marker records {marker.get('emscripten')}/{marker.get('rustc')}, its tools report "
+        f"{emcc}/{rustc}: remake the root ({root})"
+    )
+    found = sidroot.run(root, ["sh", "-c", "command -v emcc; command -v rustc"], cwd="/")
+    emcc_path, rustc_path = found.stdout.split()
+    return root, emcc, rustc, emcc_path, rustc_path
+
+
+def sid_doctor(root, project):
+    from template_tools import sidroot
+
+    argv = ["nox", "-s", "doctor", "--", "--toolchain", "system"]
+    result = sidroot.run(root, argv, cwd=str(project), bind=project, timeout=900)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.wasm
+def test_doctor_in_the_debian_root_passes_for_the_release_of_its_emscripten(render, sid_root):
+    from tests import real_builds
+
+    root, emcc, rustc, emcc_path, rustc_path = sid_root
+    [prerelease] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]
+    real_builds.require_emscripten(emcc, prerelease, MATRIX.releases.values())  # fails, with the fix, if not
+    project = render("sid-doctor-match", project_name="doc-sid", pyodide_version=prerelease.line)
+
+    returncode, output = sid_doctor(root, project)
+
+    assert returncode == 0, output
+    lines = output.splitlines()
+    assert (
+        f"Pyodide {prerelease.version}: Python {prerelease.python}, Emscripten {prerelease.emscripten}, "
+        f"Rust {prerelease.rust_toolchain} (system toolchain)"
+    ) in lines
+    assert f"ok   emcc: {emcc_path} is Emscripten {emcc}, as pinned." in lines
+    assert f"ok   rust: {rustc_path} is rustc {rustc}, fits the pin {prerelease.rust_toolchain}." in lines
+    assert (
+        "ok   std: no prebuilt wasm32-unknown-emscripten std, but rust-src is there: wasm_build builds std "
+        "with -Zbuild-std."
+    ) in lines
+    assert not [line for line in lines if line.startswith(("FAIL", "warn"))], output
+
+
+@pytest.mark.wasm
+def test_doctor_in_the_debian_root_fails_for_a_release_of_another_emscripten(render, sid_root):
+    root, emcc, _, emcc_path, _ = sid_root
+    default = MATRIX.releases[MATRIX.default]
+    others = [release for release in MATRIX.releases.values() if release.emscripten != emcc]
+    assert others, f"every release of the matrix pins the root's Emscripten {emcc}: nothing to mismatch"
+    release = default if default in others else others[0]
+    fitting = [other.version for other in MATRIX.releases.values() if other.emscripten == emcc]
+    project = render("sid-doctor-mismatch", project_name="doc-sid", pyodide_version=release.line)
+
+    returncode, output = sid_doctor(root, project)
+
+    assert returncode != 0, output
+    also = f"; it matches Pyodide {', '.join(fitting)} (`--pyodide {fitting[0]}`)" if fitting else ""
+    assert (
+        f"FAIL emcc: {emcc_path} is Emscripten {emcc}, the pin is {release.emscripten} (no stable ABI "
+        f"between versions){also}. Fix: `nox -s toolchain`"
+    ) in output.splitlines()
+    assert "problem(s) block a Pyodide build (FAIL lines above)" in output
