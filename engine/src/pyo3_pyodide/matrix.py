@@ -197,6 +197,28 @@ def target_name(project_dir: Path, default: str | None = None) -> str:
     return named or default
 
 
+BUDGET_KEY = "max-extension-bytes"
+
+
+def extension_budget(project_dir: Path) -> int | None:
+    """The size budget of each extension module in bytes, from pyproject.toml's
+    `[tool.pyodide-target] max-extension-bytes` (None: no budget)."""
+    path = Path(project_dir) / "pyproject.toml"
+    try:
+        pyproject = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except tomllib.TOMLDecodeError as error:
+        raise MatrixError(f"{path} is not valid TOML: {error}") from None
+    value = pyproject.get("tool", {}).get("pyodide-target", {}).get(BUDGET_KEY)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise MatrixError(
+            f"pyproject.toml's [tool.pyodide-target] {BUDGET_KEY} = {value!r} is not a positive whole "
+            f"number of bytes; write it like {BUDGET_KEY} = 150_000"
+        )
+    return value
+
+
 def target_release(project_dir: Path, override: str | None = None) -> Release:
     """The release to build for: `override` (a `--pyodide` argument) or the one pyproject.toml names."""
     matrix = load_matrix(Path(project_dir) / MATRIX_FILE)

@@ -12,7 +12,7 @@ import nox
 
 from pyo3_pyodide import doctor as machine_checks
 from pyo3_pyodide.console import console
-from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.matrix import MatrixError, Release, extension_budget
 from pyo3_pyodide.sessions.options import add_target_options, parse, parser, releases, targets
 from pyo3_pyodide.toolchain import managed, system
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
@@ -89,7 +89,7 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
         wheel = wheel_build.newest_wheel(out_dir, ready)
         if wheel is None:
             session.error(f"maturin wrote no wheel tagged {wheel_build.expected_tags(ready)} into {out_dir}")
-        audit_or_fail(session, [wheel], release)
+        audit_or_fail(session, [wheel], release, project_dir)
 
 
 def dry_plan(provider: str, release: Release, out_dir: Path) -> str:
@@ -101,23 +101,38 @@ def dry_plan(provider: str, release: Release, out_dir: Path) -> str:
     return wheel_build.plan_build(planned, out_dir).describe()
 
 
-def audit_or_fail(session: nox.Session, wheels: list[Path], release: Release) -> None:
+def audit_or_fail(
+    session: nox.Session, wheels: list[Path], release: Release, project_dir: Path, sizes: bool = False
+) -> None:
     from pyo3_pyodide.wheel import audit as wheel_audit
 
-    reports = wheel_audit.audit_wheels(wheels, release)
+    try:
+        budget = extension_budget(project_dir)
+    except MatrixError as error:
+        session.error(str(error))
+    reports = wheel_audit.audit_wheels(wheels, release, budget)
     for report in reports:
-        session.log(wheel_audit.format_report(report))
+        session.log(wheel_audit.format_report(report, sizes=sizes))
     if any(report.findings for report in reports):
         session.error("the audit found problems (see above)")
 
 
 def audit(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
-    arguments = parser("audit", "Check wheels against a Pyodide release's tags and side-module rules.")
+    arguments = parser(
+        "audit",
+        "Check wheels against a Pyodide release's tags and side-module rules, and each extension "
+        "module against pyproject.toml's [tool.pyodide-target] max-extension-bytes.",
+    )
     arguments.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    arguments.add_argument(
+        "--sizes",
+        action="store_true",
+        help="list each extension module's largest functions and its sections (always shown over budget)",
+    )
     add_target_options(arguments, several=False)
     options = parse(session, arguments)
     [release] = targets(session, project_dir, options.pyodide, default_target)
-    audit_or_fail(session, options.wheels, release)
+    audit_or_fail(session, options.wheels, release, project_dir, options.sizes)
 
 
 def doctor(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:

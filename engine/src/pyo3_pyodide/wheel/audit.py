@@ -9,6 +9,11 @@ What a side module built with threads looks like, seen in Emscripten's own outpu
 `env.memory` has the `shared` limits flag, it exports `_emscripten_tls_init`, and unoptimized builds keep a
 `target_features` section that lists `+atomics`. Imports named `pthread_mutex_*` or `pthread_self` are
 normal: Rust's std and libc call them without threads too, and Pyodide's main module provides them.
+
+Sizes: each extension module's size, whether it is a debug build (a `name` section, which gives the
+functions' names in a trap's stack, or DWARF `.debug_*` sections), and where a size budget
+(`[tool.pyodide-target] max-extension-bytes` in pyproject.toml) is exceeded, its largest functions (the
+code section's bodies, named from the `name` section where there is one) and its sections.
 """
 
 from __future__ import annotations
@@ -32,7 +37,29 @@ NATIVE_MAGICS = {
 }
 ELF_MACHINES = {0x03: "x86", 0x28: "ARM", 0x3E: "x86-64", 0xB7: "AArch64", 0xF3: "RISC-V"}
 
-CUSTOM_SECTION, IMPORT_SECTION, EXPORT_SECTION = 0, 2, 7
+CUSTOM_SECTION, IMPORT_SECTION, EXPORT_SECTION, CODE_SECTION = 0, 2, 7, 10
+SECTION_NAMES = {
+    1: "type",
+    2: "import",
+    3: "function",
+    4: "table",
+    5: "memory",
+    6: "global",
+    7: "export",
+    8: "start",
+    9: "element",
+    10: "code",
+    11: "data",
+    12: "data count",
+    13: "tag",
+}
+FUNCTION_EXPORT = 0
+NAME_SECTION = "name"
+FUNCTION_NAMES = 1  # the name section's subsection of function names
+# Custom sections that only debugging needs: function names, DWARF, a source map's address.
+DEBUG_SECTION_PREFIXES = (".debug_",)
+DEBUG_SECTION_NAMES = (NAME_SECTION, "sourceMappingURL", "external_debug_info")
+LARGEST_SHOWN = 10  # functions listed when a module is over its size budget
 FUNCTION_IMPORT, TABLE_IMPORT, MEMORY_IMPORT, GLOBAL_IMPORT, TAG_IMPORT = range(5)
 LIMITS_HAS_MAXIMUM = 0x01
 LIMITS_SHARED = 0x02
@@ -58,6 +85,25 @@ class WasmImport:
     shared_memory: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class Section:
+    name: str  # a standard section's name ("code", "data", ...) or a custom section's own
+    size: int  # its contents, in bytes
+    custom: bool = False
+
+    def is_debug(self) -> bool:
+        return self.custom and (
+            self.name in DEBUG_SECTION_NAMES or self.name.startswith(DEBUG_SECTION_PREFIXES)
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionSize:
+    index: int  # in the module's function index space (imported functions first), as V8 numbers it
+    name: str  # from the name section, else the name it is exported under, else wasm-function[index]
+    size: int  # its body in the code section, in bytes
+
+
 @dataclasses.dataclass
 class WasmModule:
     """The parts of a WebAssembly module that the audit looks at."""
@@ -67,6 +113,26 @@ class WasmModule:
     exports: list[str] = dataclasses.field(default_factory=list)
     # feature name -> prefix: "+" used, "-" disallowed, "=" required
     target_features: dict[str, str] = dataclasses.field(default_factory=dict)
+    sections: list[Section] = dataclasses.field(default_factory=list)
+    function_sizes: list[int] = dataclasses.field(default_factory=list)  # the code section's bodies
+    function_names: dict[int, str] = dataclasses.field(default_factory=dict)  # the name section's
+    exported_functions: dict[int, str] = dataclasses.field(default_factory=dict)
+
+    def debug_sections(self) -> list[Section]:
+        return [section for section in self.sections if section.is_debug()]
+
+    def functions(self) -> list[FunctionSize]:
+        """Every function defined in the module, with its size."""
+        first = sum(1 for item in self.imports if item.kind == FUNCTION_IMPORT)
+        functions = []
+        for offset, size in enumerate(self.function_sizes):
+            index = first + offset
+            name = self.function_names.get(index) or self.exported_functions.get(index)
+            functions.append(FunctionSize(index, name or f"wasm-function[{index}]", size))
+        return functions
+
+    def largest_functions(self, count: int = LARGEST_SHOWN) -> list[FunctionSize]:
+        return sorted(self.functions(), key=lambda function: (-function.size, function.index))[:count]
 
 
 class _Reader:
@@ -136,22 +202,58 @@ def parse_wasm(data: bytes) -> WasmModule:
     while not reader.at_end():
         section_id = reader.byte()
         section = reader.section(section_id)
+        size = section.end - section.position
         if section_id == CUSTOM_SECTION:
-            _read_custom_section(section, module)
-        elif section_id == IMPORT_SECTION:
+            name = _read_custom_section(section, module)
+            module.sections.append(Section(name, size, custom=True))
+            continue
+        module.sections.append(Section(SECTION_NAMES.get(section_id, f"section {section_id}"), size))
+        if section_id == IMPORT_SECTION:
             module.imports = _read_imports(section)
         elif section_id == EXPORT_SECTION:
-            module.exports = _read_exports(section)
+            module.exports, module.exported_functions = _read_exports(section)
+        elif section_id == CODE_SECTION:
+            module.function_sizes = _read_code(section)
     return module
 
 
-def _read_custom_section(section: _Reader, module: WasmModule) -> None:
+def _read_custom_section(section: _Reader, module: WasmModule) -> str:
     name = section.name()
     module.custom_sections.append(name)
     if name == "target_features":
         for _ in range(section.leb128()):
             prefix = chr(section.byte())
             module.target_features[section.name()] = prefix
+    elif name == NAME_SECTION:
+        # Only debugging needs it, and engines ignore a malformed one: so does the audit.
+        try:
+            module.function_names = _read_function_names(section)
+        except WasmError:
+            module.function_names = {}
+    return name
+
+
+def _read_function_names(section: _Reader) -> dict[int, str]:
+    """The name section's function names by index (its other subsections are skipped)."""
+    names = {}
+    while not section.at_end():
+        subsection_id = section.byte()
+        subsection = section.section(subsection_id)
+        if subsection_id == FUNCTION_NAMES:
+            for _ in range(subsection.leb128()):
+                index = subsection.leb128()
+                names[index] = subsection.name()
+    return names
+
+
+def _read_code(section: _Reader) -> list[int]:
+    """The size of each function body, in the order the functions are defined."""
+    sizes = []
+    for _ in range(section.leb128()):
+        size = section.leb128()
+        section.bytes(size)
+        sizes.append(size)
+    return sizes
 
 
 def _read_limits(section: _Reader) -> int:
@@ -186,19 +288,35 @@ def _read_imports(section: _Reader) -> list[WasmImport]:
     return imports
 
 
-def _read_exports(section: _Reader) -> list[str]:
-    names = []
+def _read_exports(section: _Reader) -> tuple[list[str], dict[int, str]]:
+    """Every export's name, and the exported functions' names by function index."""
+    names, functions = [], {}
     for _ in range(section.leb128()):
-        names.append(section.name())
-        section.byte()  # kind
-        section.leb128()  # index
-    return names
+        name, kind, index = section.name(), section.byte(), section.leb128()
+        names.append(name)
+        if kind == FUNCTION_EXPORT:
+            functions.setdefault(index, name)
+    return names, functions
 
 
 @dataclasses.dataclass(frozen=True)
 class ExtensionModule:
     member: str  # its path inside the wheel
     size: int  # bytes, uncompressed
+    debug_sections: tuple[Section, ...] = ()  # a name section, DWARF: what makes it a debug build
+    sections: tuple[Section, ...] = ()
+    largest_functions: tuple[FunctionSize, ...] = ()
+    function_count: int = 0
+
+    @property
+    def debug_size(self) -> int:
+        """The bytes that dropping the debug sections saves (each with its id and size header)."""
+        return sum(1 + len(_leb128_bytes(section.size)) + section.size for section in self.debug_sections)
+
+    @property
+    def budgeted_size(self) -> int:
+        """What the size budget counts: the module without its debug sections (equal for release builds)."""
+        return self.size - self.debug_size
 
 
 @dataclasses.dataclass
@@ -210,17 +328,23 @@ class WheelReport:
     size: int | None = None  # None when the file is missing
     extension_modules: list[ExtensionModule] = dataclasses.field(default_factory=list)
     findings: list[str] = dataclasses.field(default_factory=list)
+    max_extension_bytes: int | None = None  # the size budget of each extension module, if any
+
+    def over_budget(self, module: ExtensionModule) -> bool:
+        return self.max_extension_bytes is not None and module.budgeted_size > self.max_extension_bytes
 
 
-def audit_wheels(paths: Iterable[Path], release: Release) -> list[WheelReport]:
-    """Audit each wheel against one release."""
-    return [audit_wheel(Path(path), release) for path in paths]
+def audit_wheels(
+    paths: Iterable[Path], release: Release, max_extension_bytes: int | None = None
+) -> list[WheelReport]:
+    """Audit each wheel against one release (and a size budget for each extension module, if given)."""
+    return [audit_wheel(Path(path), release, max_extension_bytes) for path in paths]
 
 
-def audit_wheel(path: Path, release: Release) -> WheelReport:
-    """Check one wheel's tags and every extension module in it against `release`."""
+def audit_wheel(path: Path, release: Release, max_extension_bytes: int | None = None) -> WheelReport:
+    """Check one wheel's tags and every extension module in it against `release` (and the budget)."""
     path = Path(path)
-    report = WheelReport(wheel=path, release=release.version)
+    report = WheelReport(wheel=path, release=release.version, max_extension_bytes=max_extension_bytes)
     if not path.is_file():
         report.findings.append(
             f"{path}: no such file; expected a wheel that `nox -s wasm_build` wrote (into dist/)"
@@ -248,9 +372,40 @@ def _audit_members(path: Path, release: Release, report: WheelReport) -> None:
             )
         for info in members:
             data = wheel.read(info)
-            report.extension_modules.append(ExtensionModule(info.filename, len(data)))
+            module = extension_module(info.filename, data)
+            report.extension_modules.append(module)
             problems = module_problems(info.filename, data, release)
+            if report.over_budget(module):
+                problems.append(budget_problem(module, report.max_extension_bytes))
             report.findings += [f"{path.name}: {info.filename} {problem}" for problem in problems]
+
+
+def extension_module(member: str, data: bytes) -> ExtensionModule:
+    """An extension module's sizes, as far as its bytes can be read as WebAssembly."""
+    try:
+        module = parse_wasm(data)
+    except WasmError:  # module_problems says why
+        return ExtensionModule(member, len(data))
+    return ExtensionModule(
+        member,
+        len(data),
+        debug_sections=tuple(module.debug_sections()),
+        sections=tuple(sorted(module.sections, key=lambda section: -section.size)),
+        largest_functions=tuple(module.largest_functions()),
+        function_count=len(module.function_sizes),
+    )
+
+
+def budget_problem(module: ExtensionModule, budget: int) -> str:
+    over = module.budgeted_size - budget
+    without = f" without its {module.debug_size:,} bytes of debug sections" if module.debug_sections else ""
+    return (
+        f"is {module.budgeted_size:,} bytes{without}, over the size budget of {budget:,} bytes "
+        f"(max-extension-bytes in pyproject.toml's [tool.pyodide-target]) by {over:,} bytes "
+        f"({over / budget:.1%}); its largest functions and sections are listed above. Fix: make it "
+        'smaller (the release profile\'s opt-level = "z", lto = true, codegen-units = 1, strip = true; '
+        "fewer or smaller dependencies and generic instantiations), or raise the budget"
+    )
 
 
 def tag_problems(filename: str, release: Release) -> list[str]:
@@ -370,15 +525,60 @@ def thread_signs(module: WasmModule) -> list[str]:
     return signs
 
 
+def _leb128_bytes(value: int) -> bytes:
+    encoded = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        encoded.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(encoded)
+
+
 def _size(count: int) -> str:
     return f"{count:,} bytes ({count / 1024:,.1f} KiB)"
 
 
-def format_report(report: WheelReport) -> str:
-    """The lines to print for one wheel: its size and verdict, each extension module's size, findings."""
+def _debug_note(module: ExtensionModule) -> str:
+    if not module.debug_sections:
+        return ""
+    parts = []
+    names = [section for section in module.debug_sections if section.name == NAME_SECTION]
+    if names:
+        parts.append(f"function names (name section, {names[0].size:,} bytes)")
+    dwarf = [section for section in module.debug_sections if section.name.startswith(".debug_")]
+    if dwarf:
+        parts.append(f"DWARF ({len(dwarf)} .debug_* sections, {sum(s.size for s in dwarf):,} bytes)")
+    others = [s for s in module.debug_sections if s not in names and s not in dwarf]
+    parts += [f"{section.name} ({section.size:,} bytes)" for section in others]
+    return f", debug build: {', '.join(parts)}"
+
+
+def size_lines(module: ExtensionModule) -> list[str]:
+    """The module's largest functions and its sections, with their sizes in bytes."""
+    if not module.sections:
+        return []
+    lines = [f"    largest of its {module.function_count:,} functions (code section bodies):"]
+    lines += [f"      {function.size:>9,}  {function.name}" for function in module.largest_functions]
+    lines.append("    sections:")
+    lines += [
+        f"      {section.size:>9,}  {section.name}{' (custom)' if section.custom else ''}"
+        for section in module.sections
+    ]
+    return lines
+
+
+def format_report(report: WheelReport, sizes: bool = False) -> str:
+    """The lines to print for one wheel: its size and verdict, each extension module's size (a debug
+    build says so), findings; the largest functions and sections of a module over its size budget, or of
+    every module with `sizes`."""
     size = _size(report.size) if report.size is not None else "missing"
     verdict = "ok" if not report.findings else f"{len(report.findings)} problem(s)"
     lines = [f"{report.wheel.name}: {size}, for Pyodide {report.release}: {verdict}"]
-    lines += [f"  {module.member}: {_size(module.size)}" for module in report.extension_modules]
+    for module in report.extension_modules:
+        budget = report.max_extension_bytes
+        within = f", budget {budget:,} bytes" if budget is not None else ""
+        lines.append(f"  {module.member}: {_size(module.size)}{_debug_note(module)}{within}")
+        if sizes or report.over_budget(module):
+            lines += size_lines(module)
     lines += [f"  problem: {finding}" for finding in report.findings]
     return "\n".join(lines)
