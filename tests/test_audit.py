@@ -18,10 +18,11 @@ from pyo3_pyodide.wheel import audit
 from template_tools import matrix
 
 RELEASES = matrix.load().releases
-STABLE = RELEASES["314.0.7"]
-PRERELEASE = RELEASES["315.0.0-alpha.2"]
 WHEEL_CACHE = platformdirs.user_cache_path("pyo3-pyodide-template-tests") / "pypi-wheels"
-PLATFORM = "pyemscripten_2026_0_wasm32"
+PLATFORM = "pyemscripten_2026_0_wasm32"  # the PyPI wheels' platform (PEP 783), named in their file names
+# The release of the matrix those wheels are for (its line's newest), and the prerelease, which rejects them.
+[STABLE] = [release for release in RELEASES.values() if release.platform_tag == PLATFORM]
+[PRERELEASE] = [release for release in RELEASES.values() if release.status == "prerelease"]
 REAL_WHEELS = {
     "jiter": "jiter-0.19.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
     "pydantic-core": "pydantic_core-2.50.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
@@ -141,7 +142,7 @@ def test_report_prints_the_sizes_of_the_wheel_and_its_module(jiter):
     module_size = zipfile.ZipFile(jiter).getinfo(JITER_MODULE).file_size
     lines = audit.format_report(report).splitlines()
     assert lines[0].startswith(f"{jiter.name}: {jiter.stat().st_size:,} bytes (")
-    assert lines[0].endswith("for Pyodide 314.0.7: ok")
+    assert lines[0].endswith(f"for Pyodide {STABLE.version}: ok")
     assert lines[1] == f"  {JITER_MODULE}: {module_size:,} bytes ({module_size / 1024:,.1f} KiB)"
 
 
@@ -163,21 +164,22 @@ def test_renamed_platform_tag(jiter, tmp_path):
     shutil.copy(jiter, renamed)
     finding = only_finding(renamed)
     assert finding.startswith(f"{renamed.name}: has platform tag pyemscripten_2025_0_wasm32, ")
-    assert "expected pyemscripten_2026_0_wasm32 (Pyodide 314.0.7, Emscripten 5.0.3)" in finding
+    assert f"expected {PLATFORM} (Pyodide {STABLE.version}, Emscripten {STABLE.emscripten})" in finding
     assert "renaming a wheel does not change the ABI" in finding
 
 
 def test_cp314_wheel_against_the_315_prerelease(jiter):
     python_finding, platform_finding = audit.audit_wheel(jiter, PRERELEASE).findings
-    rebuild = "rebuild with `nox -s wasm_build -- --pyodide 315.0.0-alpha.2`"
+    rebuild = f"rebuild with `nox -s wasm_build -- --pyodide {PRERELEASE.version}`"
+    tag = PRERELEASE.python_tag
     assert python_finding == (
-        f"{jiter.name}: has Python tag cp314-cp314, expected cp315-cp315 "
-        "or an abi3 tag of Python 3.15 or older "
-        f"(Pyodide 315.0.0-alpha.2 runs Python 3.15). Fix: {rebuild}"
+        f"{jiter.name}: has Python tag cp314-cp314, expected {tag}-{tag} "
+        f"or an abi3 tag of Python {PRERELEASE.python} or older "
+        f"(Pyodide {PRERELEASE.version} runs Python {PRERELEASE.python}). Fix: {rebuild}"
     )
     assert platform_finding == (
-        f"{jiter.name}: has platform tag {PLATFORM}, expected pyemscripten_2026_5_wasm32 "
-        f"(Pyodide 315.0.0-alpha.2, Emscripten 6.0.5). Fix: {rebuild}; "
+        f"{jiter.name}: has platform tag {PLATFORM}, expected {PRERELEASE.platform_tag} "
+        f"(Pyodide {PRERELEASE.version}, Emscripten {PRERELEASE.emscripten}). Fix: {rebuild}; "
         "renaming a wheel does not change the ABI it was built for"
     )
 
@@ -199,8 +201,9 @@ def test_native_elf_module(jiter, tmp_path):
 
 def test_truncated_module(jiter, tmp_path):
     wheel = replace_module(jiter, tmp_path / jiter.name, lambda data: data[: len(data) // 2])
+    half = zipfile.ZipFile(jiter).getinfo(JITER_MODULE).file_size // 2
     finding = only_finding(wheel)
-    assert f"{JITER_MODULE} is truncated or corrupt WebAssembly (162,255 bytes: section " in finding
+    assert f"{JITER_MODULE} is truncated or corrupt WebAssembly ({half:,} bytes: section " in finding
     assert "remain); expected a complete module" in finding
 
 

@@ -7,12 +7,23 @@ from pyo3_pyodide.toolchain import system
 from pyo3_pyodide.toolchain.model import ToolchainError
 
 from template_tools import matrix
-from tests.fake_tools import fake_toolchain
+from tests.fake_tools import fake_toolchain, write_script
 
 MATRIX = matrix.load()
-PRE = MATRIX.releases["315.0.0-alpha.2"]
-STABLE = MATRIX.releases["314.0.7"]
-LEGACY_2025 = MATRIX.releases["0.29.5"]
+[PRE] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]
+STABLE = MATRIX.resolve("stable")
+LEGACY_2025 = MATRIX.resolve("0.29")  # a nightly with Pyodide's wasm-eh sysroot
+# rustc's own report for the nightly LEGACY_2025 pins: the day before the pinned date, Rust 1.86 (written here).
+LEGACY_2025_RUSTC = {
+    "rustc": "1.86.0",
+    "nightly": system.nightly_date(LEGACY_2025.rust_toolchain) - datetime.timedelta(days=1),
+}
+
+
+def below(pin: str) -> str:
+    """A stable Rust one minor release older than a stable pin."""
+    major, minor, _ = (int(part) for part in pin.split("."))
+    return f"{major}.{minor - 1}.0"
 
 
 def provide(release, env):
@@ -20,7 +31,7 @@ def provide(release, env):
 
 
 def test_debian_like_toolchain_builds_std_from_rust_src(tmp_path):
-    ready = provide(PRE, fake_toolchain(tmp_path, emcc="6.0.5", rustc="1.97.1"))
+    ready = provide(PRE, fake_toolchain(tmp_path, emcc=PRE.emscripten, rustc=PRE.rust_toolchain))
     assert ready.build_std
     assert ready.env["RUSTC_BOOTSTRAP"] == "1"
     assert ready.env["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER"] == str(tmp_path / "bin/emcc")
@@ -28,50 +39,63 @@ def test_debian_like_toolchain_builds_std_from_rust_src(tmp_path):
 
 
 def test_prebuilt_std_needs_no_build_std(tmp_path):
-    ready = provide(STABLE, fake_toolchain(tmp_path, emcc="5.0.3", rustc="1.95.0", target_std=True))
+    env = fake_toolchain(tmp_path, emcc=STABLE.emscripten, rustc=STABLE.rust_toolchain, target_std=True)
+    ready = provide(STABLE, env)
     assert not ready.build_std and "RUSTC_BOOTSTRAP" not in ready.env
 
 
 def test_wrong_emcc_is_refused_naming_found_wanted_and_fix(tmp_path):
     with pytest.raises(ToolchainError) as raised:
-        provide(PRE, fake_toolchain(tmp_path, emcc="5.0.3"))
-    message = str(raised.value)
-    assert "is Emscripten 5.0.3, but Pyodide 315.0.0-alpha.2 needs exactly 6.0.5" in message
-    assert "`--pyodide 314.0.7`" in message  # the release that the installed emcc does fit
+        provide(PRE, fake_toolchain(tmp_path, emcc=STABLE.emscripten))
+    assert str(raised.value) == (
+        f"{tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, but Pyodide {PRE.version} needs exactly "
+        f"{PRE.emscripten} (there is no stable ABI between Emscripten versions). Fix: use the managed "
+        f"toolchain (drop `--toolchain system`), or build for Pyodide {STABLE.version} with "
+        f"`--pyodide {STABLE.version}`."
+    )
 
 
 def test_unknown_emcc_version_gets_no_release_hint(tmp_path):
+    assert "6.0.4" not in {release.emscripten for release in MATRIX.releases.values()}
     with pytest.raises(ToolchainError, match=r"is Emscripten 6.0.4, .*drop `--toolchain system`\)\.$"):
         provide(PRE, fake_toolchain(tmp_path, emcc="6.0.4"))
 
 
 def test_missing_emcc_says_how_to_get_one(tmp_path):
-    with pytest.raises(ToolchainError, match=r"emcc not found on PATH; .*needs Emscripten 6.0.5"):
+    with pytest.raises(ToolchainError) as raised:
         provide(PRE, fake_toolchain(tmp_path, emcc=None))
+    assert str(raised.value) == (
+        f"emcc not found on PATH; Pyodide {PRE.version} needs Emscripten {PRE.emscripten}. Fix: `nox -s "
+        "toolchain` (managed), or put emsdk's emcc on PATH (`source emsdk_env.sh`)."
+    )
 
 
 def test_old_rustc_is_refused(tmp_path):
-    with pytest.raises(
-        ToolchainError, match=r"rustc 1.92.0 is older than the pinned 1.93.0 .*rustup toolchain"
-    ):
-        provide(STABLE, fake_toolchain(tmp_path, emcc="5.0.3", rustc="1.92.0"))
+    old = below(STABLE.rust_toolchain)
+    with pytest.raises(ToolchainError) as raised:
+        provide(STABLE, fake_toolchain(tmp_path, emcc=STABLE.emscripten, rustc=old))
+    assert str(raised.value) == (
+        f"rustc {old} is older than the pinned {STABLE.rust_toolchain} ({tmp_path}/bin/rustc); Pyodide "
+        f"{STABLE.version} pins Rust {STABLE.rust_toolchain}. Fix: `rustup toolchain install "
+        f"{STABLE.rust_toolchain}` and put it first on PATH, or use the managed toolchain (drop "
+        "`--toolchain system`)."
+    )
 
 
 def test_no_std_and_no_rust_src_is_refused(tmp_path):
     with pytest.raises(ToolchainError, match=r"no std for wasm32-unknown-emscripten and no rust-src"):
-        provide(STABLE, fake_toolchain(tmp_path, emcc="5.0.3", rustc="1.95.0", rust_src=False))
+        env = fake_toolchain(tmp_path, emcc=STABLE.emscripten, rustc=STABLE.rust_toolchain, rust_src=False)
+        provide(STABLE, env)
 
 
 def test_wasm_eh_line_refuses_std_from_rust_src(tmp_path):
-    env = fake_toolchain(tmp_path, emcc="4.0.9", rustc="1.86.0", nightly=datetime.date(2025, 1, 31))
+    env = fake_toolchain(tmp_path, emcc=LEGACY_2025.emscripten, **LEGACY_2025_RUSTC)
     with pytest.raises(ToolchainError, match=r"needs Pyodide's wasm-eh sysroot"):
         provide(LEGACY_2025, env)
 
 
 def test_wasm_eh_line_with_its_nightly_and_sysroot(tmp_path):
-    env = fake_toolchain(
-        tmp_path, emcc="4.0.9", rustc="1.86.0", nightly=datetime.date(2025, 1, 31), target_std=True
-    )
+    env = fake_toolchain(tmp_path, emcc=LEGACY_2025.emscripten, **LEGACY_2025_RUSTC, target_std=True)
     ready = provide(LEGACY_2025, env)
     assert not ready.build_std
 
@@ -110,6 +134,10 @@ def test_nightly_pins_map_to_their_release_train():
 
 
 def test_emscripten_version_file_beside_emcc_is_read_without_starting_emcc(tmp_path):
-    env = fake_toolchain(tmp_path, emcc="0.0.0")  # -dumpversion would say 0.0.0
-    (tmp_path / "bin/emscripten-version.txt").write_text('"6.0.5"\n')  # as emsdk writes it
-    assert provide(PRE, env).provider == "system"
+    env = fake_toolchain(tmp_path, emcc=None, rustc=PRE.rust_toolchain)
+    started = tmp_path / "emcc-started"
+    write_script(tmp_path / "bin/emcc", f'echo "$@" >> {started}\necho 0.0.0\n')  # a wrong version, if run
+    (tmp_path / "bin/emscripten-version.txt").write_text(f'"{PRE.emscripten}"\n')  # as emsdk writes it
+    ready = provide(PRE, env)
+    assert ready.env["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER"] == str(tmp_path / "bin/emcc")
+    assert not started.exists(), f"emcc was started: {started.read_text()!r}"
