@@ -22,13 +22,15 @@ import json
 import os
 import re
 import shlex
+import time
 from collections.abc import Mapping
 
 import requests
 from packaging.version import InvalidVersion, Version
 from pyo3_pyodide.matrix import FORMATS
 
-TIMEOUT_SECONDS = 30
+TIMEOUT_SECONDS = 30  # to connect, and the longest silence between two reads
+TOTAL_SECONDS = 120  # for a whole answer
 NPM_PACKAGE = "pyodide"
 
 
@@ -104,17 +106,60 @@ def line_of_version(version: Version) -> str:
 # Fetching
 # ---------------------------------------------------------------------------------------------------------------
 def get_text(url: str, what: str, accept: str = "*/*") -> str:
-    """The body of a GET `url`; `what` names the document in errors."""
+    """The body of a GET `url`, read whole; `what` names the document in errors.
+
+    Bounded in time: TIMEOUT_SECONDS to connect and between two reads, and TOTAL_SECONDS for the whole
+    answer (a server that trickles bytes forever does not hang the update). An answer shorter than its
+    Content-Length is refused as cut short.
+    """
+    import urllib3
+
+    advice = "Check the network or proxy, or point the source at a mirror (see `inv matrix.update --help`)."
+    deadline = time.monotonic() + TOTAL_SECONDS
     try:
-        response = requests.get(url, timeout=TIMEOUT_SECONDS, headers={"Accept": accept})
-    except requests.RequestException as error:
+        response = requests.get(url, timeout=TIMEOUT_SECONDS, headers={"Accept": accept}, stream=True)
+    except requests.Timeout:
         raise UpstreamError(
-            f"GET {url} ({what}) failed: {error}. Check the network or proxy, or point the source at a "
-            "mirror (see `inv matrix.update --help`)."
+            f"GET {url} ({what}) got no answer within {TIMEOUT_SECONDS} s. {advice}"
         ) from None
-    if response.status_code != 200:
-        raise UpstreamError(f"GET {url} ({what}) answered HTTP {response.status_code}, expected 200.")
-    return response.text
+    except requests.RequestException as error:
+        raise UpstreamError(f"GET {url} ({what}) failed: {error}. {advice}") from None
+    with response:
+        if response.status_code != 200:
+            raise UpstreamError(f"GET {url} ({what}) answered HTTP {response.status_code}, expected 200.")
+        chunks: list[bytes] = []
+        try:
+            while chunk := response.raw.read1(1 << 16, decode_content=True):
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise UpstreamError(
+                        f"GET {url} ({what}) did not finish within {TOTAL_SECONDS} s "
+                        f"({sum(map(len, chunks))} bytes so far): the server is too slow or stalled. {advice}"
+                    )
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise UpstreamError(
+                f"GET {url} ({what}) stalled: no data for {TIMEOUT_SECONDS} s after "
+                f"{sum(map(len, chunks))} bytes. {advice}"
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise UpstreamError(_cut_short(url, what, response, sum(map(len, chunks)), error)) from None
+    body = b"".join(chunks)
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and "Content-Encoding" not in response.headers and len(body) != int(length):
+        raise UpstreamError(_cut_short(url, what, response, len(body)))
+    return body.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _cut_short(url: str, what: str, response, received: int, error: BaseException | None = None) -> str:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and "Content-Encoding" not in response.headers:
+        how = f"{received} of the {length} bytes announced"
+    else:
+        how = f"the connection broke after {received} bytes ({type(error).__name__})"
+    return (
+        f"GET {url} ({what}) was cut short: {how}. Run again; if it persists, check the network or the "
+        "mirror."
+    )
 
 
 def get_json(url: str, what: str, accept: str = "application/json") -> object:

@@ -17,6 +17,9 @@ from tests.mirrors import MirrorServer
 
 FIXTURES = Path(__file__).parent / "upstream_fixtures"
 MATRIX = matrix.load()
+[PRE] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]
+PRE_TAG = upstream.tag_of(PRE.version)  # its git tag, as Makefile.envs URLs and comments spell it
+LEGACY = [version for version, release in MATRIX.releases.items() if release.status == "legacy"]
 METADATA_PATH = "/pages/pyodide-cross-build-environments.json"
 
 
@@ -99,18 +102,10 @@ def test_recorded_upstream_finds_the_matrix_up_to_date(server, files, capsys):
     assert set(server.requests) == {"/npm/pyodide"}
 
 
-@pytest.mark.parametrize(
-    ("asked", "release"),
-    [
-        ("0.27.7", "0.27.8"),
-        ("0.29.4", "0.29.5"),
-        ("314.0.5", "314.0.7"),
-        ("315.0.0-alpha.2", "315.0.0-alpha.2"),
-    ],
-)
-def test_makefile_envs_at_each_recorded_tag_gives_the_matrix_pins(server, asked, release):
+@pytest.mark.parametrize("asked", ["0.27.7", "0.29.4", "314.0.5", "315.0.0-alpha.2"])  # the recorded tags
+def test_makefile_envs_at_each_recorded_tag_gives_the_matrix_pins(server, asked):
     sources = serve(server, "recorded")
-    expected = MATRIX.releases[release]
+    expected = MATRIX.resolve(upstream.line_of(asked))  # the matrix's release of that line
     found = upstream.makefile_envs(sources, asked)
     assert found.url == f"{sources.pyodide_source}/{upstream.tag_of(asked)}/Makefile.envs"
     assert (found.python, found.emscripten, found.abi) == (expected.python, expected.emscripten, expected.abi)
@@ -126,49 +121,47 @@ def test_makefile_envs_at_each_recorded_tag_gives_the_matrix_pins(server, asked,
 def test_an_older_prerelease_is_moved_to_the_newest_with_its_comments(server, files, capsys):
     matrix_path, mirror_path = files
     original = matrix_path.read_text()
-    older = original.replace('[release."315.0.0-alpha.2"]', '[release."315.0.0-alpha.1"]').replace(
-        'npm = "315.0.0-alpha.2"', 'npm = "315.0.0-alpha.1"'
+    older = original.replace(f'[release."{PRE.version}"]', '[release."315.0.0-alpha.1"]').replace(
+        f'npm = "{PRE.npm}"', 'npm = "315.0.0-alpha.1"'
     )
-    older = older.replace('rust_toolchain = "1.97.1"', 'rust_toolchain = "1.96.0"', 1)
+    older = older.replace(f'rust_toolchain = "{PRE.rust_toolchain}"', 'rust_toolchain = "1.96.0"', 1)
     matrix_path.write_text(older)
     sources = serve(server, "recorded")
 
     assert run(sources, files) == 0
     merged = matrix_path.read_text()
-    assert release_values(merged, "315.0.0-alpha.2") == release_values(original, "315.0.0-alpha.2")
-    table = table_text(merged, "315.0.0-alpha.2")
-    hand_written = "# 315 prerelease line: Makefile.envs at tag 315.0.0a2"
-    assert table.startswith(hand_written)
+    assert release_values(merged, PRE.version) == release_values(original, PRE.version)
+    table = table_text(merged, PRE.version)
+    hand_written = table_text(original, PRE.version).splitlines()[0]  # the matrix's own comment
+    assert hand_written.startswith("# ") and table.startswith(hand_written)
     assert "rustflags = []  # Rust >= 1.95 links a cdylib" in table  # an inline comment
-    assert "# Updated by `inv matrix.update` from 315.0.0-alpha.1 (Makefile.envs at 315.0.0a2;" in table
-    for version in ("314.0.7", "0.29.5", "0.28.3", "0.27.8"):
+    assert f"# Updated by `inv matrix.update` from 315.0.0-alpha.1 (Makefile.envs at {PRE_TAG};" in table
+    for version in [version for version in MATRIX.releases if version != PRE.version]:
         assert table_text(merged, version) == table_text(original, version)
     assert (
         matrix_update.split_blocks(merged)[0] == matrix_update.split_blocks(original)[0]
     )  # comments, default
     assert mirror_path.read_text() == matrix.mirror_text(matrix_path)
     out = capsys.readouterr().out
-    assert "315 line: 315.0.0-alpha.1 -> 315.0.0-alpha.2" in out
-    assert 'rust_toolchain: "1.96.0" -> "1.97.1"' in out
+    assert f"315 line: 315.0.0-alpha.1 -> {PRE.version}" in out
+    assert f'rust_toolchain: "1.96.0" -> "{PRE.rust_toolchain}"' in out
 
 
 def test_a_missing_line_is_added_with_upstream_values(server, files, capsys):
     matrix_path, _ = files
     original = matrix_path.read_text()
     header, blocks = matrix_update.split_blocks(original)
-    matrix_path.write_text(
-        matrix_update.join_blocks(header, [b for b in blocks if b.version != "315.0.0-alpha.2"])
-    )
+    matrix_path.write_text(matrix_update.join_blocks(header, [b for b in blocks if b.version != PRE.version]))
     sources = serve(server, "recorded")
 
     assert run(sources, files) == 0
     merged = matrix_path.read_text()
-    assert release_values(merged, "315.0.0-alpha.2") == release_values(original, "315.0.0-alpha.2")
+    assert release_values(merged, PRE.version) == release_values(original, PRE.version)
     assert [block.version for block in matrix_update.split_blocks(merged)[1]] == list(MATRIX.releases)
-    comment = table_text(merged, "315.0.0-alpha.2").split("[release.")[0]
-    assert "added by `inv matrix.update` from Makefile.envs at tag 315.0.0a2" in comment
+    comment = table_text(merged, PRE.version).split("[release.")[0]
+    assert f"added by `inv matrix.update` from Makefile.envs at tag {PRE_TAG}" in comment
     assert tomllib.loads(merged)["default"] == MATRIX.default  # a prerelease never becomes the default
-    assert "315 line: new, 315.0.0-alpha.2 (prerelease)" in capsys.readouterr().out
+    assert f"{PRE.line} line: new, {PRE.version} (prerelease)" in capsys.readouterr().out
 
 
 def test_future_releases_are_merged_and_default_moves_to_the_newest_stable(server, files, capsys):
@@ -180,39 +173,38 @@ def test_future_releases_are_merged_and_default_moves_to_the_newest_stable(serve
     merged = matrix_path.read_text()
     checked = matrix.load(matrix_path)
     assert checked.default == "315.0.0"
-    assert list(checked.releases) == ["316.0.0-alpha.1", "315.0.0", "314.0.8", "0.29.5", "0.28.3", "0.27.8"]
+    # future/ adds 314.0.8, 315.0.0 and 316.0.0-alpha.1; the legacy lines have no news.
+    assert list(checked.releases) == ["316.0.0-alpha.1", "315.0.0", "314.0.8", *LEGACY]
     assert {version: release.status for version, release in checked.releases.items()} == {
         "316.0.0-alpha.1": "prerelease",
         "315.0.0": "stable",
         "314.0.8": "legacy",
-        "0.29.5": "legacy",
-        "0.28.3": "legacy",
-        "0.27.8": "legacy",
+        **dict.fromkeys(LEGACY, "legacy"),
     }
     # A patch release: upstream's values replace the old ones, the rest of the table stays.
     patch = checked.releases["314.0.8"]
     assert (patch.rust_toolchain, patch.rustflags) == ("1.97.1", ())
     assert patch.xbuildenv_url.endswith("/314.0.8/xbuildenv-314.0.8.tar.gz")
-    assert patch.platform_tag == MATRIX.releases["314.0.7"].platform_tag
+    assert patch.platform_tag == MATRIX.resolve("314").platform_tag
     assert "# 314 line (current stable): Makefile.envs at tags" in table_text(merged, "314.0.8")
     # A new line, with no cross-build environment published yet.
     new = checked.releases["316.0.0-alpha.1"]
     assert (new.python, new.emscripten, new.abi, new.rust_toolchain) == ("3.16", "6.1.2", "2027_0", "1.99.0")
     assert new.platform_tag == "pyemscripten_2027_0_wasm32" and new.xbuildenv_url is None
     # Lines without news are untouched, and so are the header's comments.
-    for version in ("0.29.5", "0.28.3", "0.27.8"):
+    for version in LEGACY:
         assert table_text(merged, version) == table_text(original, version)
     assert merged.split("\ndefault = ")[0] == original.split("\ndefault = ")[0]
     assert mirror_path.read_text() == matrix.mirror_text(matrix_path)
 
     out = capsys.readouterr().out
     for line in (
-        "315 line: 315.0.0-alpha.2 -> 315.0.0",
+        f"315 line: {PRE.version} -> 315.0.0",
         '  status: "prerelease" -> "stable"',
-        "314 line: 314.0.7 -> 314.0.8",
+        f"314 line: {MATRIX.resolve('314').version} -> 314.0.8",
         '  rustflags: ["-C", "link-arg=-sSIDE_MODULE=2"] -> []',
         "316 line: new, 316.0.0-alpha.1 (prerelease)",
-        "default: 314.0.7 -> 315.0.0",
+        f"default: {MATRIX.default} -> 315.0.0",
         "  review this comment: # works), npm pyodide@314.0.7 lock info.",
         "  note: no cross-build environment with these pins is published: no Emscripten patches",
     ):
@@ -225,7 +217,7 @@ def test_check_says_stale_and_writes_nothing(server, files, capsys):
     assert run(sources, files, check=True) == 1
     assert snapshot(files) == before
     out = capsys.readouterr().out
-    assert "314 line: 314.0.7 -> 314.0.8" in out
+    assert f"314 line: {MATRIX.resolve('314').version} -> 314.0.8" in out
     assert "pyodide-matrix.toml is stale: run `inv matrix.update`" in out
 
 
@@ -333,3 +325,102 @@ def test_malformed_upstream_data_is_named_and_leaves_the_files_alone(
     err = capsys.readouterr().err
     assert server.url(path) in err, err
     assert message in err, err
+
+
+# Answers cut short, or never finished: each is named, bounded in time, and leaves the files alone.
+
+
+@pytest.mark.parametrize(
+    "path", ["/npm/pyodide", METADATA_PATH, "/raw/314.0.8/Makefile.envs"], ids=["npm", "metadata", "makefile"]
+)
+def test_an_answer_cut_short_is_named_and_a_rerun_completes(server, files, capsys, path):
+    sources = serve(server, "recorded", "future")
+    body = server.files[path]
+    server.serve(path, body, cut_after=len(body) // 2)
+    before = snapshot(files)
+
+    assert run(sources, files) == 2
+
+    assert snapshot(files) == before
+    err = capsys.readouterr().err
+    assert f"error: GET {server.url(path)} (" in err, err
+    assert f") was cut short: {len(body) // 2} of the {len(body)} bytes announced." in err, err
+    assert "Run again; if it persists, check the network or the mirror." in err
+    assert "pyodide-matrix.toml was left as it was." in err
+    server.serve(path, body)
+    assert run(sources, files) == 0
+    assert matrix.load(files[0]).default == "315.0.0"  # the future stable release, merged
+
+
+class SlowServer:
+    """127.0.0.1: every answer is a 200 with a Content-Length, then one byte every 0.1 s, never finishing."""
+
+    def __init__(self) -> None:
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                while not outer.stop.is_set():
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("how", ["silent", "trickling"])
+def test_a_hanging_upstream_is_bounded_in_time_and_a_rerun_completes(server, files, capsys, monkeypatch, how):
+    import socket
+    import time
+
+    monkeypatch.setattr(upstream, "TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(upstream, "TOTAL_SECONDS", 2)
+    good = serve(server, "recorded", "future")
+    silent = socket.socket()  # listens, never accepts: the request is sent, no answer ever comes
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    slow = SlowServer()
+    try:
+        npm = f"http://127.0.0.1:{silent.getsockname()[1]}/npm" if how == "silent" else slow.url("/npm")
+        sources = upstream.Sources(npm, good.pyodide_source, good.xbuildenv_metadata)
+        before = snapshot(files)
+        started = time.monotonic()
+
+        assert run(sources, files) == 2
+
+        seconds = time.monotonic() - started
+    finally:
+        silent.close()
+        slow.close()
+    assert seconds < 10, f"took {seconds:.1f} s"
+    assert snapshot(files) == before
+    err = capsys.readouterr().err
+    what = f"error: GET {npm}/pyodide (the npm registry's document of the pyodide package)"
+    if how == "silent":
+        assert f"{what} got no answer within 1 s. Check the network or proxy" in err, err
+    else:
+        assert f"{what} did not finish within 2 s (" in err, err
+        assert "bytes so far): the server is too slow or stalled." in err
+    assert run(good, files) == 0
+    assert matrix.load(files[0]).default == "315.0.0"
