@@ -1,14 +1,20 @@
 """The version matrix: its contents, and that everything else reads its pins from it."""
 
+import json
 import re
 import tomllib
 
+import platformdirs
 import pytest
 import yaml
+from packaging.version import Version
+from pyo3_pyodide.runtime import npm as runtimes
 
 from template_tools import ENGINE_DIR, matrix
 
 MATRIX = matrix.load()
+# The tests' per-user cache of npm runtimes (as tests/pyodide_helpers.py's): only the first run downloads.
+TEST_CACHE = platformdirs.user_cache_path("pyo3-pyodide-template-tests") / "pyodide-cache"
 LINES = {"0.27": "0.27.", "0.28": "0.28.", "0.29": "0.29.", "314": "314.0.", "315": "315.0.0-"}
 
 
@@ -24,29 +30,34 @@ def test_default_is_the_newest_stable_release():
     assert MATRIX.default == newest.version
 
 
-def test_values_follow_the_pyodide_lock_info_of_each_release():
-    # From each npm package's pyodide-lock.json `info` block (python, platform, abi_version).
-    lock_info = {
-        "0.27.8": ("3.12", "3.1.58", "2024_0"),
-        "0.28.3": ("3.13", "4.0.9", "2025_0"),
-        "0.29.5": ("3.13", "4.0.9", "2025_0"),
-        "314.0.7": ("3.14", "5.0.3", "2026_0"),
-        "315.0.0-alpha.2": ("3.15", "6.0.5", "2026_5"),
-    }
-    for version, (python, emscripten, abi) in lock_info.items():
-        release = MATRIX.releases[version]
-        assert (release.python, release.emscripten, release.abi) == (python, emscripten, abi)
-        assert release.npm == version
+@pytest.mark.network
+@pytest.mark.parametrize("version", list(MATRIX.releases))
+def test_values_follow_the_pyodide_lock_info_of_each_release(version, monkeypatch):
+    # The runtime's own word: the `info` block of the npm package's pyodide-lock.json, and the micropip it
+    # names, which decides the tag form (micropip accepts pyemscripten_* from 0.11.1 on, read in its
+    # _utils.sys_tags; before, only pyodide_* and emscripten_X_Y_Z, the form maturin writes without PEP 783).
+    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
+    release = MATRIX.releases[version]
+    assert release.npm == version
+    folder = runtimes.npm_package("pyodide", release.npm) / "node_modules" / "pyodide"
+    lock = json.loads((folder / "pyodide-lock.json").read_text(encoding="utf-8"))
+    info, micropip = lock["info"], Version(lock["packages"]["micropip"]["version"])
+    platform = "emscripten_" + release.emscripten.replace(".", "_")
+    python = ".".join(info["python"].split(".")[:2])
+    assert (release.python, platform, release.abi) == (python, info["platform"], info["abi_version"])
+    wanted = f"pyemscripten_{release.abi}_wasm32" if micropip >= Version("0.11.1") else f"{platform}_wasm32"
+    assert release.platform_tag == wanted, f"micropip {micropip}"
 
 
-def test_platform_tags_are_ones_each_release_micropip_accepts():
-    # micropip 0.9/0.10 (0.27, 0.28) know no pyemscripten_ tags; 0.11.1 (0.29.4 on) does.
-    assert MATRIX.releases["0.27.8"].platform_tag == "emscripten_3_1_58_wasm32"
-    assert MATRIX.releases["0.28.3"].platform_tag == "emscripten_4_0_9_wasm32"
-    for version in ("0.29.5", "314.0.7", "315.0.0-alpha.2"):
-        release = MATRIX.releases[version]
-        assert release.platform_tag == f"pyemscripten_{release.abi}_wasm32"
-        assert release.pep783_platform_version == release.abi
+def test_platform_tags_are_pep_783_or_the_legacy_emscripten_form():
+    for release in MATRIX.releases.values():
+        if release.platform_tag.startswith("pyemscripten_"):
+            assert release.platform_tag == f"pyemscripten_{release.abi}_wasm32", release.version
+            assert release.pep783_platform_version == release.abi
+        else:
+            legacy = "emscripten_" + release.emscripten.replace(".", "_") + "_wasm32"
+            assert release.platform_tag == legacy, release.version
+            assert release.pep783_platform_version is None
 
 
 def test_no_release_asks_for_flags_that_break_pyodide_modules():
