@@ -62,3 +62,55 @@ def test_command_line_reports_the_bad_answer(tmp_path):
     assert result.returncode != 0
     assert '"import" is a Python keyword' in result.stderr
     assert not destination.exists()
+
+
+# pyodide_extra_versions: lines of the matrix, as a YAML list.
+
+LINES = [release.line for release in matrix.load().releases.values()]
+
+
+@pytest.mark.parametrize("extra", [["0.99"], ["0.29", "0.99"], [""]], ids=["unknown", "one-unknown", "empty"])
+def test_an_extra_version_that_is_no_line_is_refused_and_leaves_nothing(tmp_path, extra):
+    destination = tmp_path / "project"
+    bad = next(name for name in extra if name not in LINES)
+    with pytest.raises(ValueError) as raised:
+        render_project(destination, {"project_name": "ok", "pyodide_extra_versions": extra})
+    assert str(raised.value) == f"Invalid choice for 'pyodide_extra_versions': {bad!r} is not in {LINES!r}"
+    assert not destination.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('["0.99"]', f"Invalid choice for 'pyodide_extra_versions': '0.99' is not in {LINES!r}"),
+        ("0.29", "Not a YAML list: '0.29'"),  # the list's brackets forgotten
+    ],
+)
+def test_command_line_reports_a_bad_extra_version(tmp_path, value, message):
+    copier = Path(sys.executable).with_name("copier")
+    destination = tmp_path / "project"
+    result = subprocess.run(
+        [copier, "copy", "--defaults", "--vcs-ref=HEAD", "--data", "project_name=ok"]
+        + ["--data", f"pyodide_extra_versions={value}", str(matrix.REPO_DIR), str(destination)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-2000:]
+    assert not destination.exists()
+
+
+def test_extra_versions_repeating_a_line_or_the_target_give_one_ci_job_each(tmp_path):
+    releases = matrix.load().releases
+    target, other = list(releases.values())[:2]
+    project = render_project(
+        tmp_path / "project",
+        {
+            "project_name": "ok",
+            "pyodide_version": target.line,
+            "pyodide_extra_versions": [other.line, target.line, other.line],
+        },
+    )
+    ci = (project / ".github/workflows/ci.yml").read_text()
+    assert f"Releases: {target.version}, {other.version}." in " ".join(ci.split())
