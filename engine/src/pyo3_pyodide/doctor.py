@@ -1,9 +1,10 @@
 """`nox -s doctor`: check this machine against the target release's pins, one line per check with the fix.
 
 It covers the pitfalls that otherwise fail late or silently: the wrong emcc, the wrong Rust or a missing
-std, a missing wasm-eh sysroot, -pthread or -sSIDE_MODULE=1 in some flags, a RUSTFLAGS variable that
-replaces .cargo/config.toml, a crate MSRV newer than the pinned Rust, no Node for the tests, and built
-wheels whose tags the target runtime rejects.
+std, a missing wasm-eh sysroot, -pthread, -sSIDE_MODULE=1 or -fno-PIC in some flags, a RUSTFLAGS variable
+that replaces .cargo/config.toml, a crate MSRV newer than the pinned Rust, no Node for the tests, built
+wheels whose tags the target runtime rejects, and a last build whose link failed on C code compiled
+without -fPIC.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain import managed, system
 from pyo3_pyodide.toolchain.model import TARGET, ToolchainError
 from pyo3_pyodide.wheel import audit
-from pyo3_pyodide.wheel.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR
+from pyo3_pyodide.wheel import build as wheel_build
+from pyo3_pyodide.wheel.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR, TARGET_SUFFIX
 
 # Flags that break a Pyodide extension module, with why and what to do instead.
 BAD_FLAGS = {
@@ -28,6 +30,10 @@ BAD_FLAGS = {
     "Use -sSIDE_MODULE=2",
     "-sUSE_PTHREADS": "Pyodide has no threads. Remove it",
     "-sSHARED_MEMORY": "Pyodide's memory is not shared. Remove it",
+    "-fno-PIC": "a side module needs position-independent code (else R_WASM_MEMORY_ADDR_SLEB link "
+    "errors). Remove it",
+    "-fno-pic": "a side module needs position-independent code (else R_WASM_MEMORY_ADDR_SLEB link "
+    "errors). Remove it",
 }
 FLAG_VARS = (
     *OVERRIDING_RUSTFLAGS_VARS,
@@ -35,6 +41,12 @@ FLAG_VARS = (
     "EMCC_CFLAGS",
     "CFLAGS",
     "CXXFLAGS",
+    f"CFLAGS_{TARGET}",
+    f"CFLAGS_{TARGET_SUFFIX}",
+    f"CXXFLAGS_{TARGET}",
+    f"CXXFLAGS_{TARGET_SUFFIX}",
+    "TARGET_CFLAGS",
+    "TARGET_CXXFLAGS",
     "LDFLAGS",
 )
 NODE_MINIMUM = (18, 0)
@@ -228,6 +240,41 @@ def check_built_wheels(release: Release, project_dir: Path) -> Check:
     )
 
 
+def check_last_build(release: Release, project_dir: Path, environ: Mapping[str, str]) -> list[Check]:
+    """What the output of the last `nox -s wasm_build` for `release` says, when it failed to link."""
+    log = wheel_build.build_log(project_dir, release)
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []  # no build yet, or one from before builds kept their output
+    code = re.search(r"^exit code (-?\d+)$", text, re.MULTILINE)
+    if code and code.group(1) == "0":
+        return [Check("build", True, f"the last wasm_build for Pyodide {release.version} succeeded")]
+    problem = wheel_build.link_problem(text)
+    if problem is None:
+        return [
+            Check(
+                "build",
+                False,
+                f"the last wasm_build for Pyodide {release.version} failed (its output: {log})",
+                "read the first error in that output",
+                blocker=False,
+            )
+        ]
+    fixed = not problem.rust and "-fPIC" in shlex.split(environ.get("EMCC_CFLAGS", ""))
+    cause, _, fix = problem.describe().partition(" Fix: ")
+    return [
+        Check(
+            "build",
+            False,
+            f"the last wasm_build for Pyodide {release.version} failed ({log}): {cause}"
+            + (" (EMCC_CFLAGS now holds -fPIC: clean that package and build again)" if fixed else ""),
+            fix,
+            blocker=not fixed,
+        )
+    ]
+
+
 def run_checks(
     release: Release,
     releases: Mapping[str, Release],
@@ -243,4 +290,5 @@ def run_checks(
         check_msrv(release, project_dir),
         check_node(environ),
         check_built_wheels(release, project_dir),
+        *check_last_build(release, project_dir, environ),
     ]

@@ -6,6 +6,9 @@ not pay for importing what they need."""
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -80,16 +83,48 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
             continue
         ready = provide(session, options.toolchain, release, project_dir)
         plan = wheel_build.plan_build(ready, out_dir, wheel_build.maturin_command())
-        session.run(
-            *plan.argv,
-            env=wheel_build.build_environment(plan),
-            include_outer_env=False,
-            external=True,
-        )
+        run_maturin(session, plan, wheel_build.build_log(project_dir, release))
         wheel = wheel_build.newest_wheel(out_dir, ready)
         if wheel is None:
             session.error(f"maturin wrote no wheel tagged {wheel_build.expected_tags(ready)} into {out_dir}")
         audit_or_fail(session, [wheel], release, project_dir)
+
+
+def run_maturin(session: nox.Session, plan: wheel_build.BuildPlan, log: Path) -> None:
+    """Run maturin with its output shown as it comes and kept in `log`; when it fails, say why if the
+    output shows a known cause (code compiled without -fPIC)."""
+    env = wheel_build.build_environment(plan)
+    if sys.stdout.isatty():
+        env.setdefault("CARGO_TERM_COLOR", "always")  # cargo colours only a terminal, not our pipe
+    session.log(shlex.join(plan.argv))
+    sys.stdout.flush()
+    output = []
+    process = subprocess.Popen(
+        plan.argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    try:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            output.append(line)
+        code = process.wait()
+    except BaseException:  # Ctrl-C: stop maturin too
+        process.kill()
+        process.wait()
+        raise
+    text = "".join(output)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"$ {shlex.join(plan.argv)}\nexit code {code}\n{text}", encoding="utf-8")
+    if code != 0:
+        problem = wheel_build.link_problem(text)
+        reason = problem.describe() if problem else "see its output above"
+        session.error(f"maturin failed with exit code {code}: {reason}")
 
 
 def dry_plan(provider: str, release: Release, out_dir: Path) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 from pyo3_pyodide.wheel import tags as wheel_tags
 
@@ -18,6 +20,17 @@ RUSTFLAGS_VAR = "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"
 OVERRIDING_RUSTFLAGS_VARS = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS")
 # maturin takes the wheel's platform tag from the first of these it finds.
 PLATFORM_VARS = ("MATURIN_PYEMSCRIPTEN_PLATFORM_VERSION", "PYODIDE_ABI_VERSION")
+LINKER_VAR = "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER"
+
+# C and C++ in dependencies. The `cc` crate (and cmake-rs, which asks it) looks up each setting as
+# NAME_<target>, NAME_<target with underscores>, TARGET_NAME, then NAME: a compiler from the first that is
+# set; flags from the first too up to cc 1.2, from all of them (most general first) in later releases. Only
+# the wasm target's names are set, so build scripts compiled for the host keep the host's compilers and flags.
+# Every object linked into a side module must be position-independent: without -fPIC, wasm-ld stops
+# with "relocation R_WASM_MEMORY_ADDR_SLEB cannot be used against symbol ...; recompile with -fPIC".
+TARGET_SUFFIX = TARGET.replace("-", "_")
+C_TOOLS = {"CC": "emcc", "CXX": "em++", "AR": "emar"}
+C_FLAGS = {"CFLAGS": "-fPIC", "CXXFLAGS": "-fPIC"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +68,22 @@ def maturin_command() -> list[str]:
     return [on_path] if on_path else [sys.executable, "-m", "maturin"]
 
 
+def c_compiler_env(toolchain: Toolchain) -> dict[str, str]:
+    """The wasm target's C/C++ compilers, archiver and flags for the `cc` crate: the emcc, em++ and emar of
+    the toolchain (beside the emcc the system provider found, in the managed emsdk, else by name on PATH)
+    and -fPIC (build_environment puts it after a user's own flags)."""
+    folder = None
+    if toolchain.env.get(LINKER_VAR):
+        folder = Path(toolchain.env[LINKER_VAR]).parent
+    elif toolchain.env.get("EMSDK"):
+        folder = Path(toolchain.env["EMSDK"]) / "upstream" / "emscripten"
+    env = {
+        f"{name}_{TARGET_SUFFIX}": str(folder / tool) if folder else tool for name, tool in C_TOOLS.items()
+    }
+    env.update({f"{name}_{TARGET_SUFFIX}": flags for name, flags in C_FLAGS.items()})
+    return env
+
+
 def plan_build(toolchain: Toolchain, out_dir: Path, maturin: list[str] | None = None) -> BuildPlan:
     """The maturin command and environment that build a wheel for `toolchain.release`."""
     release = toolchain.release
@@ -73,6 +102,7 @@ def plan_build(toolchain: Toolchain, out_dir: Path, maturin: list[str] | None = 
     env = dict(toolchain.env)
     # Target-scoped, so build scripts and proc-macros compiled for the host are not cross-flagged.
     env[RUSTFLAGS_VAR] = " ".join((*release.rustflags, *toolchain.extra_rustflags))
+    env.update(c_compiler_env(toolchain))
     unset = list(PLATFORM_VARS)
     if release.pep783_platform_version:
         env[PLATFORM_VARS[0]] = release.pep783_platform_version
@@ -86,8 +116,86 @@ def build_environment(plan: BuildPlan, environ: Mapping[str, str] | None = None)
     refuse_overriding_rustflags(environ)
     for name in plan.unset:
         environ.pop(name, None)
-    environ.update(plan.env)
+    env = dict(plan.env)
+    for name in C_TOOLS:
+        # A compiler the user named for the wasm target stays (cc would take the dashed name first anyway).
+        if any(environ.get(user) for user in _cc_names(name)[:3]):
+            env.pop(f"{name}_{TARGET_SUFFIX}", None)
+    for name in C_FLAGS:
+        ours = env.pop(f"{name}_{TARGET_SUFFIX}", None)
+        if ours is None:
+            continue
+        # After the user's own flags for the target, in the spelling they used: the dashed one is the
+        # one cc up to 1.2 reads first, and later releases read last.
+        spelling = f"{name}_{TARGET}" if environ.get(f"{name}_{TARGET}") else f"{name}_{TARGET_SUFFIX}"
+        users = environ.get(spelling, "").split()
+        env[spelling] = " ".join([*users, *(flag for flag in ours.split() if flag not in users)])
+    environ.update(env)
     return environ
+
+
+def _cc_names(name: str) -> tuple[str, ...]:
+    """The names the `cc` crate looks a compiler up by for the wasm target; the first that is set wins."""
+    return (f"{name}_{TARGET}", f"{name}_{TARGET_SUFFIX}", f"TARGET_{name}", name)
+
+
+# Link failures of code compiled without -fPIC, as wasm-ld words them ("relocation R_WASM_MEMORY_ADDR_SLEB
+# cannot be used against symbol `.L.str.1`; recompile with -fPIC"), and where the object came from.
+NOT_PIC = re.compile(r"R_WASM_\w+ cannot be used against|recompile with -fPIC")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+RLIB_MEMBER = re.compile(r"lib(\w+?)-[0-9a-f]+\.rlib\(([^)]+)\)")  # a C library bundled into a crate's rlib
+BUILD_OUT = re.compile(r"/build/([\w-]+)-[0-9a-f]{16}/out\b")  # a build script's folder: package name
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkProblem:
+    """A link that failed on position-dependent code: wasm-ld's line, and the object's package if known."""
+
+    line: str
+    package: str | None = None
+    member: str | None = None  # the object inside that package's archive
+    rust: bool = False  # the object is Rust's own code (a codegen unit), not C
+
+    def describe(self) -> str:
+        found = f"the link failed on code that is not position-independent: wasm-ld says {self.line!r}"
+        if self.rust:
+            return (
+                f"{found}. That object is Rust code compiled with a relocation model other than pic. "
+                "Fix: remove `-C relocation-model=...` from the rustflags (`nox -s doctor` shows where it is set)"
+            )
+        origin = f" The object {self.member} comes from the package {self.package}." if self.package else ""
+        package = self.package or "<package>"
+        return (
+            f"{found}.{origin} A Pyodide extension is a side module: every object in it must be "
+            f"compiled with -fPIC. wasm_build passes -fPIC to the `cc` crate (CFLAGS_{TARGET_SUFFIX}, "
+            f"CXXFLAGS_{TARGET_SUFFIX}), which this C code did not get: it was built by a build system of "
+            "its own (cmake, make, configure, or a build.rs that calls emcc itself), as -sys crates do. "
+            "Fix: give every emcc call -fPIC through Emscripten's own variable, and build that C code "
+            f"again: `cargo clean -p {package} --release --target {TARGET}`, then "
+            "`EMCC_CFLAGS=-fPIC nox -s wasm_build` (with your other arguments); or pass -fPIC in that "
+            "build system (cmake: -DCMAKE_POSITION_INDEPENDENT_CODE=ON; configure, make: CFLAGS=-fPIC)"
+        )
+
+
+def link_problem(output: str) -> LinkProblem | None:
+    """The position-dependent code that a failed build's output shows, or None."""
+    lines = [ANSI_ESCAPE.sub("", line).strip() for line in output.splitlines()]
+    line = next((line for line in lines if NOT_PIC.search(line)), None)
+    if line is None:
+        return None
+    member = RLIB_MEMBER.search(line)
+    if member is None:
+        return LinkProblem(line, rust=".rcgu.o" in line)
+    crate, object_name = member.groups()
+    if object_name.endswith(".rcgu.o"):
+        return LinkProblem(line, rust=True)
+    packages = [name for name in BUILD_OUT.findall(output) if name.replace("-", "_") == crate]
+    return LinkProblem(line, packages[0] if packages else crate, object_name)
+
+
+def build_log(project_dir: Path, release: Release) -> Path:
+    """Where wasm_build keeps the output of the last build for `release` (doctor reads it)."""
+    return Path(project_dir) / "target" / "pyo3-pyodide" / f"wasm_build-{release.version}.log"
 
 
 def expected_tags(toolchain: Toolchain) -> str:
