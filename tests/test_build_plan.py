@@ -134,6 +134,7 @@ def test_a_link_of_position_dependent_code_is_explained():
     assert "The object zstd_common.o comes from the package zstd-sys." in text
     assert "`cargo clean -p zstd-sys --release --target wasm32-unknown-emscripten`" in text
     assert "`EMCC_CFLAGS=-fPIC nox -s wasm_build`" in text and "-DCMAKE_POSITION_INDEPENDENT_CODE=ON" in text
+    assert "`cargo clean -p zstd-sys --profile wasm-debug --target" in problem.describe(debug=True)
     # Without the build folder, the crate name stands in; colours and the LEB form count too.
     handmade = build.link_problem(
         "\x1b[31mwasm-ld-21: error: /t/deps/rustcX/libhandmade_sys-2db3.rlib(colours.o): relocation "
@@ -146,3 +147,44 @@ def test_a_link_of_position_dependent_code_is_explained():
     )
     assert rust.rust and "remove `-C relocation-model=...`" in rust.describe()
     assert build.link_problem("error[E0463]: can't find crate for `core`") is None
+
+
+# --debug: the cargo profile wasm-debug
+
+
+def test_debug_plan_uses_the_profile_and_defines_it_only_where_cargo_toml_lacks_it():
+    release = PRERELEASE
+    toolchain = Toolchain("managed", release)
+    plan = build.plan_build(toolchain, Path("dist"), debug=True)
+    assert plan.argv[2:4] == ("--profile", "wasm-debug") and "--release" not in plan.argv
+    assert not [name for name in plan.env if name.startswith("CARGO_PROFILE_")]
+    adopted = build.plan_build(toolchain, Path("dist"), debug=True, debug_profile_in_cargo_toml=False)
+    assert {name: value for name, value in adopted.env.items() if name.startswith("CARGO_PROFILE_")} == {
+        "CARGO_PROFILE_WASM_DEBUG_INHERITS": "release",
+        "CARGO_PROFILE_WASM_DEBUG_DEBUG": "line-tables-only",
+        "CARGO_PROFILE_WASM_DEBUG_STRIP": "false",
+    }
+    assert build.plan_build(toolchain, Path("dist")).argv[2] == "--release"
+
+
+def test_the_template_defines_the_debug_profile_the_engine_would(render, tmp_path):
+    import tomllib
+
+    project = render(project_name="debug-profile")
+    cargo_toml = tomllib.loads((project / "Cargo.toml").read_text())
+    assert cargo_toml["profile"]["wasm-debug"] == build.DEBUG_PROFILE_SETTINGS
+    assert tomllib.loads(build.debug_profile_toml())["profile"]["wasm-debug"] == build.DEBUG_PROFILE_SETTINGS
+    assert cargo_toml["profile"]["release"]["strip"] is True  # the release profile stays small
+    assert build.debug_profile_defined(project)
+    # An adopted project without the table, then one whose profiles live in its workspace root.
+    text = (project / "Cargo.toml").read_text()
+    (project / "Cargo.toml").write_text(text.split("[profile.wasm-debug]")[0])
+    assert not build.debug_profile_defined(project)
+    workspace = tmp_path / "ws"
+    (workspace / "crates" / "py").mkdir(parents=True)
+    (workspace / "Cargo.toml").write_text(
+        '[workspace]\nmembers = ["crates/py"]\n\n' + build.debug_profile_toml() + "\n"
+    )
+    (workspace / "crates" / "py" / "Cargo.toml").write_text('[package]\nname = "py"\nversion = "0.1.0"\n')
+    (workspace / "pyproject.toml").write_text('[tool.maturin]\nmanifest-path = "crates/py/Cargo.toml"\n')
+    assert build.debug_profile_defined(workspace)

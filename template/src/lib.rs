@@ -79,4 +79,15 @@ mod _core {
     fn panic_with(message: &str) {
         panic!("{message}");
     }
+
+    /// Stop with a WebAssembly trap, which no exception handler sees: Pyodide reports a fatal error
+    /// with the stack, and this runtime cannot run Python any more. A wheel built with
+    /// `nox -s wasm_build -- --debug` names this function in that stack. Natively: abort the process.
+    #[pyfunction]
+    fn trap() {
+        #[cfg(target_arch = "wasm32")]
+        core::arch::wasm32::unreachable();
+        #[cfg(not(target_arch = "wasm32"))]
+        std::process::abort();
+    }
 }

@@ -262,7 +262,9 @@ def check_last_build(release: Release, project_dir: Path, environ: Mapping[str, 
             )
         ]
     fixed = not problem.rust and "-fPIC" in shlex.split(environ.get("EMCC_CFLAGS", ""))
-    cause, _, fix = problem.describe().partition(" Fix: ")
+    cause, _, fix = problem.describe(debug=f"--profile {wheel_build.DEBUG_PROFILE}" in text).partition(
+        " Fix: "
+    )
     return [
         Check(
             "build",

@@ -1,3 +1,5 @@
+from typing import NoReturn
+
 def add(a: int, b: int) -> int:
     """Add two integers."""
 
@@ -9,6 +11,11 @@ def parse_fraction(text: str) -> float:
 
 def panic_with(message: str) -> None:
     """Panic in Rust; the panic arrives as pyo3_runtime.PanicException (a BaseException)."""
+
+def trap() -> NoReturn:
+    """Stop with a WebAssembly trap: no exception, Pyodide reports a fatal error with the stack and
+    runs no more Python (names Rust functions in a `nox -s wasm_build -- --debug` wheel). Natively,
+    it aborts the process."""
 
 class Counter:
     """A counter that remembers how often it was bumped."""

@@ -69,6 +69,12 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
     add_target_options(arguments)
     arguments.add_argument("--out", default="dist", help="folder for the wheels (default: dist)")
     arguments.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"build with the cargo profile {wheel_build.DEBUG_PROFILE} (the release profile keeping the "
+        "functions' names, so a trap's stack names Rust functions) instead of the release profile",
+    )
+    arguments.add_argument(
         "--dry-run", action="store_true", help="print the commands and environment, build nothing"
     )
     options = parse(session, arguments)
@@ -77,20 +83,42 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
         wheel_build.refuse_overriding_rustflags(os.environ)
     except ToolchainError as error:
         session.error(str(error))
+    profile_in_cargo_toml = not options.debug or debug_profile_check(session, project_dir)
     for release in targets(session, project_dir, options.pyodide, default_target):
         if options.dry_run:
-            session.log(f"Pyodide {release.version}:\n{dry_plan(options.toolchain, release, out_dir)}")
+            planned = dry_plan(options.toolchain, release, out_dir, options.debug, profile_in_cargo_toml)
+            session.log(f"Pyodide {release.version}:\n{planned}")
             continue
         ready = provide(session, options.toolchain, release, project_dir)
-        plan = wheel_build.plan_build(ready, out_dir, wheel_build.maturin_command())
-        run_maturin(session, plan, wheel_build.build_log(project_dir, release))
+        plan = wheel_build.plan_build(
+            ready,
+            out_dir,
+            wheel_build.maturin_command(),
+            debug=options.debug,
+            debug_profile_in_cargo_toml=profile_in_cargo_toml,
+        )
+        run_maturin(session, plan, wheel_build.build_log(project_dir, release), options.debug)
         wheel = wheel_build.newest_wheel(out_dir, ready)
         if wheel is None:
             session.error(f"maturin wrote no wheel tagged {wheel_build.expected_tags(ready)} into {out_dir}")
         audit_or_fail(session, [wheel], release, project_dir)
 
 
-def run_maturin(session: nox.Session, plan: wheel_build.BuildPlan, log: Path) -> None:
+def debug_profile_check(session: nox.Session, project_dir: Path) -> bool:
+    """Whether Cargo.toml defines the --debug profile; where it does not, say so and how to add it."""
+    if wheel_build.debug_profile_defined(project_dir):
+        return True
+    variables = wheel_build.profile_env(wheel_build.DEBUG_PROFILE, wheel_build.DEBUG_PROFILE_SETTINGS)
+    session.warn(
+        f"Cargo.toml has no [profile.{wheel_build.DEBUG_PROFILE}]: this build defines it through cargo's "
+        f"variables ({', '.join(f'{name}={value}' for name, value in variables.items())}), which apply to "
+        "this build only. To keep it, and to tune it, add it to the Cargo.toml of the workspace root "
+        f"(where cargo reads profiles):\n\n{wheel_build.debug_profile_toml()}\n"
+    )
+    return False
+
+
+def run_maturin(session: nox.Session, plan: wheel_build.BuildPlan, log: Path, debug: bool = False) -> None:
     """Run maturin with its output shown as it comes and kept in `log`; when it fails, say why if the
     output shows a known cause (code compiled without -fPIC)."""
     env = wheel_build.build_environment(plan)
@@ -123,17 +151,22 @@ def run_maturin(session: nox.Session, plan: wheel_build.BuildPlan, log: Path) ->
     log.write_text(f"$ {shlex.join(plan.argv)}\nexit code {code}\n{text}", encoding="utf-8")
     if code != 0:
         problem = wheel_build.link_problem(text)
-        reason = problem.describe() if problem else "see its output above"
+        reason = problem.describe(debug) if problem else "see its output above"
         session.error(f"maturin failed with exit code {code}: {reason}")
 
 
-def dry_plan(provider: str, release: Release, out_dir: Path) -> str:
+def dry_plan(
+    provider: str, release: Release, out_dir: Path, debug: bool = False, profile_in_cargo_toml: bool = True
+) -> str:
     """The build plan without installing or checking anything."""
     if provider == "managed":
         planned = managed.planned_toolchain(release)
     else:
         planned = Toolchain(provider="system", release=release, env={"(checked at build time)": "..."})
-    return wheel_build.plan_build(planned, out_dir).describe()
+    plan = wheel_build.plan_build(
+        planned, out_dir, debug=debug, debug_profile_in_cargo_toml=profile_in_cargo_toml
+    )
+    return plan.describe()
 
 
 def audit_or_fail(

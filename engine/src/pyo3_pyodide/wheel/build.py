@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import sys
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,11 @@ LINKER_VAR = "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER"
 TARGET_SUFFIX = TARGET.replace("-", "_")
 C_TOOLS = {"CC": "emcc", "CXX": "em++", "AR": "emar"}
 C_FLAGS = {"CFLAGS": "-fPIC", "CXXFLAGS": "-fPIC"}
+
+# `--debug`: a cargo profile of its own, the release profile plus the functions' names (rustc passes
+# --profiling-funcs to emcc for line-tables-only debug info, so the wasm keeps its `name` section).
+DEBUG_PROFILE = "wasm-debug"
+DEBUG_PROFILE_SETTINGS = {"inherits": "release", "debug": "line-tables-only", "strip": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,13 +90,68 @@ def c_compiler_env(toolchain: Toolchain) -> dict[str, str]:
     return env
 
 
-def plan_build(toolchain: Toolchain, out_dir: Path, maturin: list[str] | None = None) -> BuildPlan:
-    """The maturin command and environment that build a wheel for `toolchain.release`."""
+def debug_profile_defined(project_dir: Path) -> bool:
+    """Whether the Cargo.toml that holds the build's profiles (the workspace root's) defines DEBUG_PROFILE."""
+    project_dir = Path(project_dir)
+    manifest = project_dir / "Cargo.toml"
+    try:
+        pyproject = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))
+        manifest = project_dir / pyproject["tool"]["maturin"]["manifest-path"]
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        pass
+    # cargo reads profiles from the workspace root only: the first Cargo.toml upwards with [workspace],
+    # else the package's own.
+    manifest = manifest.resolve()
+    root = None
+    for candidate in [manifest, *(folder / "Cargo.toml" for folder in manifest.parents[1:])]:
+        try:
+            table = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        if root is None or "workspace" in table:
+            root = table
+        if "workspace" in table:
+            break
+    return DEBUG_PROFILE in (root or {}).get("profile", {})
+
+
+def debug_profile_toml() -> str:
+    """The table to add to Cargo.toml (the workspace root's) for `--debug` builds."""
+    lines = [f"[profile.{DEBUG_PROFILE}]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in DEBUG_PROFILE_SETTINGS.items()]
+    return "\n".join(lines)
+
+
+def _toml_value(value: str | bool) -> str:
+    return str(value).lower() if isinstance(value, bool) else f'"{value}"'
+
+
+def profile_env(profile: str, settings: Mapping[str, str | bool]) -> dict[str, str]:
+    """cargo's variables that define `profile` with `settings` for one build (CARGO_PROFILE_<NAME>_<KEY>)."""
+    name = profile.upper().replace("-", "_")
+    return {
+        f"CARGO_PROFILE_{name}_{key.upper()}": _toml_value(value).strip('"')
+        for key, value in settings.items()
+    }
+
+
+def plan_build(
+    toolchain: Toolchain,
+    out_dir: Path,
+    maturin: list[str] | None = None,
+    *,
+    debug: bool = False,
+    debug_profile_in_cargo_toml: bool = True,
+) -> BuildPlan:
+    """The maturin command and environment that build a wheel for `toolchain.release`.
+
+    `debug` builds with DEBUG_PROFILE instead of the release profile; where Cargo.toml lacks that profile
+    (`debug_profile_in_cargo_toml` false), cargo gets it through its environment variables instead."""
     release = toolchain.release
     argv = [
         *(maturin or ["maturin"]),
         "build",
-        "--release",
+        *(["--profile", DEBUG_PROFILE] if debug else ["--release"]),
         "--target",
         TARGET,
         "-i",
@@ -103,6 +164,8 @@ def plan_build(toolchain: Toolchain, out_dir: Path, maturin: list[str] | None = 
     # Target-scoped, so build scripts and proc-macros compiled for the host are not cross-flagged.
     env[RUSTFLAGS_VAR] = " ".join((*release.rustflags, *toolchain.extra_rustflags))
     env.update(c_compiler_env(toolchain))
+    if debug and not debug_profile_in_cargo_toml:
+        env.update(profile_env(DEBUG_PROFILE, DEBUG_PROFILE_SETTINGS))
     unset = list(PLATFORM_VARS)
     if release.pep783_platform_version:
         env[PLATFORM_VARS[0]] = release.pep783_platform_version
@@ -156,7 +219,7 @@ class LinkProblem:
     member: str | None = None  # the object inside that package's archive
     rust: bool = False  # the object is Rust's own code (a codegen unit), not C
 
-    def describe(self) -> str:
+    def describe(self, debug: bool = False) -> str:
         found = f"the link failed on code that is not position-independent: wasm-ld says {self.line!r}"
         if self.rust:
             return (
@@ -165,13 +228,14 @@ class LinkProblem:
             )
         origin = f" The object {self.member} comes from the package {self.package}." if self.package else ""
         package = self.package or "<package>"
+        profile = f"--profile {DEBUG_PROFILE}" if debug else "--release"
         return (
             f"{found}.{origin} A Pyodide extension is a side module: every object in it must be "
             f"compiled with -fPIC. wasm_build passes -fPIC to the `cc` crate (CFLAGS_{TARGET_SUFFIX}, "
             f"CXXFLAGS_{TARGET_SUFFIX}), which this C code did not get: it was built by a build system of "
             "its own (cmake, make, configure, or a build.rs that calls emcc itself), as -sys crates do. "
             "Fix: give every emcc call -fPIC through Emscripten's own variable, and build that C code "
-            f"again: `cargo clean -p {package} --release --target {TARGET}`, then "
+            f"again: `cargo clean -p {package} {profile} --target {TARGET}`, then "
             "`EMCC_CFLAGS=-fPIC nox -s wasm_build` (with your other arguments); or pass -fPIC in that "
             "build system (cmake: -DCMAKE_POSITION_INDEPENDENT_CODE=ON; configure, make: CFLAGS=-fPIC)"
         )

@@ -1,0 +1,171 @@
+"""`nox -s wasm_build -- --debug` (issue 15): a wheel whose trap names Rust functions inside Pyodide.
+
+The example module has `trap()`, which stops the WebAssembly machine (`unreachable`): no exception, but a
+fatal error of Pyodide with the JavaScript stack. The template's test of it runs only when asked for
+(`nox -s wasm_test -- -k trap`). Built in the Debian root with the release profile, the stack shows bare
+`wasm-function[N]` frames; with `--debug` (the cargo profile wasm-debug: the release profile keeping the
+`name` section), the same frame carries the demangled Rust name. The audit says which build is which.
+A project whose Cargo.toml lacks the profile (an adopted one) is told so, and gets it through cargo's
+variables for that build.
+"""
+
+import re
+import shutil
+import time
+
+import pytest
+from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.wheel import audit, build
+
+from template_tools import matrix, sidroot
+from template_tools.render import render_project
+from tests import real_builds
+from tests.mirrors import MirrorServer
+from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
+from tests.package_mirror import PackageMirror
+from tests.project_helpers import nox, output_of
+from tests.pyodide_helpers import TEST_CACHE
+
+RELEASES = matrix.load().releases
+# The line whose Emscripten Debian carries (README: the suite builds WebAssembly for that one release).
+SID_TARGET = next(release for release in RELEASES.values() if release.status == "prerelease")
+ANSWERS = {"project_name": "Trap-Demo", "module_name": "trapdemo", "pyodide_version": SID_TARGET.version}
+TRAP_NAME = "_core::_core::trap"  # the demangled path of the #[pyfunction] `trap` in the name section
+WASM_BUILD = ("nox", "-s", "wasm_build", "--", "--toolchain", "system")
+
+
+def without_debug_profile(project):
+    """Drop [profile.wasm-debug] from the project's Cargo.toml, as in a project that adopted the layer."""
+    cargo_toml = project / "Cargo.toml"
+    text = cargo_toml.read_text()
+    start = text.index("# `nox -s wasm_build -- --debug` builds with this profile")
+    cargo_toml.write_text(text[:start].rstrip() + "\n")
+    assert "wasm-debug" not in cargo_toml.read_text()
+
+
+def test_a_project_without_the_profile_is_told_and_gets_it_for_the_build(render):
+    project = render(**ANSWERS)
+    planned = nox(project, "-s", "wasm_build", "--", "--debug", "--dry-run")
+    output = output_of(planned)
+    assert planned.returncode == 0, output
+    assert "maturin build --profile wasm-debug --target wasm32-unknown-emscripten" in output
+    assert "CARGO_PROFILE_WASM_DEBUG" not in output and "has no [profile.wasm-debug]" not in output
+
+    without_debug_profile(project)
+    planned = nox(project, "-s", "wasm_build", "--", "--debug", "--dry-run")
+    output = output_of(planned)
+    assert planned.returncode == 0, output
+    assert "Cargo.toml has no [profile.wasm-debug]: this build defines it through cargo's variables" in output
+    assert build.debug_profile_toml() in output  # what to add to Cargo.toml
+    for name, value in build.profile_env(build.DEBUG_PROFILE, build.DEBUG_PROFILE_SETTINGS).items():
+        assert f"export {name}={value}" in output
+
+
+@pytest.fixture(scope="module")
+def root():
+    """The Debian root, whose emcc must be SID_TARGET's Emscripten (else this fails, or skips where
+    PYO3_PYODIDE_ACCEPT_NO_WASM_BUILD=1 accepts that; the run's last line says so)."""
+    try:
+        root = sidroot.ensure_root()
+        emcc = sidroot.emcc_version(root)
+    except Exception as error:
+        real_builds.RUN.not_made.append(f"the Debian root is unusable: {str(error).splitlines()[0]}")
+        raise
+    real_builds.require_emscripten(emcc, SID_TARGET, RELEASES.values())
+    return root
+
+
+@pytest.fixture(scope="module")
+def test_env():
+    """wasm_test's environment: the tests' shared cache, and Pyodide's own packages (pytest, micropip) from
+    a stand-in for its CDN on 127.0.0.1 (tests/package_mirror.py)."""
+    with MirrorServer() as server:
+        mirror = PackageMirror(server)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
+            mirror.serve_release(runtimes.ensure_runtime(SID_TARGET))
+        yield {"PYO3_PYODIDE_CACHE": str(TEST_CACHE), PACKAGE_BASE_URL_ENV: mirror.base_url}
+
+
+def built(root, project, *arguments, keep_as):
+    """Run wasm_build in the root with `arguments`; the wheel it wrote, moved to `keep_as`/, its output and
+    the seconds it took."""
+    started = time.monotonic()
+    result = sidroot.run(root, [*WASM_BUILD, *arguments], cwd=str(project), bind=project)
+    seconds = time.monotonic() - started
+    suite = (sidroot.read_marker(root) or {}).get("suite", "sid")
+    real_builds.RUN.builds.append(
+        real_builds.Build(
+            f"{ANSWERS['project_name']} ({' '.join(arguments) or 'release'})",
+            SID_TARGET.version,
+            f"the Debian {suite} root",
+            sidroot.emcc_version(root),
+            sidroot.rustc_version(root),
+            result.returncode,
+        )
+    )
+    output = output_of(result)
+    assert result.returncode == 0, output[-6000:]
+    [wheel] = (project / "dist").glob("*.whl")
+    (project / keep_as).mkdir()
+    return shutil.move(wheel, project / keep_as / wheel.name), output, seconds
+
+
+def trap_stack(project, wheel, env):
+    """The stack Pyodide prints when the template's trap test runs alone with `wheel`."""
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(wheel), "-k", "trap", env=env)
+    output = output_of(result)
+    assert result.returncode != 0, output[-4000:]  # a fatal error: Pyodide is gone
+    assert "Pyodide has suffered a fatal error" in output, output[-4000:]
+    start = output.index("RuntimeError: unreachable")
+    return output[start : start + 3000]
+
+
+@pytest.mark.wasm
+def test_debug_build_names_the_rust_function_in_the_traps_stack(root, tmp_path, test_env):
+    project = render_project(tmp_path / "Trap-Demo", ANSWERS)
+    release, release_output, release_seconds = built(root, project, keep_as="release")
+    debug, debug_output, debug_seconds = built(root, project, "--debug", keep_as="debug")
+    assert "--profile wasm-debug" in debug_output and "has no [profile.wasm-debug]" not in debug_output
+
+    # The audit, as wasm_build printed it and as a report: which build is which, and the sizes.
+    member = f"trapdemo/_core.cpython-{SID_TARGET.python_tag[2:]}-wasm32-emscripten.so"
+    release_report = audit.audit_wheel(release, SID_TARGET)
+    debug_report = audit.audit_wheel(debug, SID_TARGET)
+    assert release_report.findings == [] and debug_report.findings == []
+    [release_module] = release_report.extension_modules
+    [debug_module] = debug_report.extension_modules
+    assert release_module.member == debug_module.member == member
+    assert release_module.debug_sections == ()
+    assert [section.name for section in debug_module.debug_sections] == ["name"]
+    names = debug_module.debug_sections[0].size
+    debug_line = (
+        f"{debug_module.size:,} bytes .*, debug build: function names \\(name section, {names:,} bytes\\)"
+    )
+    assert re.search(rf"{re.escape(member)}: {debug_line}", debug_output), debug_output[-3000:]
+    assert re.search(rf"{re.escape(member)}: {release_module.size:,} bytes \([\d.,]+ KiB\)\n", release_output)
+    assert "debug build" not in release_output
+    # Names only: the code is the release build's, give or take a few bytes.
+    assert abs(debug_module.budgeted_size - release_module.size) < 64
+    print(
+        f"release build {release_seconds:.0f} s, {release_module.size:,} bytes; debug build "
+        f"{debug_seconds:.0f} s, {debug_module.size:,} bytes ({debug_module.debug_size:,} of them names)"
+    )
+
+    # The trap inside Pyodide in Node: the top frame is named in the debug build only.
+    release_stack = trap_stack(project, release, test_env)
+    debug_stack = trap_stack(project, debug, test_env)
+    assert TRAP_NAME not in release_stack
+    assert re.match(
+        r"RuntimeError: unreachable\n\s+at wasm://wasm/[0-9a-f]+:wasm-function\[\d+\]", release_stack
+    )
+    first_frame = debug_stack.splitlines()[1]
+    assert TRAP_NAME in first_frame and "wasm-function[" in first_frame, debug_stack
+    print(f"release: {release_stack.splitlines()[1].strip()}\ndebug: {first_frame.strip()}")
+
+    # An adopted project without the profile: told so, and the build gets it through cargo's variables.
+    without_debug_profile(project)
+    adopted, adopted_output, _ = built(root, project, "--debug", keep_as="adopted")
+    assert "Cargo.toml has no [profile.wasm-debug]" in adopted_output
+    [adopted_module] = audit.audit_wheel(adopted, SID_TARGET).extension_modules
+    assert [section.name for section in adopted_module.debug_sections] == ["name"]
