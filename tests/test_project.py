@@ -20,7 +20,7 @@ def test_tests_and_lint_sessions_pass(render):
     result = run_nox(project, "-s", "tests", "lint")
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout + result.stderr
-    assert re.search(r"\b5 passed\b", output), output
+    assert re.search(r"\b\d+ passed\b", output) and not re.search(r"\b\d+ failed\b", output), output
     assert "Session lint was successful" in output
     assert (project / "Cargo.lock").exists()
 

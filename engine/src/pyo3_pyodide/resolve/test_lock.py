@@ -200,7 +200,7 @@ def dependency_wheels(
     convert_legacy_lock(project_dir)
     source = pyodide_packages.package_source(runtime, package_base_url)
     path = project_dir / lock_file(runtime.release.version)
-    inputs = pyodide_packages.lock_inputs(runtime, [*requirements, f"micropip=={runtime.micropip}"], source)
+    inputs = pyodide_packages.lock_inputs(runtime, list(requirements), source)
     lock = None if relock else read_test_lock(path)
     if lock is not None and {key: lock.inputs.get(key) for key in inputs} == inputs:
         wheels = lock.wheels

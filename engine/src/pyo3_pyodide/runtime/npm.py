@@ -87,9 +87,9 @@ class Runtime:
         as Pyodide itself computes it: loadPyodide() in the npm package's pyodide.mjs sets
         `cdnUrl = packageBaseUrl ?? `https://cdn.jsdelivr.net/pyodide/v${version}/full/``, and in Node
         its package manager downloads from cdnUrl what packageCacheDir lacks (read in pyodide.mjs and
-        pyodide.asm.mjs of 0.28.3, 314.0.7 and 315.0.0-alpha.2; `cdnUrl`, `packageBaseUrl` in
-        pyodide.d.ts). `version` is pyodide.mjs's own (PEP 440's spelling: 315.0.0a2, not npm's
-        315.0.0-alpha.2); the template is read from the file, so a release that moves it is followed."""
+        pyodide.asm.mjs of the 0.28, 314 and 315 lines; `cdnUrl`, `packageBaseUrl` in
+        pyodide.d.ts). `version` is pyodide.mjs's own (PEP 440's spelling of a prerelease, not
+        npm's); the template is read from the file, so a release that moves it is followed."""
         script = self.folder / "pyodide.mjs"
         try:
             text = script.read_text(encoding="utf-8")

@@ -13,7 +13,6 @@
 // The exit code is pytest's; SETUP_FAILED means the suite never ran.
 
 const SETUP_FAILED = 100;
-const WHEEL_DIR = "/tmp/wasm_test_wheels";
 const PROJECT_DIR = "/project";
 // What a headless Chromium needs on a machine with a closed network (no sandbox as root, no GPU,
 // no background connections to Google).
@@ -33,14 +32,13 @@ const FIREFOX_ENV = { MOZ_REMOTE_SETTINGS_DEVTOOLS: "1" };
 
 class SetupError extends Error {}
 
-// Installs every wheel with micropip (loaded before), the way users install into Pyodide, then checks
-// that each distribution has its version and that each module of the wheel under test imports.
-const INSTALL = `
+// After the wheels are loaded: each distribution has its version and each module of the wheel under test
+// imports. The wheels were resolved and their tags checked on the host for this runtime (the rules its own
+// micropip applies), so they are loaded with pyodide.loadPackage, all at once, without starting micropip.
+const CHECK = `
 import importlib, importlib.metadata, json, traceback
-import micropip
 
 job = json.loads(job_json)
-await micropip.install(job["urls"], deps=False)
 problems = []
 for name, version in job["distributions"].items():
     try:
@@ -89,28 +87,22 @@ async function runPython(pyodide, code, values) {
   }
 }
 
-// The part both modes share: install, check, run pytest. readBytes(source) gives a file's bytes.
-export async function runPytest(pyodide, job, readBytes) {
+// The part both modes share: install, check, run pytest. `job.wheels[].source` is a path (Node) or a URL.
+export async function runPytest(pyodide, job) {
   const errors = [];
-  await pyodide.loadPackage(job.micropip, {
-    messageCallback: () => {},
-    errorCallback: (message) => errors.push(message),
-  });
+  await pyodide.loadPackage(
+    job.wheels.map((wheel) => wheel.source),
+    { messageCallback: () => {}, errorCallback: (message) => errors.push(message) },
+  );
   if (errors.length) {
-    throw new SetupError(`loading micropip from ${job.micropip} failed: ${errors.join("; ")}`);
-  }
-  pyodide.FS.mkdirTree(WHEEL_DIR);
-  const urls = [];
-  for (const wheel of job.wheels) {
-    pyodide.FS.writeFile(`${WHEEL_DIR}/${wheel.file}`, await readBytes(wheel.source));
-    urls.push(`emfs:${WHEEL_DIR}/${wheel.file}`);
+    throw new SetupError(`the wheels did not load:\n${errors.join("\n")}`);
   }
   let problems;
   try {
-    const install = { urls, distributions: job.distributions, imports: job.imports };
-    problems = await runPython(pyodide, INSTALL, { job_json: JSON.stringify(install) });
+    const check = { distributions: job.distributions, imports: job.imports };
+    problems = await runPython(pyodide, CHECK, { job_json: JSON.stringify(check) });
   } catch (error) {
-    throw new SetupError(`micropip could not install the wheels:\n${error.message}`);
+    throw new SetupError(`the installed wheels could not be checked:\n${error.message}`);
   }
   if (problems.length) {
     throw new SetupError(`the wheels did not install cleanly:\n${problems.join("\n")}`);
@@ -174,7 +166,8 @@ export async function runInBrowser(job) {
       pyodide.FS.writeFile(target, await fetchBytes(`${job.filesURL}${file}`));
     }
     const absolute = (url) => new URL(url, location.href).href;
-    const result = await runPytest(pyodide, { ...job, micropip: absolute(job.micropip) }, fetchBytes);
+    const wheels = job.wheels.map((wheel) => ({ ...wheel, source: absolute(wheel.source) }));
+    const result = await runPytest(pyodide, { ...job, wheels });
     return { ...result, pyodide: pyodide.version };
   } catch (error) {
     return { setupError: error instanceof SetupError ? error.message : String(error.stack || error) };
@@ -191,7 +184,7 @@ async function runInNode(job) {
   const pyodide = await loadPyodide();
   pyodide.FS.mkdirTree(PROJECT_DIR);
   pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.project }, PROJECT_DIR);
-  const result = await runPytest(pyodide, job, (path) => readFile(path));
+  const result = await runPytest(pyodide, job);
   console.log(summary(result, pyodide.version, `Node ${process.version}`));
   return result.exit_code;
 }

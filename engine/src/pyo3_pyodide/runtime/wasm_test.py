@@ -7,8 +7,7 @@ On the host, before Pyodide starts:
    it names): Pyodide loads a wheel built for another release without complaint and fails only at
    import, so a mismatch stops here;
 3. the test wheels: the `wasm-test` dependency group (else `test`) plus the wheel's own requirements,
-   and the micropip the runtime ships. Those the release's own package set holds (its pyodide-lock.json:
-   numpy, pytest, micropip...) come from it, with their `depends`, fetched from its package base URL
+   Those the release's own package set holds (its pyodide-lock.json: numpy, pytest...) come from it, with their `depends`, fetched from its package base URL
    (`--package-base-url`, $PYO3_PYODIDE_PACKAGE_BASE_URL, else Pyodide's CDN; resolve/pyodide_packages.py);
    pip resolves the rest for the runtime's Python and platform tags (pure wheels, and pyemscripten wheels
    where PyPI has them). The resolution is written to tests/pylock.pyodide-<line>.toml (PEP 751, one file
@@ -17,8 +16,9 @@ On the host, before Pyodide starts:
    by its URL (Pyodide's) or by pip with --require-hashes (PyPI's).
 Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromium (playwright-core) or
 Firefox (puppeteer-core, over WebDriver BiDi), with everything served from 127.0.0.1 by serve.py. It loads
-micropip from its wheel, installs every other wheel with micropip (so the release's own tag rules apply),
-checks the installed versions and imports, and runs pytest.
+every wheel at once with pyodide.loadPackage (their tags were checked here against the rules of the
+release's own micropip, so micropip itself need not start), checks the installed versions and imports, and
+runs pytest.
 With warm caches and an unchanged lock, nothing touches the network.
 """
 
@@ -243,7 +243,6 @@ class Plan:
 
     runtime: Runtime
     wheel: Path
-    micropip: Path
     wheels: list[Path]  # the test wheels, then the wheel under test
     distributions: dict[str, str]  # name -> version that must be installed
     imports: list[str]
@@ -270,16 +269,14 @@ def plan(
     wheels = dependency_wheels(
         project_dir, runtime, [*requirements, *tested.requires], relock, package_base_url
     )
-    micropip = [path for path in wheels if canonicalize_name(path.name.split("-")[0]) == "micropip"]
-    others = [path for path in wheels if path not in micropip] + [wheel]
+    others = [*wheels, wheel]
     distributions = {}
-    for path in [*micropip, *others]:
+    for path in others:
         metadata = read_wheel(path)
         distributions[metadata.name] = metadata.version
     return Plan(
         runtime=runtime,
         wheel=wheel,
-        micropip=micropip[0],
         wheels=others,
         distributions=distributions,
         imports=list(tested.modules),
@@ -292,7 +289,6 @@ def node_job(plan: Plan, project_dir: Path) -> dict:
     return {
         "mode": "node",
         "runtime": str(plan.runtime.folder),
-        "micropip": str(plan.micropip),
         "wheels": [{"file": path.name, "source": str(path)} for path in plan.wheels],
         "distributions": plan.distributions,
         "imports": plan.imports,
@@ -316,14 +312,13 @@ def browser_site(plan: Plan, project_dir: Path) -> tuple[serve.Site, dict]:
         folders={"/pyodide/": plan.runtime.folder},
         files={
             "/run_pytest.mjs": RUNNER,
-            **{f"/wheels/{path.name}": path for path in [plan.micropip, *plan.wheels]},
+            **{f"/wheels/{path.name}": path for path in plan.wheels},
             **{f"/project/{name}": project_dir / name for name in files},
         },
         documents={"/": TEST_PAGE},
     )
     page_job = {
         "runtime": "/pyodide/",
-        "micropip": f"/wheels/{plan.micropip.name}",
         "wheels": [{"file": path.name, "source": f"/wheels/{path.name}"} for path in plan.wheels],
         "distributions": plan.distributions,
         "imports": plan.imports,
