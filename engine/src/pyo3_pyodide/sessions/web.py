@@ -82,6 +82,7 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide, default_target)
     try:
+        runtimes.node()  # before anything is resolved or downloaded: every run needs it
         runtime = runtimes.ensure_runtime(release)
         plan = pyodide_tests.plan(
             project_dir,
