@@ -42,7 +42,7 @@ def extension_size(dist: Path) -> int:
 
 def bare_maturin(project: Path, out_dir: Path) -> tuple[list[str], dict[str, str]]:
     """The maturin command and environment wasm_build runs, from the engine the project installed."""
-    sys.path.append(str(PROJECT / ".nox" / "pyo3-pyodide"))
+    sys.path.append(str(PROJECT / ".nox" / f"pyo3-pyodide-{sys.implementation.cache_tag}"))
     from pyo3_pyodide.matrix import target_release
     from pyo3_pyodide.toolchain import system
     from pyo3_pyodide.wheel import build

@@ -2,6 +2,7 @@
 Pyodide sessions from it offline afterwards, without starting an installer."""
 
 import filecmp
+import sys
 
 from template_tools import ENGINE_DIR, matrix
 from tests.project_helpers import nox, output_of
@@ -9,7 +10,7 @@ from tests.pyodide_helpers import jiter_wheel
 
 MATRIX = matrix.load()
 STABLE = MATRIX.releases[MATRIX.default]
-INSTALLED = ".nox/pyo3-pyodide"
+INSTALLED = f".nox/pyo3-pyodide-{sys.implementation.cache_tag}"  # this Python's
 
 
 def test_the_engine_installs_once_then_every_session_runs_offline(render):
