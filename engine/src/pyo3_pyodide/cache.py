@@ -20,7 +20,6 @@ except ImportError:  # Windows
 import platformdirs
 
 from pyo3_pyodide import files
-from pyo3_pyodide.console import console
 
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 MARKER = ".pyo3-pyodide-complete.json"  # in a finished install's folder, written last
@@ -53,6 +52,8 @@ def file_lock(lock_path: Path) -> Iterator[None]:
             try:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                from pyo3_pyodide.console import console  # rarely needed: not loaded up front
+
                 console.print(f"waiting for another install or prune in {lock_path.parent} to end")
                 fcntl.flock(lock_file, fcntl.LOCK_EX)
         yield  # the lock goes with the file, also when the process is killed

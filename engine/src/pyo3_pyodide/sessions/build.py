@@ -13,13 +13,19 @@ from pathlib import Path
 
 import nox
 
-from pyo3_pyodide import doctor as machine_checks
-from pyo3_pyodide.console import console
 from pyo3_pyodide.matrix import MatrixError, Release, extension_budget
 from pyo3_pyodide.sessions.options import add_target_options, parse, parser, releases, targets
-from pyo3_pyodide.toolchain import managed, system
+from pyo3_pyodide.toolchain import system
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
 from pyo3_pyodide.wheel import build as wheel_build
+
+
+def managed_provider():
+    """The managed provider, imported when a session uses it: a build with the system toolchain (and a
+    no-op one) does not pay for loading it (downloads, emsdk, rich tables)."""
+    from pyo3_pyodide.toolchain import managed
+
+    return managed
 
 
 def provide(session: nox.Session, provider: str, release: Release, project_dir: Path) -> Toolchain:
@@ -27,7 +33,7 @@ def provide(session: nox.Session, provider: str, release: Release, project_dir: 
     try:
         if provider == "system":
             return system.system_toolchain(release, releases(project_dir))
-        return managed.ensure_toolchain(release)
+        return managed_provider().ensure_toolchain(release)
     except ToolchainError as error:
         session.error(str(error))
 
@@ -47,13 +53,17 @@ def toolchain(session: nox.Session, project_dir: Path, default_target: str | Non
     options = parse(session, arguments)
     if options.dry_run:
         for release in targets(session, project_dir, options.pyodide, default_target):
-            session.log(f"Pyodide {release.version}:\n" + "\n".join(managed.describe_plan(release)))
+            session.log(
+                f"Pyodide {release.version}:\n" + "\n".join(managed_provider().describe_plan(release))
+            )
         return
     if options.list:
-        console.print(managed.cache_table(releases(project_dir).values()))
+        from pyo3_pyodide.console import console
+
+        console.print(managed_provider().cache_table(releases(project_dir).values()))
         return
     if options.prune:
-        freed = managed.prune(releases(project_dir).values())
+        freed = managed_provider().prune(releases(project_dir).values())
         session.log(f"freed {freed / 2**20:.1f} MiB")
         return
     for release in targets(session, project_dir, options.pyodide, default_target):
@@ -160,7 +170,7 @@ def dry_plan(
 ) -> str:
     """The build plan without installing or checking anything."""
     if provider == "managed":
-        planned = managed.planned_toolchain(release)
+        planned = managed_provider().planned_toolchain(release)
     else:
         planned = Toolchain(provider="system", release=release, env={"(checked at build time)": "..."})
     plan = wheel_build.plan_build(
@@ -210,7 +220,7 @@ def doctor(session: nox.Session, project_dir: Path, default_target: str | None =
     [release] = targets(session, project_dir, options.pyodide, default_target)
     toolchain_env = dict(os.environ)
     if options.toolchain == "managed":
-        installed = managed.installed_toolchain(release)
+        installed = managed_provider().installed_toolchain(release)
         if installed is None:
             session.log(
                 f"the managed toolchain for Pyodide {release.version} is not installed "
@@ -218,6 +228,8 @@ def doctor(session: nox.Session, project_dir: Path, default_target: str | None =
             )
         else:
             toolchain_env.update(installed.env)
+    from pyo3_pyodide import doctor as machine_checks
+
     checks = machine_checks.run_checks(release, releases(project_dir), project_dir, os.environ, toolchain_env)
     print(
         f"Pyodide {release.version}: Python {release.python}, Emscripten {release.emscripten}, "
