@@ -5,7 +5,7 @@
    from a cold cargo target;
 2. the extension's size with the template's release profile vs cargo's default release profile;
 3. `nox -s wasm_test` on the example suite in Pyodide vs a bare Node boot that imports the module, and the
-   same suite in headless Chromium;
+   same suite in headless Chromium and in headless Firefox;
 4. the loop a developer lives in: one line of src/lib.rs changed, then `wasm_build` + `wasm_test`, vs the
    native loop (`nox -s tests` after the same change);
 5. a warm `nox -s toolchain` (managed provider) against local stand-ins: seconds and network requests;
@@ -103,12 +103,14 @@ def wasm_test_figures(workdir: Path, project: Path, release) -> dict:
     nox = [*nox_alone(workdir), "-s", "wasm_test"]
     run(nox, cwd=project)  # fills the caches and the lock: not measured
     run([*nox, "--", "--browser"], cwd=project)
+    run([*nox, "--", "--browser", "firefox"], cwd=project)
     [wheel] = (project / "dist").glob("*.whl")
     node = ["node", str(Path(__file__).with_name("boot_import.mjs")), str(ensure_runtime(release).folder)]
     return {
         "wasm_test": median_seconds(nox, cwd=project),
         "boot_import": median_seconds([*node, str(wheel), "bench_wasm"]),
         "browser": median_seconds([*nox, "--", "--browser"], cwd=project),
+        "firefox": median_seconds([*nox, "--", "--browser", "firefox"], cwd=project),
     }
 
 
@@ -228,6 +230,13 @@ def table(builds: dict, tests: dict, loop: dict, toolchain: dict, copy: dict) ->
         f"{tests['browser']:.2f} s",
         f"{tests['boot_import']:.2f} s (the Node boot and import above)",
         f"{tests['browser'] / tests['boot_import']:.2f}x",
+        "-",
+    )
+    view.add_row(
+        "`nox -s wasm_test -- --browser firefox` (Firefox)",
+        f"{tests['firefox']:.2f} s",
+        f"{tests['boot_import']:.2f} s (the Node boot and import above)",
+        f"{tests['firefox'] / tests['boot_import']:.2f}x",
         "-",
     )
     view.add_row(
