@@ -28,9 +28,8 @@ from tests.project_helpers import nox, output_of
 from tests.pyodide_helpers import TEST_CACHE
 
 RELEASES = matrix.load().releases
-# The line whose Emscripten Debian carries (README: the suite builds WebAssembly for that one release).
-SID_TARGET = next(release for release in RELEASES.values() if release.status == "prerelease")
-ANSWERS = {"project_name": "C-Tables", "module_name": "ctables", "pyodide_version": SID_TARGET.version}
+SID_TARGET = real_builds.SID_RELEASE  # the release whose Emscripten the Debian root has
+ANSWERS = {"project_name": "C-Tables", "module_name": "ctables", "pyodide_version": SID_TARGET.line}
 TARGET_U = build.TARGET_SUFFIX
 
 NUMBERS_CARGO = """[package]
@@ -243,17 +242,7 @@ def c_project(root, tmp_path_factory):
     add_crate(project, "numbers", files, 'numbers = { path = "numbers" }', FUNCTIONS)
     (project / "tests" / "test_tables.py").write_text(TEST_TABLES)
     result, seconds = in_root(root, project, "nox", "-s", "wasm_build", "--", "--toolchain", "system")
-    suite = (sidroot.read_marker(root) or {}).get("suite", "sid")
-    real_builds.RUN.builds.append(
-        real_builds.Build(
-            ANSWERS["project_name"],
-            SID_TARGET.version,
-            f"the Debian {suite} root",
-            sidroot.emcc_version(root),
-            sidroot.rustc_version(root),
-            result.returncode,
-        )
-    )
+    real_builds.record_build(ANSWERS["project_name"], SID_TARGET, root, result)
     return project, result, seconds
 
 

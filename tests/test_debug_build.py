@@ -27,9 +27,8 @@ from tests.project_helpers import nox, output_of
 from tests.pyodide_helpers import TEST_CACHE
 
 RELEASES = matrix.load().releases
-# The line whose Emscripten Debian carries (README: the suite builds WebAssembly for that one release).
-SID_TARGET = next(release for release in RELEASES.values() if release.status == "prerelease")
-ANSWERS = {"project_name": "Trap-Demo", "module_name": "trapdemo", "pyodide_version": SID_TARGET.version}
+SID_TARGET = real_builds.SID_RELEASE  # the release whose Emscripten the Debian root has
+ANSWERS = {"project_name": "Trap-Demo", "module_name": "trapdemo", "pyodide_version": SID_TARGET.line}
 TRAP_NAME = "_core::_core::trap"  # the demangled path of the #[pyfunction] `trap` in the name section
 WASM_BUILD = ("nox", "-s", "wasm_build", "--", "--toolchain", "system")
 
@@ -93,17 +92,8 @@ def built(root, project, *arguments, keep_as):
     started = time.monotonic()
     result = sidroot.run(root, [*WASM_BUILD, *arguments], cwd=str(project), bind=project)
     seconds = time.monotonic() - started
-    suite = (sidroot.read_marker(root) or {}).get("suite", "sid")
-    real_builds.RUN.builds.append(
-        real_builds.Build(
-            f"{ANSWERS['project_name']} ({' '.join(arguments) or 'release'})",
-            SID_TARGET.version,
-            f"the Debian {suite} root",
-            sidroot.emcc_version(root),
-            sidroot.rustc_version(root),
-            result.returncode,
-        )
-    )
+    label = f"{ANSWERS['project_name']} ({' '.join(arguments) or 'release'})"
+    real_builds.record_build(label, SID_TARGET, root, result)
     output = output_of(result)
     assert result.returncode == 0, output[-6000:]
     [wheel] = (project / "dist").glob("*.whl")
