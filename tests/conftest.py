@@ -26,17 +26,10 @@ def sid_built_project(tmp_path_factory):
     skips instead where PYO3_PYODIDE_ACCEPT_NO_WASM_BUILD=1 accepts that. Either way the run's last line
     says which real builds were made (tests/real_builds.py).
     """
-    from template_tools import matrix, sidroot
+    from template_tools import sidroot
 
-    releases = matrix.load().releases
     release = real_builds.SID_RELEASE
-    try:
-        root = sidroot.ensure_root()
-        emcc = sidroot.emcc_version(root)
-    except Exception as error:
-        real_builds.RUN.not_made.append(f"the Debian root is unusable: {str(error).splitlines()[0]}")
-        raise
-    real_builds.require_emscripten(emcc, release, releases.values())
+    root = real_builds.usable_root(release)
     project = render_project(tmp_path_factory.mktemp("sid") / "Wasm-Demo", SID_ANSWERS)
     argv = ["nox", "-s", "wasm_build", "--", "--toolchain", "system"]
     result = sidroot.run(root, argv, cwd=str(project), bind=project)
@@ -57,3 +50,27 @@ def pytest_sessionfinish(session):
     if reporter is not None:
         reporter.write_line(real_builds.RUN.summary_line())
     return result
+
+
+@pytest.fixture(scope="module")
+def sid_root():
+    """The Debian root of the real wasm builds, checked against the release it builds for."""
+    return real_builds.usable_root()
+
+
+@pytest.fixture(scope="module")
+def sid_test_env():
+    """wasm_test's environment for the root's release: the tests' shared cache, and Pyodide's own packages
+    (pytest, micropip) from a stand-in for its CDN on 127.0.0.1 (tests/package_mirror.py)."""
+    from pyo3_pyodide.runtime import npm as runtimes
+
+    from tests.mirrors import MirrorServer
+    from tests.package_mirror import ENV, PackageMirror
+    from tests.pyodide_helpers import TEST_CACHE
+
+    with MirrorServer() as server:
+        mirror = PackageMirror(server)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
+            mirror.serve_release(runtimes.ensure_runtime(real_builds.SID_RELEASE))
+        yield {"PYO3_PYODIDE_CACHE": str(TEST_CACHE), ENV: mirror.base_url}

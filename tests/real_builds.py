@@ -102,3 +102,16 @@ def record_build(project: str, release, root, result, record: Record = RUN) -> B
     )
     record.builds.append(build)
     return build
+
+
+def usable_root(release=SID_RELEASE, record: Record = RUN):
+    """The Debian root, whose emcc must be `release`'s Emscripten: else the test fails with the fix (or skips
+    where PYO3_PYODIDE_ACCEPT_NO_WASM_BUILD=1 accepts that), and the run's last line says why."""
+    try:
+        root = sidroot.ensure_root()
+        emcc = sidroot.emcc_version(root)
+    except Exception as error:
+        record.not_made.append(f"the Debian root is unusable: {str(error).splitlines()[0]}")
+        raise
+    require_emscripten(emcc, release, matrix.load().releases.values(), record)
+    return root

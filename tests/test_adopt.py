@@ -103,8 +103,7 @@ def jiter_sdist(folder: Path) -> Path:
 @pytest.mark.wasm
 def test_jiter_from_pypi_adopts_builds_in_the_sid_root_and_passes_its_tests_in_pyodide(tmp_path):
     prerelease = real_builds.SID_RELEASE
-    root = sidroot.ensure_root()
-    real_builds.require_emscripten(sidroot.emcc_version(root), prerelease, MATRIX.releases.values())
+    root = real_builds.usable_root(prerelease)
     with tarfile.open(jiter_sdist(tmp_path / "sdist")) as sdist:
         sdist.extractall(tmp_path, filter="data")
     project = tmp_path / "jiter-0.19.0"

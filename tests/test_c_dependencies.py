@@ -15,17 +15,12 @@ import re
 import time
 
 import pytest
-from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.wheel import build
 
 from template_tools import matrix, sidroot
 from template_tools.render import render_project
 from tests import real_builds
-from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
-from tests.package_mirror import PackageMirror
 from tests.project_helpers import nox, output_of
-from tests.pyodide_helpers import TEST_CACHE
 
 RELEASES = matrix.load().releases
 SID_TARGET = real_builds.SID_RELEASE  # the release whose Emscripten the Debian root has
@@ -194,41 +189,15 @@ def add_crate(project, folder, files, dependency, functions):
     lib.write_text(lib.read_text().replace("mod _core {\n", "mod _core {\n" + functions))
 
 
-def in_root(root, project, *argv, env=None):
+def in_root(sid_root, project, *argv, env=None):
     """Run a command in the project inside the Debian root; (result, seconds)."""
     started = time.monotonic()
-    result = sidroot.run(root, list(argv), cwd=str(project), bind=project, env=env)
+    result = sidroot.run(sid_root, list(argv), cwd=str(project), bind=project, env=env)
     return result, time.monotonic() - started
 
 
 @pytest.fixture(scope="module")
-def root():
-    """The Debian root, whose emcc must be SID_TARGET's Emscripten (else this fails, or skips where
-    PYO3_PYODIDE_ACCEPT_NO_WASM_BUILD=1 accepts that; the run's last line says so)."""
-    try:
-        root = sidroot.ensure_root()
-        emcc = sidroot.emcc_version(root)
-    except Exception as error:
-        real_builds.RUN.not_made.append(f"the Debian root is unusable: {str(error).splitlines()[0]}")
-        raise
-    real_builds.require_emscripten(emcc, SID_TARGET, RELEASES.values())
-    return root
-
-
-@pytest.fixture(scope="module")
-def test_env():
-    """wasm_test's environment: the tests' shared cache, and Pyodide's own packages (pytest, micropip) from
-    a stand-in for its CDN on 127.0.0.1 (tests/package_mirror.py)."""
-    with MirrorServer() as server:
-        mirror = PackageMirror(server)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
-            mirror.serve_release(runtimes.ensure_runtime(SID_TARGET))
-        yield {"PYO3_PYODIDE_CACHE": str(TEST_CACHE), PACKAGE_BASE_URL_ENV: mirror.base_url}
-
-
-@pytest.fixture(scope="module")
-def c_project(root, tmp_path_factory):
+def c_project(sid_root, tmp_path_factory):
     """The project with `numbers` (C and C++ through the cc crate), built by `nox -s wasm_build -- --toolchain
     system` in the root: (project, result, seconds)."""
     project = render_project(tmp_path_factory.mktemp("c-deps") / "C-Tables", ANSWERS)
@@ -241,8 +210,8 @@ def c_project(root, tmp_path_factory):
     }
     add_crate(project, "numbers", files, 'numbers = { path = "numbers" }', FUNCTIONS)
     (project / "tests" / "test_tables.py").write_text(TEST_TABLES)
-    result, seconds = in_root(root, project, "nox", "-s", "wasm_build", "--", "--toolchain", "system")
-    real_builds.record_build(ANSWERS["project_name"], SID_TARGET, root, result)
+    result, seconds = in_root(sid_root, project, "nox", "-s", "wasm_build", "--", "--toolchain", "system")
+    real_builds.record_build(ANSWERS["project_name"], SID_TARGET, sid_root, result)
     return project, result, seconds
 
 
@@ -254,7 +223,7 @@ def pyodide_counts(output):
 
 
 @pytest.mark.wasm
-def test_c_and_cpp_through_the_cc_crate_link_and_run_in_pyodide(c_project, test_env):
+def test_c_and_cpp_through_the_cc_crate_link_and_run_in_pyodide(c_project, sid_test_env):
     project, result, seconds = c_project
     output = output_of(result)
     assert result.returncode == 0, output[-6000:]
@@ -276,7 +245,7 @@ def test_c_and_cpp_through_the_cc_crate_link_and_run_in_pyodide(c_project, test_
     assert "\nCFLAGS = None\n" in lines and "\nTARGET_CFLAGS = None\n" in lines
     print(f"build with C and C++ dependencies: {seconds:.1f} s")
 
-    tested = nox(project, "-s", "wasm_test", "--", "tests/test_tables.py", "-v", env=test_env)
+    tested = nox(project, "-s", "wasm_test", "--", "tests/test_tables.py", "-v", env=sid_test_env)
     output = output_of(tested)
     assert tested.returncode == 0, output[-6000:]
     assert pyodide_counts(output) == (0, {"passed": 2, "failed": 0, "skipped": 1})
@@ -285,14 +254,14 @@ def test_c_and_cpp_through_the_cc_crate_link_and_run_in_pyodide(c_project, test_
 
 
 @pytest.mark.wasm
-def test_c_of_a_build_system_of_its_own_is_explained_and_the_fix_works(root, c_project, test_env):
+def test_c_of_a_build_system_of_its_own_is_explained_and_the_fix_works(sid_root, c_project, sid_test_env):
     project, result, _ = c_project
     assert result.returncode == 0, output_of(result)[-3000:]
     files = {"Cargo.toml": HANDMADE_CARGO, "build.rs": HANDMADE_BUILD, "c/colours.c": COLOURS_C}
     files["src/lib.rs"] = HANDMADE_LIB
     add_crate(project, "handmade-sys", files, 'handmade-sys = { path = "handmade-sys" }', HANDMADE_FUNCTION)
 
-    failed, _ = in_root(root, project, "nox", "-s", "wasm_build", "--", "--toolchain", "system")
+    failed, _ = in_root(sid_root, project, "nox", "-s", "wasm_build", "--", "--toolchain", "system")
     output = output_of(failed)
     assert failed.returncode != 0, output[-3000:]
     reason = output[output.index("maturin failed with exit code") :]
@@ -301,7 +270,7 @@ def test_c_of_a_build_system_of_its_own_is_explained_and_the_fix_works(root, c_p
     clean = f"cargo clean -p handmade-sys --release --target {build.TARGET}"
     assert f"`{clean}`, then `EMCC_CFLAGS=-fPIC nox -s wasm_build`" in reason
 
-    doctor, _ = in_root(root, project, "nox", "-s", "doctor", "--", "--toolchain", "system")
+    doctor, _ = in_root(sid_root, project, "nox", "-s", "doctor", "--", "--toolchain", "system")
     report = output_of(doctor)
     assert doctor.returncode != 0, report[-3000:]
     [line] = [line for line in report.splitlines() if " build: " in line]
@@ -310,16 +279,18 @@ def test_c_of_a_build_system_of_its_own_is_explained_and_the_fix_works(root, c_p
     assert "Fix: give every emcc call -fPIC" in line and f"`{clean}`" in line
 
     # The fix as given: clean that package, then build with EMCC_CFLAGS=-fPIC.
-    cleaned, _ = in_root(root, project, *clean.split())
+    cleaned, _ = in_root(sid_root, project, *clean.split())
     assert cleaned.returncode == 0, output_of(cleaned)
     env = {"EMCC_CFLAGS": "-fPIC"}
-    fixed, seconds = in_root(root, project, "nox", "-s", "wasm_build", "--", "--toolchain", "system", env=env)
+    fixed, seconds = in_root(
+        sid_root, project, "nox", "-s", "wasm_build", "--", "--toolchain", "system", env=env
+    )
     assert fixed.returncode == 0, output_of(fixed)[-6000:]
     print(f"rebuild with EMCC_CFLAGS=-fPIC: {seconds:.1f} s")
-    doctor, _ = in_root(root, project, "nox", "-s", "doctor", "--", "--toolchain", "system", env=env)
+    doctor, _ = in_root(sid_root, project, "nox", "-s", "doctor", "--", "--toolchain", "system", env=env)
     assert f"ok   build: the last wasm_build for Pyodide {SID_TARGET.version} succeeded" in output_of(doctor)
 
-    tested = nox(project, "-s", "wasm_test", "--", "tests/test_tables.py", "-v", env=test_env)
+    tested = nox(project, "-s", "wasm_test", "--", "tests/test_tables.py", "-v", env=sid_test_env)
     output = output_of(tested)
     assert tested.returncode == 0, output[-6000:]
     assert pyodide_counts(output) == (0, {"passed": 3, "failed": 0})

@@ -14,17 +14,12 @@ import shutil
 import time
 
 import pytest
-from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.wheel import audit, build
 
 from template_tools import matrix, sidroot
 from template_tools.render import render_project
 from tests import real_builds
-from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
-from tests.package_mirror import PackageMirror
 from tests.project_helpers import nox, output_of
-from tests.pyodide_helpers import TEST_CACHE
 
 RELEASES = matrix.load().releases
 SID_TARGET = real_builds.SID_RELEASE  # the release whose Emscripten the Debian root has
@@ -60,40 +55,14 @@ def test_a_project_without_the_profile_is_told_and_gets_it_for_the_build(render)
         assert f"export {name}={value}" in output
 
 
-@pytest.fixture(scope="module")
-def root():
-    """The Debian root, whose emcc must be SID_TARGET's Emscripten (else this fails, or skips where
-    PYO3_PYODIDE_ACCEPT_NO_WASM_BUILD=1 accepts that; the run's last line says so)."""
-    try:
-        root = sidroot.ensure_root()
-        emcc = sidroot.emcc_version(root)
-    except Exception as error:
-        real_builds.RUN.not_made.append(f"the Debian root is unusable: {str(error).splitlines()[0]}")
-        raise
-    real_builds.require_emscripten(emcc, SID_TARGET, RELEASES.values())
-    return root
-
-
-@pytest.fixture(scope="module")
-def test_env():
-    """wasm_test's environment: the tests' shared cache, and Pyodide's own packages (pytest, micropip) from
-    a stand-in for its CDN on 127.0.0.1 (tests/package_mirror.py)."""
-    with MirrorServer() as server:
-        mirror = PackageMirror(server)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
-            mirror.serve_release(runtimes.ensure_runtime(SID_TARGET))
-        yield {"PYO3_PYODIDE_CACHE": str(TEST_CACHE), PACKAGE_BASE_URL_ENV: mirror.base_url}
-
-
-def built(root, project, *arguments, keep_as):
+def built(sid_root, project, *arguments, keep_as):
     """Run wasm_build in the root with `arguments`; the wheel it wrote, moved to `keep_as`/, its output and
     the seconds it took."""
     started = time.monotonic()
-    result = sidroot.run(root, [*WASM_BUILD, *arguments], cwd=str(project), bind=project)
+    result = sidroot.run(sid_root, [*WASM_BUILD, *arguments], cwd=str(project), bind=project)
     seconds = time.monotonic() - started
     label = f"{ANSWERS['project_name']} ({' '.join(arguments) or 'release'})"
-    real_builds.record_build(label, SID_TARGET, root, result)
+    real_builds.record_build(label, SID_TARGET, sid_root, result)
     output = output_of(result)
     assert result.returncode == 0, output[-6000:]
     [wheel] = (project / "dist").glob("*.whl")
@@ -112,10 +81,10 @@ def trap_stack(project, wheel, env):
 
 
 @pytest.mark.wasm
-def test_debug_build_names_the_rust_function_in_the_traps_stack(root, tmp_path, test_env):
+def test_debug_build_names_the_rust_function_in_the_traps_stack(sid_root, tmp_path, sid_test_env):
     project = render_project(tmp_path / "Trap-Demo", ANSWERS)
-    release, release_output, release_seconds = built(root, project, keep_as="release")
-    debug, debug_output, debug_seconds = built(root, project, "--debug", keep_as="debug")
+    release, release_output, release_seconds = built(sid_root, project, keep_as="release")
+    debug, debug_output, debug_seconds = built(sid_root, project, "--debug", keep_as="debug")
     assert "--profile wasm-debug" in debug_output and "has no [profile.wasm-debug]" not in debug_output
 
     # The audit, as wasm_build printed it and as a report: which build is which, and the sizes.
@@ -143,8 +112,8 @@ def test_debug_build_names_the_rust_function_in_the_traps_stack(root, tmp_path, 
     )
 
     # The trap inside Pyodide in Node: the top frame is named in the debug build only.
-    release_stack = trap_stack(project, release, test_env)
-    debug_stack = trap_stack(project, debug, test_env)
+    release_stack = trap_stack(project, release, sid_test_env)
+    debug_stack = trap_stack(project, debug, sid_test_env)
     assert TRAP_NAME not in release_stack
     assert re.match(
         r"RuntimeError: unreachable\n\s+at wasm://wasm/[0-9a-f]+:wasm-function\[\d+\]", release_stack
@@ -155,7 +124,7 @@ def test_debug_build_names_the_rust_function_in_the_traps_stack(root, tmp_path, 
 
     # An adopted project without the profile: told so, and the build gets it through cargo's variables.
     without_debug_profile(project)
-    adopted, adopted_output, _ = built(root, project, "--debug", keep_as="adopted")
+    adopted, adopted_output, _ = built(sid_root, project, "--debug", keep_as="adopted")
     assert "Cargo.toml has no [profile.wasm-debug]" in adopted_output
     [adopted_module] = audit.audit_wheel(adopted, SID_TARGET).extension_modules
     assert [section.name for section in adopted_module.debug_sections] == ["name"]
