@@ -21,7 +21,7 @@ def toolchain(session: nox.Session, target: str | None = None) -> None:
 
 
 def wasm_build(session: nox.Session, target: str | None = None) -> None:
-    """Build the Pyodide wheel into dist/ and audit it (--pyodide, --toolchain, --dry-run)."""
+    """Build the Pyodide wheel into dist/ and audit it (--pyodide, --toolchain, --debug, --dry-run)."""
     from pyo3_pyodide.sessions import build
 
     build.wasm_build(session, Path.cwd(), target)
