@@ -21,7 +21,10 @@ from template_tools.render import render_project
         ({"project_name": "class"}, "is a Python keyword"),
         ({"project_name": "ok", "author_email": "nobody"}, "is not an email address"),
         ({"project_name": "ok", "repository_url": "github.com/x"}, "is not an http(s) URL"),
-        ({"project_name": "ok", "pyodide_version": "0.99.0"}, '"0.99.0" is not a Pyodide line of this template'),
+        (
+            {"project_name": "ok", "pyodide_version": "0.99.0"},
+            '"0.99.0" is not a Pyodide line of this template',
+        ),
         ({"project_name": "ok", "license": "WTFPL"}, "Invalid choice for 'license'"),
     ],
 )

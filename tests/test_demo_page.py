@@ -48,6 +48,7 @@ def test_server_types_headers_and_limits(tmp_path):
         assert json.loads(get(url + "demo-config.json")[2]) == {
             "pyodide": "pyodide/",
             "wheel": f"wheels/{wheel.name}",
+            "imports": ["demo"],
         }
         assert get(url + f"wheels/{wheel.name}")[2] == b"PK"
         for outside in ("../secret.txt", "%2e%2e/secret.txt", "pyodide/../../secret.txt", "//etc/passwd"):
@@ -68,7 +69,7 @@ def test_serve_session_serves_the_page_the_runtime_and_the_wheel(tmp_path):
         assert status == 200 and b"hello.add(2, 3)" in body
         assert headers["Access-Control-Allow-Origin"] == "*"
         config = json.loads(get(url + "demo-config.json")[2])
-        assert config == {"pyodide": "pyodide/", "wheel": f"wheels/{jiter.name}"}
+        assert config == {"pyodide": "pyodide/", "wheel": f"wheels/{jiter.name}", "imports": ["jiter"]}
         assert get(url + config["wheel"])[2] == jiter.read_bytes()
         status, headers, _ = get(url + "pyodide/pyodide.asm.wasm")
         assert (status, headers["Content-Type"]) == (200, "application/wasm")

@@ -50,7 +50,7 @@ def test_wasm_test_without_node_says_how_to_get_it_and_installs_nothing(node_pro
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert (
-        "Session wasm_test aborted: `npm` is not on PATH. npm comes with Node.js. Install Node.js >= 18 "
+        "Session wasm_test aborted: `node` is not on PATH. Install Node.js >= 18 "
         "(https://nodejs.org, or your package manager) and run again"
     ) in output, output[-2000:]
     assert not cache.exists()  # no runtime folder that could pass for an installed one
