@@ -192,7 +192,7 @@ def test_one_platform_spelling_per_lock_and_no_foreign_output_folder_replaced(tm
     mine.mkdir()
     (mine / "todo.txt").write_text("mine")
     with pytest.raises(lock.LockError, match="holds no pyodide-lock.json, so it is not a folder"):
-        lock.prepare_output(mine)
+        lock.refuse_foreign_output(mine)
     assert (mine / "todo.txt").read_text() == "mine"
 
 
