@@ -7,11 +7,14 @@ import urllib.error
 import urllib.request
 
 import pytest
+from packaging.version import Version
 from pyo3_pyodide.runtime import serve
 
 from template_tools import matrix
 from template_tools.render import render_project
+from tests import real_builds
 from tests.pyodide_helpers import OPEN_PAGE_JS, TEST_CACHE, browser_arguments, get, jiter_wheel, serve_session
+from tests.real_builds import SID_ANSWERS, SID_RELEASE
 
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 STABLE = matrix.load().releases[matrix.load().default]
@@ -113,7 +116,7 @@ def test_demo_page_shows_the_modules_results_in_a_browser(sid_built_project, tmp
     script.write_text(DRIVE_PAGE)
     screenshot = tmp_path / "demo.png"
     with serve_session(project) as (url, line):
-        assert "wasm_demo-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl" in line
+        assert real_builds.wheel_name(SID_ANSWERS["project_name"]) in line
         result = subprocess.run(
             ["node", str(script), *browser_arguments(browser), url, str(screenshot)],
             capture_output=True,
@@ -125,7 +128,7 @@ def test_demo_page_shows_the_modules_results_in_a_browser(sid_built_project, tmp
     shown = json.loads(result.stdout.strip().splitlines()[-1])
     assert (
         shown["status"]
-        == "Pyodide 315.0.0a2 loaded wasm_demo-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl"
+        == f"Pyodide {Version(SID_RELEASE.version)} loaded {real_builds.wheel_name(SID_ANSWERS['project_name'])}"
     )
     assert "wasmdemo.add(2, 3) = 5" in shown["first"]
     assert "= 0.75" in shown["first"], shown["first"]  # parse_fraction("3/4"), called when the page loads

@@ -21,19 +21,23 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from packaging.version import Version
 from pyo3_pyodide.apps import pyodide_lock as lock
 from pyo3_pyodide.runtime import npm as runtimes
 
 from template_tools import matrix
+from tests import real_builds
 from tests.mirrors import MirrorServer
 from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
 from tests.package_mirror import PackageMirror
 from tests.project_helpers import can_cut_the_network, nox, output_of
 from tests.pyodide_helpers import TEST_CACHE, fake_runtime, get, jiter_wheel, serve_session
+from tests.real_builds import SID_ANSWERS, SID_RELEASE
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]
-SID_WHEEL = "wasm_demo-0.1.0-cp315-cp315-pyemscripten_2026_5_wasm32.whl"
+SID_WHEEL = real_builds.wheel_name(SID_ANSWERS["project_name"])
+SID_PYODIDE = str(Version(SID_RELEASE.version))  # as Pyodide spells its own version
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 
 # A stand-in project module for the pages and scripts below, in Python; Rust only where the sid root builds.
@@ -79,7 +83,7 @@ def package_mirror():
         served = {}
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv(CACHE_ENV, str(TEST_CACHE))
-            for version in (STABLE.version, "315.0.0-alpha.2", "0.28.3"):
+            for version in (STABLE.version, SID_RELEASE.version, "0.28.3"):
                 extra = [jiter_wheel()] if version == STABLE.version else []
                 served[version] = mirror.serve_release(runtimes.ensure_runtime(RELEASES[version]), extra)
         yield mirror, served
@@ -263,16 +267,16 @@ def test_lock_adds_the_wheel_and_its_dependencies_and_loads_by_name_offline(rend
 
 
 def test_lock_refuses_a_wheel_built_for_another_release(render, tmp_path):
-    project = render(project_name="hello", pyodide_version="315.0.0-alpha.2")
+    project = render(project_name="hello", pyodide_version=SID_RELEASE.line)
     wheel = fake_wheel(tmp_path, "hello", f"cp314-cp314-{STABLE.platform_tag}", FAKE_MODULE)
     result = nox(project, "-s", "lock", "--", "--wheel", str(wheel))
     assert result.returncode != 0
-    assert f"{wheel.name} was not built for Pyodide 315.0.0-alpha.2" in output_of(result)
-    assert "`nox -s wasm_build -- --pyodide 315.0.0-alpha.2`" in output_of(result)
+    assert f"{wheel.name} was not built for Pyodide {SID_RELEASE.version}" in output_of(result)
+    assert f"`nox -s wasm_build -- --pyodide {SID_RELEASE.version}`" in output_of(result)
     assert not (project / "dist" / "lock").exists()
 
 
-# The module that the Debian sid root built (cp315, Pyodide 315.0.0-alpha.2)
+# The module that the Debian sid root built (real_builds.SID_RELEASE)
 
 
 @pytest.mark.wasm
@@ -285,10 +289,10 @@ def test_sid_module_loads_by_name_from_the_lock_in_node_offline(sid_built_projec
     entry = json.loads(lock_file.read_text())["packages"]["wasm-demo"]
     assert entry["file_name"] == SID_WHEEL and entry["imports"] == ["wasmdemo"]
     assert entry["sha256"] == hashlib.sha256((project / "dist" / SID_WHEEL).read_bytes()).hexdigest()
-    runtime_folder = runtimes.ensure_runtime(RELEASES["315.0.0-alpha.2"]).folder
+    runtime_folder = runtimes.ensure_runtime(SID_RELEASE).folder
     code = "import wasmdemo; f'{wasmdemo.add(2, 3)} {wasmdemo.parse_fraction(\"3/4\")}'"
     by_name = load_with_lock(tmp_path, runtime_folder, lock_file, "wasm-demo", code)
-    assert (by_name["version"], by_name["errors"], by_name["value"]) == ("315.0.0a2", [], "5 0.75")
+    assert (by_name["version"], by_name["errors"], by_name["value"]) == (SID_PYODIDE, [], "5 0.75")
     by_import = load_with_lock(tmp_path, runtime_folder, lock_file, "", code)  # the module's name
     assert (by_import["errors"], by_import["value"]) == ([], "5 0.75")
     assert "Loaded wasm-demo" in by_import["messages"]
@@ -399,7 +403,10 @@ def test_sid_bundle_in_chromium_three_ways_and_with_cors_only_from_elsewhere(sid
     made = nox(project, "-s", "bundle")
     output = output_of(made)
     assert made.returncode == 0, output[-4000:]
-    assert "micropip.install(URL of " + SID_WHEEL + ") works on Pyodide 315.0.0-alpha.2 as well" in output
+    assert (
+        "micropip.install(URL of " + SID_WHEEL + ") works on Pyodide " + SID_RELEASE.version + " as well"
+        in output
+    )
     bundle = project / "dist" / "bundle"
     config = json.loads((bundle / "demo-config.json").read_text())
     assert config["lock"] == "pyodide/pyodide-lock.json" and config["package"] == "wasm-demo"
@@ -424,13 +431,16 @@ def test_sid_bundle_in_chromium_three_ways_and_with_cors_only_from_elsewhere(sid
         shown = drive_pages(tmp_path, urls)
 
     by_lock = shown[bundle_url]
-    assert by_lock["status"] == "Pyodide 315.0.0a2 loaded wasm-demo by name through pyodide/pyodide-lock.json"
+    assert (
+        by_lock["status"]
+        == f"Pyodide {SID_PYODIDE} loaded wasm-demo by name through pyodide/pyodide-lock.json"
+    )
     assert "wasmdemo.add(2, 3) = 5" in by_lock["demo"] and "= 0.75" in by_lock["demo"], by_lock
     by_micropip = shown[bundle_url + "?via=micropip"]
-    assert by_micropip["status"] == f"Pyodide 315.0.0a2 loaded {SID_WHEEL} with micropip.install(url)"
+    assert by_micropip["status"] == f"Pyodide {SID_PYODIDE} loaded {SID_WHEEL} with micropip.install(url)"
     assert "wasmdemo.add(2, 3) = 5" in by_micropip["demo"]
     by_url = shown[bundle_url + "?via=url"]
-    assert by_url["status"] == f"Pyodide 315.0.0a2 loaded {SID_WHEEL}"
+    assert by_url["status"] == f"Pyodide {SID_PYODIDE} loaded {SID_WHEEL}"
     assert "wasmdemo.add(2, 3) = 5" in by_url["demo"]
 
     assert shown[with_cors]["status"] == "add(2, 3) = 5", shown[with_cors]
@@ -478,8 +488,14 @@ def test_a_wheel_that_the_releases_micropip_refuses_gets_the_projects_message(re
     made = nox(project, "-s", "bundle")
     output = output_of(made)
     assert made.returncode == 0, output[-4000:]
-    expected = lock.micropip_problem(wheel, runtimes.ensure_runtime(RELEASES["0.28.3"]))
-    assert expected.startswith(f"micropip.install(url) refuses {wheel.name} on Pyodide 0.28.3")
+    expected = (
+        f"micropip.install(url) refuses {wheel.name} on Pyodide 0.28.3: the micropip it ships (0.10.1) "
+        "accepts cp313 wheels tagged pyodide_2025_0_wasm32 or emscripten_4_0_9_wasm32, and this one is "
+        "tagged cp313-cp313-pyemscripten_2025_0_wasm32 (micropip knows PEP 783's pyemscripten_* tags from "
+        "0.11.1 on). pyodide.loadPackage(url) and this project's pyodide-lock.json load it all the same: "
+        "they check no tag. For micropip on this release, host a wheel tagged emscripten_4_0_9_wasm32, "
+        "which `nox -s wasm_build -- --pyodide 0.28.3` builds (pyodide-matrix.toml's platform_tag)"
+    )  # written out here, not computed by the code under test
     assert expected in " ".join(output.split()), output[-3000:]
     bundle = project / "dist" / "bundle"
     assert json.loads((bundle / "demo-config.json").read_text())["micropip"] == {
