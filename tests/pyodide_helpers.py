@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import platformdirs
+import pytest
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import wasm_test
 
@@ -69,6 +70,8 @@ def serve_session(project: Path, *args: str):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C must reach it as in a terminal, also when the tests run under nox (which ignores SIGINT).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
@@ -89,6 +92,16 @@ def serve_session(project: Path, *args: str):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+            pytest.fail("`nox -s serve` did not stop within 30 s of Ctrl-C")
+        # Ctrl-C ends the session as nox ends an interrupted one: a non-zero exit, no traceback of ours.
+        assert process.returncode != 0
+        rest = []
+        while True:
+            try:
+                rest.append(lines.get(timeout=1))
+            except queue.Empty:
+                break
+        assert "Traceback" not in "".join(rest), "".join(rest)
 
 
 # A test script that drives a page in a browser starts with these lines and then calls
