@@ -114,6 +114,21 @@ def wasm_test_figures(workdir: Path, project: Path, release) -> dict:
     }
 
 
+def package_set_stand_in(workdir: Path, release) -> None:
+    """Where Pyodide's CDN is out of reach (these machines) and no mirror is named, a local copy of the
+    release's package set (its lock, PyPI's pytest and friends) stands in, as in the tests."""
+    from pyo3_pyodide.resolve import pyodide_packages
+    from pyo3_pyodide.runtime.npm import ensure_runtime
+
+    if os.environ.get(pyodide_packages.BASE_URL_ENV):
+        return
+    sys.path.insert(0, str(REPO_DIR))
+    from tests.package_mirror import folder_mirror
+
+    mirror = folder_mirror(ensure_runtime(release), workdir / "package-set")
+    os.environ[pyodide_packages.BASE_URL_ENV] = mirror
+
+
 def edit(project: Path, count: int) -> None:
     """Change one line of src/lib.rs, as a developer would (a doc comment: cargo rebuilds the crate)."""
     lib = project / "src" / "lib.rs"
@@ -263,6 +278,7 @@ def main() -> None:
         copy = copier_figures(workdir)
         toolchain = toolchain_figures(workdir)
         builds = build_figures(workdir)
+        package_set_stand_in(workdir, builds["release"])
         tests = wasm_test_figures(workdir, builds["project"], builds["release"])
         loop = loop_figures(workdir, builds)
     console = Console(width=200)
