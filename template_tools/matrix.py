@@ -17,7 +17,6 @@ import yaml
 
 from template_tools import REPO_DIR, TEMPLATE_DIR
 
-
 MATRIX_PATH = TEMPLATE_DIR / "pyodide-matrix.toml"
 MIRROR_PATH = REPO_DIR / "copier-matrix.yml"
 MIRROR_HEADER = (

@@ -71,7 +71,7 @@ def serve_session(project: Path, *args: str):
         stderr=subprocess.STDOUT,
         text=True,
         # Ctrl-C must reach it as in a terminal, also when the tests run under nox (which ignores SIGINT).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 (no locks taken)
     )
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()

@@ -678,7 +678,7 @@ def start_install(release: Release, **env: str) -> subprocess.Popen:
         start_new_session=True,
         # As a terminal starts a command: SIGINT at its default. The test may run under a parent that
         # ignores SIGINT (nox does while it runs pytest), and an ignored signal is inherited.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 (no locks taken)
     )
 
 
