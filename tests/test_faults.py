@@ -7,8 +7,11 @@ checkout.
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -264,3 +267,54 @@ def test_release_stops_when_the_tests_fail_or_nox_is_missing(repo, tmp_path):
     result = inv_release(repo, "--version", "1.1.0", path=str(bin_dir))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "v1.1.0" in git(repo, "tag", "--list").split()
+
+
+# The demo server: a port already taken, and a link that leads out of web/.
+
+
+def test_serve_on_a_port_in_use_says_which_and_how_to_pick_another(tmp_path, monkeypatch):
+    from tests.adopt_helpers import adopted_project
+    from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
+
+    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
+    project = adopted_project(tmp_path / "jiter", name="jiter")
+    stable = matrix.load().releases[matrix.load().default]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = [
+            "-s",
+            "serve",
+            "--",
+            "--wheel",
+            str(jiter_wheel()),
+            "--pyodide",
+            stable.line,
+            "--port",
+            str(port),
+        ]
+        result = run_nox(project, *args)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"cannot serve on 127.0.0.1:{port}: " in output, output[-2000:]
+    assert "Pick another port: `nox -s serve -- --port 8001`" in output
+
+
+def test_a_link_in_web_that_leads_outside_it_is_not_served(tmp_path):
+    from pyo3_pyodide.runtime import serve
+
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<p>page</p>")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the browser")
+    (web / "leak.txt").symlink_to(secret)
+    (web / "inside.txt").symlink_to(web / "index.html")  # a link that stays inside is fine
+    site = serve.Site(folders={"/": web})
+    with serve.serving(site) as url:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "leak.txt", timeout=30)
+        assert refused.value.code == 404
+        with urllib.request.urlopen(url + "inside.txt", timeout=30) as response:
+            assert response.read() == b"<p>page</p>"
