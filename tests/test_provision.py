@@ -318,8 +318,6 @@ def test_chromium_is_looked_up_as_the_engine_looks_it_up():
 def test_firefox_is_looked_up_as_the_engine_looks_it_up():
     from pyo3_pyodide.runtime import npm
 
-    if not hasattr(npm, "FIREFOX_NAMES"):
-        pytest.skip("the engine drives no Firefox yet (engine/src/pyo3_pyodide/runtime/npm.py)")
     assert (provision.FIREFOX_ENV, provision.FIREFOX_NAMES) == (npm.FIREFOX_ENV, npm.FIREFOX_NAMES)
 
 
