@@ -20,6 +20,14 @@ from pyo3_pyodide.runtime import serve as server
 from pyo3_pyodide.runtime import wasm_test as pyodide_tests
 from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser, releases, targets
 
+# What stops `lock` and `bundle` with a message for people: the lock, the runtime, the wheel, the resolution.
+LOCK_ERRORS = (
+    pyodide_lock.LockError,
+    runtimes.RuntimeSetupError,
+    pyodide_tests.WasmTestError,
+    pip.ResolveError,
+)
+
 
 def wasm_test_requirements(project_dir: Path) -> list[str]:
     """The `wasm-test` dependency group when pyproject.toml has one, else `test`; pytest at least."""
@@ -250,12 +258,7 @@ def lock(session: nox.Session, project_dir: Path, default_target: str | None = N
             refresh=options.refresh,
             package_base_url=options.package_base_url,
         )
-    except (
-        pyodide_lock.LockError,
-        runtimes.RuntimeSetupError,
-        pyodide_tests.WasmTestError,
-        pip.ResolveError,
-    ) as error:
+    except LOCK_ERRORS as error:
         session.error(str(error))
     session.log(
         f"wrote {made.path}: the lock of {runtime.describe()} plus "
@@ -284,12 +287,7 @@ def bundle(session: nox.Session, project_dir: Path, default_target: str | None =
             options.refresh,
             package_base_url=options.package_base_url,
         )
-    except (
-        pyodide_lock.LockError,
-        runtimes.RuntimeSetupError,
-        pyodide_tests.WasmTestError,
-        pip.ResolveError,
-    ) as error:
+    except LOCK_ERRORS as error:
         session.error(str(error))
     size = static_bundle.size_of(made.folder) / 2**20
     session.log(
