@@ -2,6 +2,7 @@
 with the wheel that the Debian sid root built."""
 
 import json
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -60,6 +61,41 @@ def test_server_types_headers_and_limits(tmp_path):
         head = urllib.request.Request(url + "pyodide/pyodide.mjs", method="HEAD")
         with urllib.request.urlopen(head, timeout=30) as response:
             assert response.status == 200 and response.read() == b""
+
+
+def request(url, method, body=None):
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=body, method=method), timeout=30
+        ) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_server_writes_and_deletes_only_the_uploads_it_names(tmp_path):
+    """wasm_test's browser runs keep their snapshot on the server (runtime/snapshot.py)."""
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK")
+    target = tmp_path / "cache" / "snapshot.bin"
+    site = serve.Site(files={"/demo.whl": wheel}, uploads={"/snapshot.bin": target})
+    with serve.serving(site) as url:
+        assert get(url + "snapshot.bin")[0] == 404  # nothing written yet
+        assert request(url + "snapshot.bin", "PUT", b"first") == 201
+        assert get(url + "snapshot.bin")[2] == b"first" == target.read_bytes()
+        for other in ("demo.whl", "other.bin", "cache/snapshot.bin"):
+            assert request(url + other, "PUT", b"x") == 405, other
+            assert request(url + other, "DELETE") == 405, other
+        assert wheel.read_bytes() == b"PK"
+        # an upload cut short leaves the last whole one, and no partial file
+        host, port = url.removeprefix("http://").rstrip("/").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(b"PUT /snapshot.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort")
+            connection.shutdown(socket.SHUT_WR)
+            assert connection.recv(1024) == b""  # the server closed it without an answer: its handler is done
+        assert target.read_bytes() == b"first" and list(target.parent.iterdir()) == [target]
+        assert request(url + "snapshot.bin", "DELETE") == 204
+        assert not target.exists() and get(url + "snapshot.bin")[0] == 404
 
 
 def test_serve_session_serves_the_page_the_runtime_and_the_wheel(tmp_path):

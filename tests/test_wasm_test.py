@@ -8,7 +8,9 @@ Pyodide, not only the exit code.
 """
 
 import json
+import os
 import re
+import shutil
 import time
 import zipfile
 
@@ -16,6 +18,7 @@ import pytest
 from packaging.version import Version
 from pyo3_pyodide.resolve import test_lock
 from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import snapshot as snapshots
 from pyo3_pyodide.runtime import wasm_test
 
 from template_tools import matrix
@@ -139,6 +142,42 @@ def test_accepted_tags_follow_the_runtimes_micropip(tmp_path):
         assert wasm_test.tag_problem(fitting, fake_runtime(release, "0.10.1"), ()) is None
 
 
+def test_the_snapshot_key_follows_the_pure_wheels_and_old_snapshots_go(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    runtime = fake_runtime(STABLE, "0.11.1")
+    pure = tmp_path / "pytest-8.3.5-py3-none-any.whl"
+    pure.write_bytes(b"pytest")
+    compiled = tmp_path / "hello-0.1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
+    compiled.write_bytes(b"hello")
+    first = snapshots.snapshot_file(runtime, [pure, compiled])
+    assert first.parent == tmp_path / "cache" / "snapshots" / STABLE.version
+    compiled.write_bytes(b"hello, rebuilt")  # the wheel under test is never in a snapshot
+    assert snapshots.snapshot_file(runtime, [pure, compiled]) == first
+    pure.write_bytes(b"pytest, another build")
+    assert snapshots.snapshot_file(runtime, [pure, compiled]) != first
+    assert (
+        snapshots.snapshot_file(fake_runtime(PRERELEASE, "0.11.1"), [pure]).parent.name == PRERELEASE.version
+    )
+
+    made = []
+    for number in range(snapshots.KEEP + 2):
+        pure.write_bytes(b"pytest %d" % number)
+        path = snapshots.snapshot_file(runtime, [pure])
+        path.parent.mkdir(parents=True, exist_ok=True)  # the runner makes it, as it writes the snapshot
+        path.write_bytes(b"snapshot")
+        os.utime(path, (number, number))  # made in this order
+        made.append(path)
+    stale, writing = made[0].with_suffix(".bin.17.part"), made[1].with_suffix(".bin.18.part")
+    stale.write_bytes(b"cut short")
+    os.utime(stale, (0, 0))
+    writing.write_bytes(b"being written")
+    kept = snapshots.snapshot_file(runtime, [pure])  # the newest: marked as used, never pruned
+    assert writing.is_file() and not stale.exists()
+    assert sorted(first.parent.glob("*.bin")) == sorted(made[-snapshots.KEEP :])
+    writing.unlink()
+    assert kept == made[-1] and kept.stat().st_mtime > snapshots.KEEP + 2
+
+
 def test_runtime_lock_that_contradicts_the_matrix_is_refused(tmp_path):
     lock = {"info": {"abi_version": "1999_0", "platform": "emscripten_1_2_3", "python": "3.14.2"}}
     lock["packages"] = {"micropip": {"version": "0.11.1"}}
@@ -210,9 +249,13 @@ BROWSER_RUNS = {
 @pytest.mark.parametrize("browser", list(BROWSER_RUNS))
 def test_jiter_in_a_browser_passing_and_failing_folders(project_314, jiter, browser):
     where, passing_args, failing_args = BROWSER_RUNS[browser]
+    snapshots = snapshots_of(STABLE)
     passing = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), *passing_args)
     output = output_of(passing)
     assert passing.returncode == 0, output[-4000:]
+    assert (
+        SAVED in output and len(list(snapshots.glob("*.bin"))) == 1
+    )  # the page made it, the server wrote it
     assert f"in {where}: pytest jiter_pass" in output
     assert pyodide_summary(output) == (0, STABLE.version, where, {"passed": 2, "failed": 0})
     assert "jiter_pass/test_jiter.py .." in output  # whole lines, not one line per progress dot
@@ -225,6 +268,7 @@ def test_jiter_in_a_browser_passing_and_failing_folders(project_314, jiter, brow
     assert "FAILED jiter_fail/test_jiter.py::test_with_a_wrong_expectation" in output
     assert "AssertionError: deliberately wrong" in output
     assert "installing npm" not in output and "resolving " not in output
+    assert SAVED not in output and REFUSED not in output  # restored from the snapshot just made
 
 
 REACHES_OUT = """
@@ -428,6 +472,68 @@ def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_th
     relocked = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "--relock", "jiter_pass")
     output = output_of(relocked)
     assert relocked.returncode == 0 and "resolving pytest>=8, tabulate for Pyodide" in output
+
+
+# The memory snapshot (runtime/snapshot.py): made once, restored after; every check holds on that path
+
+SAVED = "wasm_test: saved a snapshot of Pyodide with pytest imported"
+REFUSED = "wasm_test: Pyodide refused its cached snapshot"
+
+
+def snapshots_of(release):
+    """The snapshot folder of `release` in the tests' cache, emptied: the next run makes one."""
+    folder = TEST_CACHE / "snapshots" / release.version
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def test_the_snapshot_is_made_once_then_restored_and_every_check_still_fails_what_it_should(tmp_path, jiter):
+    folder = snapshots_of(STABLE)
+    project = jiter_project(tmp_path / "hello")
+
+    def run(*args):
+        return nox(project, "-s", "wasm_test", "--", "--wheel", *args)
+
+    made = run(str(jiter), "jiter_pass")
+    output = output_of(made)
+    assert made.returncode == 0 and SAVED in output, output[-4000:]
+    [snapshot] = folder.glob("*.bin")
+
+    # restored from now on: a failing test, a wheel that does not load, a test whose module is missing
+    failing = output_of(run(str(jiter), "jiter_fail"))
+    assert pyodide_summary(failing) == (1, STABLE.version, "Node", {"passed": 1, "failed": 1}), failing
+    assert "AssertionError: deliberately wrong" in failing
+    truncated = rewritten(
+        jiter,
+        tmp_path / jiter.name,
+        lambda name, data: data[: len(data) // 2] if name.endswith(".so") else data,
+    )
+    broken = output_of(run(str(truncated), "jiter_pass"))
+    assert "the wheels did not load" in broken and "CompileError" in broken, broken[-4000:]
+    (project / "jiter_pass" / "test_tabulate.py").write_text("import tabulate\n\n\ndef test_x():\n    pass\n")
+    missing = output_of(run(str(jiter), "jiter_pass"))
+    assert "ModuleNotFoundError: No module named 'tabulate'" in missing, missing[-4000:]
+    (project / "jiter_pass" / "test_tabulate.py").unlink()
+    for output in (failing, broken, missing):
+        assert SAVED not in output and REFUSED not in output
+    assert list(folder.glob("*.bin")) == [snapshot]
+
+    # a damaged snapshot is refused, deleted, and the run goes on from scratch; the next run makes another
+    snapshot.write_bytes(snapshot.read_bytes()[:1001])
+    refused = run(str(jiter), "jiter_pass")
+    output = output_of(refused)
+    assert refused.returncode == 0 and REFUSED in output, output[-4000:]
+    assert pyodide_summary(output)[3] == {"passed": 2, "failed": 0}
+    assert not snapshot.exists()
+    assert SAVED in output_of(run(str(jiter), "jiter_pass")) and snapshot.is_file()
+
+    # --no-snapshot neither reads nor writes one
+    snapshot.write_bytes(b"not a snapshot")
+    fresh = run(str(jiter), "--no-snapshot", "jiter_pass")
+    output = output_of(fresh)
+    assert fresh.returncode == 0 and SAVED not in output and REFUSED not in output, output[-4000:]
+    assert snapshot.read_bytes() == b"not a snapshot"
+    snapshot.unlink()
 
 
 # The wheel that the Debian sid root built (real_builds.SID_RELEASE)

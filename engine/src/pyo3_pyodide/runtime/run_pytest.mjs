@@ -77,6 +77,89 @@ exit_code = int(pytest.main(json.loads(args_json), plugins=[outcomes]))
 json.dumps({"exit_code": exit_code, "counts": outcomes.counts, "python": sys.version.split()[0]})
 `;
 
+// The snapshot's recipe: the pure test wheels unpacked, pytest and the plugins pytest.main imports first
+// imported (compiling them is most of their cost), nothing else. Run in the maker only.
+const WHEEL_DIR = "/tmp/pyo3-pyodide-wheels";
+const WARM_UP = `
+def warm_up():
+    import importlib, os, sysconfig, zipfile
+
+    site_packages = sysconfig.get_path("purelib")
+    for name in sorted(os.listdir("${WHEEL_DIR}")):
+        with zipfile.ZipFile(os.path.join("${WHEEL_DIR}", name)) as wheel:
+            wheel.extractall(site_packages)
+    importlib.invalidate_caches()
+    import _pytest.config
+    import pytest
+    for plugin in _pytest.config.default_plugins:
+        importlib.import_module(f"_pytest.{plugin}")
+
+warm_up()
+del warm_up
+`;
+
+// A Pyodide instance made only to be snapshotted (see runtime/snapshot.py). Its output is kept and shown
+// only if the recipe fails.
+async function makeSnapshot(loadPyodide, indexURL, wheels, readBytes) {
+  const maker = await loadPyodide({ indexURL, _makeSnapshot: true });
+  if (typeof maker.makeMemorySnapshot !== "function") {
+    throw new Error(`Pyodide ${maker.version} has no makeMemorySnapshot`);
+  }
+  const output = [];
+  maker.setStdout({ batched: (line) => output.push(line) });
+  maker.setStderr({ batched: (line) => output.push(line) });
+  maker.FS.mkdirTree(WHEEL_DIR);
+  for (const wheel of wheels) maker.FS.writeFile(`${WHEEL_DIR}/${wheel.file}`, await readBytes(wheel.source));
+  try {
+    maker.runPython(WARM_UP);
+  } catch (error) {
+    throw new Error(`${error.message}\n${output.join("\n")}`);
+  }
+  return maker.makeMemorySnapshot();
+}
+
+// Pyodide restores a snapshot into the memory its module starts with, and this build's module takes no
+// INITIAL_MEMORY: a snapshot larger than that (all of ours) would fail with "offset is out of bounds"
+// unless the memory is grown to the snapshot's size first.
+async function restoreSnapshot(loadPyodide, indexURL, moduleURL, bytes) {
+  if (!moduleURL) return loadPyodide({ indexURL, _loadSnapshot: bytes }); // older releases: pyodide.asm.js
+  const { default: createModule } = await import(moduleURL);
+  const header = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+  const createPyodideModule = async (settings) => {
+    const module = await createModule(settings);
+    module.growMemory(bytes.byteLength - header);
+    return module;
+  };
+  return loadPyodide({ indexURL, _loadSnapshot: bytes, createPyodideModule });
+}
+
+// The Pyodide instance the tests run in: restored from the cached snapshot (`store` reads, writes and
+// discards it), made first when there is none; booted from scratch, with a note, where that fails.
+async function bootPyodide(loadPyodide, runtime, snapshot, store) {
+  if (!snapshot) return loadPyodide({ indexURL: runtime.indexURL });
+  let bytes = await store.read();
+  if (!bytes) {
+    try {
+      bytes = await makeSnapshot(loadPyodide, runtime.indexURL, snapshot.wheels, store.readBytes);
+      await store.write(bytes);
+      const size = (bytes.byteLength / 2 ** 20).toFixed(1);
+      console.log(`wasm_test: saved a snapshot of Pyodide with pytest imported (${size} MiB), for the next runs`);
+    } catch (error) {
+      console.log(`wasm_test: no snapshot of Pyodide (${error.message.trim()}); booting it from scratch`);
+      return loadPyodide({ indexURL: runtime.indexURL });
+    }
+  }
+  try {
+    return await restoreSnapshot(loadPyodide, runtime.indexURL, runtime.moduleURL, bytes);
+  } catch (error) {
+    await store.discard();
+    console.log(
+      `wasm_test: Pyodide refused its cached snapshot (${error.message}); deleted it, booting from scratch`,
+    );
+    return loadPyodide({ indexURL: runtime.indexURL });
+  }
+}
+
 async function runPython(pyodide, code, values) {
   const namespace = pyodide.globals.get("dict")();
   try {
@@ -145,6 +228,26 @@ function lineWriter(log) {
   };
 }
 
+// A browser keeps the snapshot on wasm_test's server, which writes it to the cache file (PUT) and deletes
+// it (DELETE).
+function httpStore(snapshot, fetchBytes) {
+  if (!snapshot) return null;
+  const url = new URL(snapshot.url, location.href).href;
+  return {
+    read: async () => {
+      if (!snapshot.exists) return null;
+      const response = await fetch(url);
+      return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+    },
+    write: async (bytes) => {
+      const response = await fetch(url, { method: "PUT", body: bytes });
+      if (!response.ok) throw new Error(`PUT ${url}: HTTP ${response.status}`);
+    },
+    discard: () => fetch(url, { method: "DELETE" }),
+    readBytes: (source) => fetchBytes(new URL(source, location.href).href),
+  };
+}
+
 // Browser side: called by the page that wasm_test serves; resolves to a result, never throws.
 export async function runInBrowser(job) {
   const stdout = lineWriter(console.log);
@@ -157,7 +260,8 @@ export async function runInBrowser(job) {
     };
     const indexURL = new URL(job.runtime, location.href).href;
     const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
-    const pyodide = await loadPyodide({ indexURL });
+    const runtime = { indexURL, moduleURL: job.snapshot?.module && `${indexURL}${job.snapshot.module}` };
+    const pyodide = await bootPyodide(loadPyodide, runtime, job.snapshot, httpStore(job.snapshot, fetchBytes));
     pyodide.setStdout(stdout);
     pyodide.setStderr(stderr);
     for (const file of job.files) {
@@ -177,11 +281,32 @@ export async function runInBrowser(job) {
   }
 }
 
+// Node keeps the snapshot in the cache file wasm_test names; written under another name, then renamed.
+async function fileStore(file) {
+  const { mkdir, readFile, rename, rm, writeFile } = await import("node:fs/promises");
+  const { dirname } = await import("node:path");
+  return {
+    read: () => readFile(file).catch(() => null),
+    write: async (bytes) => {
+      await mkdir(dirname(file), { recursive: true });
+      const partial = `${file}.${process.pid}.part`;
+      await writeFile(partial, bytes);
+      await rename(partial, file);
+    },
+    discard: () => rm(file, { force: true }),
+    readBytes: (path) => readFile(path),
+  };
+}
+
 async function runInNode(job) {
-  const { readFile } = await import("node:fs/promises");
   const { pathToFileURL } = await import("node:url");
   const { loadPyodide } = await import(pathToFileURL(`${job.runtime}/pyodide.mjs`).href);
-  const pyodide = await loadPyodide();
+  const runtime = {
+    indexURL: `${job.runtime}/`,
+    moduleURL: job.snapshot?.module && pathToFileURL(`${job.runtime}/${job.snapshot.module}`).href,
+  };
+  const store = job.snapshot && (await fileStore(job.snapshot.file));
+  const pyodide = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
   pyodide.FS.mkdirTree(PROJECT_DIR);
   pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.project }, PROJECT_DIR);
   const result = await runPytest(pyodide, job);

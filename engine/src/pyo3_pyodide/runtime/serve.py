@@ -9,7 +9,8 @@ Pyodide in a browser wants:
 - Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy, which make the page cross-origin
   isolated (SharedArrayBuffer: Pyodide then supports interrupting Python);
 - no caching, so that a rebuilt wheel is what the next reload gets.
-GET and HEAD only; no directory listings; nothing outside the mapped folders.
+GET and HEAD, and PUT and DELETE of the few files a site names as uploads (wasm_test's snapshot, written
+whole or not at all); no directory listings; nothing outside the mapped folders.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pyo3_pyodide import files
+
 HOST = "127.0.0.1"
+MAX_UPLOAD = 1 << 30
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -59,10 +63,13 @@ class Site:
     folders: dict[str, Path] = dataclasses.field(default_factory=dict)
     files: dict[str, Path] = dataclasses.field(default_factory=dict)
     documents: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    uploads: dict[str, Path] = dataclasses.field(default_factory=dict)  # also written (PUT) and deleted
 
     def find(self, url_path: str) -> Path | bytes | None:
         """The file or document at `url_path`, or None; a folder's index.html stands for the folder."""
         path = posixpath.normpath(urllib.parse.unquote(url_path))
+        if path in self.uploads:
+            return self.uploads[path] if self.uploads[path].is_file() else None
         if path in self.documents:
             return self.documents[path]
         if path in self.files:
@@ -93,6 +100,50 @@ def handler_for(site: Site, log: Callable[[str], None] | None) -> type:
 
         def do_HEAD(self) -> None:
             self.respond(with_body=False)
+
+        def do_PUT(self) -> None:
+            target = self.upload_target()
+            if target is None:
+                return
+            try:
+                size = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                self.send_error(411, "a PUT needs a Content-Length")
+                return
+            if size > MAX_UPLOAD:
+                self.send_error(413, f"{size} bytes: more than {MAX_UPLOAD}")
+                return
+            try:
+                with files.staged_file(target) as partial, partial.open("wb") as out:
+                    remaining = size
+                    while remaining:
+                        chunk = self.rfile.read(min(remaining, 1 << 20))
+                        if not chunk:
+                            raise ConnectionError(f"the upload of {target.name} ended early")
+                        out.write(chunk)
+                        remaining -= len(chunk)
+            except ConnectionError:
+                return  # the client went away: the last whole file stays
+            self.send_empty(201)
+
+        def do_DELETE(self) -> None:
+            target = self.upload_target()
+            if target is not None:
+                target.unlink(missing_ok=True)
+                self.send_empty(204)
+
+        def upload_target(self) -> Path | None:
+            url_path = posixpath.normpath(urllib.parse.unquote(urllib.parse.urlsplit(self.path).path))
+            if url_path not in site.uploads:
+                self.send_error(405, f"{url_path} cannot be written here")
+                return None
+            return site.uploads[url_path]
+
+        def send_empty(self, status: int) -> None:
+            self.send_response(status)
+            self.send_common_headers()
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def do_OPTIONS(self) -> None:  # a CORS preflight
             self.send_response(204)

@@ -18,7 +18,8 @@ Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromi
 Firefox (puppeteer-core, over WebDriver BiDi), with everything served from 127.0.0.1 by serve.py. It loads
 every wheel at once with pyodide.loadPackage (their tags were checked here against the rules of the
 release's own micropip, so micropip itself need not start), checks the installed versions and imports, and
-runs pytest.
+runs pytest. Pyodide starts from a cached memory snapshot with pytest already imported (snapshot.py;
+`--no-snapshot` boots it from scratch).
 With warm caches and an unchanged lock, nothing touches the network.
 """
 
@@ -44,11 +45,13 @@ from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.resolve.test_lock import dependency_wheels
 from pyo3_pyodide.runtime import npm as runtimes
 from pyo3_pyodide.runtime import serve
+from pyo3_pyodide.runtime import snapshot as snapshots
 from pyo3_pyodide.runtime.npm import Runtime
 from pyo3_pyodide.wheel import tags as wheel_tags
 
 DEFAULT_TEST_PATH = "tests"
 RUNNER = Path(__file__).with_name("run_pytest.mjs")
+SNAPSHOT_URL = "/snapshot.bin"  # where a browser run reads and writes its memory snapshot
 SETUP_FAILED = 100  # run_pytest.mjs's exit code when the suite never ran
 PYTEST_EXIT_CODES = {
     1: "tests failed",
@@ -285,10 +288,24 @@ def plan(
     )
 
 
-def node_job(plan: Plan, project_dir: Path) -> dict:
+def snapshot_job(plan: Plan, source) -> dict:
+    """What the runner needs to make a snapshot: the wheels it holds (the pure test wheels), each with its
+    `source`, and the runtime's ES module, whose memory the runner grows before restoring one."""
+    module = "pyodide.asm.mjs"
+    return {
+        "module": module if (plan.runtime.folder / module).is_file() else None,
+        "wheels": [
+            {"file": path.name, "source": source(path)} for path in plan.wheels if snapshots.is_pure(path)
+        ],
+    }
+
+
+def node_job(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> dict:
+    """The runner's job in Node; `snapshot`: the cache file of the memory snapshot to use or make."""
     return {
         "mode": "node",
         "runtime": str(plan.runtime.folder),
+        "snapshot": snapshot and {"file": str(snapshot), **snapshot_job(plan, str)},
         "wheels": [{"file": path.name, "source": str(path)} for path in plan.wheels],
         "distributions": plan.distributions,
         "imports": plan.imports,
@@ -305,7 +322,7 @@ TEST_PAGE = b"""<!doctype html>
 """
 
 
-def browser_site(plan: Plan, project_dir: Path) -> tuple[serve.Site, dict]:
+def browser_site(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> tuple[serve.Site, dict]:
     """What the server offers a browser run, and the job the page runs (URLs relative to it)."""
     files = project_files(project_dir, plan.test_paths)
     site = serve.Site(
@@ -316,9 +333,16 @@ def browser_site(plan: Plan, project_dir: Path) -> tuple[serve.Site, dict]:
             **{f"/project/{name}": project_dir / name for name in files},
         },
         documents={"/": TEST_PAGE},
+        uploads={SNAPSHOT_URL: snapshot} if snapshot else {},
     )
     page_job = {
         "runtime": "/pyodide/",
+        "snapshot": snapshot
+        and {
+            "url": SNAPSHOT_URL,
+            "exists": snapshot.is_file(),
+            **snapshot_job(plan, lambda path: f"/wheels/{path.name}"),
+        },
         "wheels": [{"file": path.name, "source": f"/wheels/{path.name}"} for path in plan.wheels],
         "distributions": plan.distributions,
         "imports": plan.imports,
@@ -349,19 +373,20 @@ BROWSERS = {
 }
 
 
-def run(plan: Plan, project_dir: Path, browser: str | None = None) -> int:
+def run(plan: Plan, project_dir: Path, browser: str | None = None, snapshot: bool = True) -> int:
     """Run the tests in Node, or in the browser named (a key of BROWSERS); pytest's exit code
-    (SETUP_FAILED: no run)."""
+    (SETUP_FAILED: no run). `snapshot`: boot Pyodide from the cached memory snapshot (snapshot.py)."""
     where, find_browser, ensure_driver = BROWSERS[browser] if browser else ("Node", None, None)
     console.print(
         f"testing {plan.wheel.name} in {plan.runtime.describe()} in {where}: "
         f"pytest {' '.join(plan.pytest_args)}"
     )
+    snapshot_file = snapshots.snapshot_file(plan.runtime, plan.wheels) if snapshot else None
     if not browser:
-        return run_node(node_job(plan, project_dir), project_dir)
+        return run_node(node_job(plan, project_dir, snapshot_file), project_dir)
     executable = find_browser()
     driver = ensure_driver()
-    site, page_job = browser_site(plan, project_dir)
+    site, page_job = browser_site(plan, project_dir, snapshot_file)
     with serve.serving(site) as url:
         job = {
             "mode": "browser",

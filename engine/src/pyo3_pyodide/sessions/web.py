@@ -86,6 +86,12 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
         action="store_true",
         help=f"resolve the test wheels again and rewrite {TEST_LOCK_FILES}",
     )
+    arguments.add_argument(
+        "--no-snapshot",
+        dest="snapshot",
+        action="store_false",
+        help="boot Pyodide from scratch, not from the cached memory snapshot with pytest imported",
+    )
     add_package_base_url_option(arguments)
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide, default_target)
@@ -102,7 +108,7 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
             relock=options.relock,
             package_base_url=options.package_base_url,
         )
-        code = pyodide_tests.run(plan, project_dir, browser=options.browser)
+        code = pyodide_tests.run(plan, project_dir, browser=options.browser, snapshot=options.snapshot)
     except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:
         session.error(str(error))
     if code != 0:
