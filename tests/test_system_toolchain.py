@@ -1,6 +1,7 @@
 """The system provider: real executables on PATH, checked against the pins."""
 
 import datetime
+import json
 
 import pytest
 from pyo3_pyodide.toolchain import system
@@ -141,3 +142,38 @@ def test_emscripten_version_file_beside_emcc_is_read_without_starting_emcc(tmp_p
     ready = provide(PRE, env)
     assert ready.env["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER"] == str(tmp_path / "bin/emcc")
     assert not started.exists(), f"emcc was started: {started.read_text()!r}"
+
+
+def test_rustc_is_asked_once_per_binary_and_a_rustup_proxy_every_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(tmp_path / "cache"))
+    env = fake_toolchain(
+        tmp_path / "one", emcc=STABLE.emscripten, rustc=STABLE.rust_toolchain, target_std=True
+    )
+    rustc = tmp_path / "one" / "bin" / "rustc"
+    calls = tmp_path / "calls.txt"
+    script = rustc.read_text().replace("#!/bin/sh\n", f'#!/bin/sh\necho "$@" >> {calls}\n')
+    write_script(rustc, script.removeprefix("#!/bin/sh\n"))
+
+    answers = tmp_path / "cache" / "rustc-answers.json"
+    answers.parent.mkdir()
+    answers.write_text('{"left by another version": {"path": 3}, "x": [1]}')  # tolerated, dropped
+    for _ in range(3):
+        assert not provide(STABLE, env).build_std  # the sysroot it named has the target's std
+    assert len(json.loads(answers.read_text())) == 1
+    assert calls.read_text().splitlines() == ["-vV", "--print sysroot"]  # asked by the first build only
+
+    # another rustc at the same path (an upgrade): asked again, and its answer counts
+    write_script(
+        rustc, script.removeprefix("#!/bin/sh\n").replace(STABLE.rust_toolchain, below(STABLE.rust_toolchain))
+    )
+    with pytest.raises(ToolchainError, match=f"rustc {below(STABLE.rust_toolchain)} is older"):
+        provide(STABLE, env)
+    assert calls.read_text().splitlines()[2:] == ["-vV", "--print sysroot"]
+
+    # rustup's proxy picks a toolchain at every call: asked every time
+    write_script(rustc, script.removeprefix("#!/bin/sh\n"))
+    (rustc.parent / "rustup").write_text("")
+    calls.unlink()
+    provide(STABLE, env)
+    provide(STABLE, env)
+    assert calls.read_text().splitlines() == ["-vV", "--print sysroot"] * 2

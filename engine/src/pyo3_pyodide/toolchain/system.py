@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.cache import cache_dir, read_json, write_json
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 
@@ -123,6 +123,45 @@ def rust_sysroot(rustc: str, env: Mapping[str, str]) -> Path:
     return Path(run_text([rustc, "--print", "sysroot"], env))
 
 
+ANSWER_KEYS = {"path", "-vV", "sysroot"}
+
+
+def is_rustup_proxy(rustc: str) -> bool:
+    """Whether `rustc` is rustup's proxy (a link to or copy of rustup, beside it), which picks a
+    toolchain at every call from the environment, the folder and rustup's settings."""
+    resolved = Path(rustc).resolve()
+    return (
+        resolved.name.startswith("rustup")
+        or resolved.stat().st_nlink > 1
+        or any((folder / "rustup").exists() for folder in (Path(rustc).parent, resolved.parent))
+    )
+
+
+def rustc_answers(rustc: str, env: Mapping[str, str]) -> tuple[RustVersion, Path]:
+    """What `rustc -vV` and `rustc --print sysroot` say, asked once per rustc binary and then remembered
+    in the cache under its path, size, mtime and inode (a build checks them every time; asking costs
+    a tenth of a second). A rustup proxy answers for whichever toolchain it picks: it is asked every
+    time."""
+    if is_rustup_proxy(rustc):
+        return parse_rustc_version(run_text([rustc, "-vV"], env)), rust_sysroot(rustc, env)
+    resolved = Path(rustc).resolve()
+    stat = resolved.stat()
+    key = f"{resolved} {stat.st_size} {stat.st_mtime_ns} {stat.st_ino}"
+    answers_file = cache_dir() / "rustc-answers.json"
+    answers = read_json(answers_file)
+    answers = {
+        known: entry  # of compilers still there, in the shape written below: the rest is dropped
+        for known, entry in (answers.items() if isinstance(answers, dict) else ())
+        if isinstance(entry, dict) and ANSWER_KEYS <= entry.keys() and Path(str(entry["path"])).exists()
+    }
+    if key not in answers:
+        asked = {"path": str(resolved), "-vV": run_text([rustc, "-vV"], env)}
+        asked["sysroot"] = str(rust_sysroot(rustc, env))
+        answers[key] = asked
+        write_json(answers_file, answers)
+    return parse_rustc_version(str(answers[key]["-vV"])), Path(str(answers[key]["sysroot"]))
+
+
 def has_target_std(sysroot: Path) -> bool:
     return (sysroot / "lib" / "rustlib" / TARGET / "lib").is_dir()
 
@@ -163,7 +202,7 @@ def system_toolchain(
             f"{'cargo' if not cargo else 'rustc'} not found on PATH; Pyodide {release.version} needs Rust "
             f"{release.rust_toolchain}. Fix: install Rust (rustup.rs), or use the managed toolchain."
         )
-    found_rust = parse_rustc_version(run_text([rustc, "-vV"], env))
+    found_rust, sysroot = rustc_answers(rustc, env)
     mismatch = rust_mismatch(found_rust, release.rust_toolchain)
     if mismatch:
         raise ToolchainError(
@@ -171,7 +210,6 @@ def system_toolchain(
             f"Fix: `rustup toolchain install {release.rust_toolchain}` and put it first on PATH, "
             "or use the managed toolchain (drop `--toolchain system`)."
         )
-    sysroot = rust_sysroot(rustc, env)
     build_std = not has_target_std(sysroot)
     if build_std and not has_rust_src(sysroot):
         raise ToolchainError(
