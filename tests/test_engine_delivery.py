@@ -2,9 +2,14 @@
 Pyodide sessions from it offline afterwards, without starting an installer."""
 
 import filecmp
+import re
+import shutil
 import sys
+from importlib.metadata import version
 
-from template_tools import ENGINE_DIR, matrix
+from pyo3_pyodide.sessions import NOX_REQUIREMENT
+
+from template_tools import ENGINE_DIR, REPO_DIR, TEMPLATE_DIR, matrix
 from tests.project_helpers import nox, output_of
 from tests.pyodide_helpers import jiter_wheel
 
@@ -44,11 +49,7 @@ def test_the_engine_installs_once_then_every_session_runs_offline(render):
 def test_a_changed_engine_pin_installs_again_and_a_failed_install_says_so(render):
     project = render(project_name="hello")
     noxfile = project / "noxfile.py"
-    text = noxfile.read_text()
-    start = text.index('ENGINE = "') + len('ENGINE = "')
-    end = text.index('"', start)
-    broken = text[:start] + "pyo3-pyodide @ file:///nonexistent/engine" + text[end:]
-    noxfile.write_text(broken)
+    noxfile.write_text(engine_pin(noxfile, "pyo3-pyodide @ file:///nonexistent/engine"))
     result = nox(project, "-s", "wasm_build", "--", "--dry-run", offline=True)
     output = output_of(result)
     assert result.returncode != 0
@@ -56,3 +57,45 @@ def test_a_changed_engine_pin_installs_again_and_a_failed_install_says_so(render
         "could not install the Pyodide sessions' engine (pyo3-pyodide @ file:///nonexistent/engine)" in output
     )
     assert not (project / INSTALLED / "installed-from.txt").exists()  # nothing half-installed counts
+
+
+def engine_pin(noxfile, engine_reference):
+    """The noxfile with its ENGINE replaced by `engine_reference`."""
+    text = noxfile.read_text()
+    start = text.index('ENGINE = "') + len('ENGINE = "')
+    return text[:start] + engine_reference + text[text.index('"', start) :]
+
+
+def test_an_engine_that_needs_a_newer_nox_says_so_once_installed_and_counts_as_not_installed(
+    render, tmp_path
+):
+    project = render(project_name="hello")
+    engine = tmp_path / "engine"
+    shutil.copytree(ENGINE_DIR, engine, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    sessions = engine / "src" / "pyo3_pyodide" / "sessions" / "__init__.py"
+    sessions.write_text(
+        sessions.read_text().replace(f'NOX_REQUIREMENT = "{NOX_REQUIREMENT}"', 'NOX_REQUIREMENT = ">=2999"')
+    )
+    noxfile = project / "noxfile.py"
+    noxfile.write_text(engine_pin(noxfile, f"pyo3-pyodide @ file://{engine}"))
+    result = nox(project, "-s", "wasm_build", "--", "--dry-run")  # pip fetches flit_core to build it
+    output = output_of(result)
+    assert result.returncode != 0
+    assert f"The Pyodide sessions need nox >=2999; this is nox {version('nox')}. Upgrade it" in output, output
+    assert not (project / INSTALLED / "installed-from.txt").exists()
+
+
+def test_every_nox_requirement_is_the_engines():
+    """The workflows, .ci/run and the bench install the nox the engine asks for (sessions.NOX_REQUIREMENT)."""
+    places = [
+        REPO_DIR / ".ci" / "run",
+        *(REPO_DIR / "bench").glob("*.py"),
+        *(REPO_DIR / ".github").rglob("*.yml"),
+    ]
+    places += [path for path in TEMPLATE_DIR.rglob("*") if path.is_file()]
+    found = {}
+    for path in places:
+        for requirement in re.findall(r"\bnox(>=[\w.]+)", path.read_text(errors="replace")):
+            found.setdefault(requirement, []).append(str(path.relative_to(REPO_DIR)))
+    assert set(found) == {NOX_REQUIREMENT}, found
+    assert len(found[NOX_REQUIREMENT]) >= 5  # .ci/run, the bench twice, the generated workflows
