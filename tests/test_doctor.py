@@ -6,7 +6,7 @@ import pytest
 from pyo3_pyodide import doctor
 
 from template_tools import matrix
-from tests.fake_tools import fake_toolchain
+from tests.fake_tools import fake_toolchain, write_script
 from tests.project_helpers import nox as run_nox
 
 MATRIX = matrix.load()
@@ -28,7 +28,10 @@ def tools(folder, release=PRE, **changes):
     if release.rust_toolchain.startswith("nightly-"):
         day = datetime.date.fromisoformat(release.rust_toolchain.removeprefix("nightly-"))
         pinned = {"emcc": release.emscripten, "nightly": day - datetime.timedelta(days=1)}
-    return fake_toolchain(folder, **{**pinned, **changes})
+    env = fake_toolchain(folder, **{**pinned, **changes})
+    for browser in ("chromium", "firefox-esr"):  # installed, as wasm_test's browsers are
+        write_script(folder / "bin" / browser, "exit 0\n")
+    return env
 
 
 def checks(project, env, release=PRE, environ=None):
@@ -104,6 +107,32 @@ def test_wasm_eh_line_without_pyodides_sysroot(tmp_path, project):
 def test_old_node_is_a_warning(tmp_path, project):
     check = failed(checks(project, tools(tmp_path, node="v16.20.0")))["node"]
     assert not check.blocker and check.line().startswith("warn node:")
+
+
+def test_browsers_are_found_on_path_or_named_and_a_missing_one_is_a_warning(tmp_path, project):
+    env = tools(tmp_path)
+    bin_dir = tmp_path / "bin"
+    (bin_dir / "firefox-esr").unlink()
+    results = {check.name: check for check in checks(project, env)}
+    assert (
+        results["chromium"].ok
+        and f"{bin_dir}/chromium, for `nox -s wasm_test -- --browser`" in results["chromium"].line()
+    )
+    firefox = results["firefox"]
+    assert not firefox.ok and not firefox.blocker
+    assert "not on PATH (looked for firefox-esr, firefox)" in firefox.line()
+    assert "`apt-get install firefox-esr`" in firefox.line() and "PYO3_PYODIDE_FIREFOX" in firefox.line()
+
+    named = {
+        **env,
+        "PYO3_PYODIDE_FIREFOX": str(bin_dir / "chromium"),
+        "PYO3_PYODIDE_CHROMIUM": "no-such-browser",
+    }
+    results = {check.name: check for check in checks(project, named)}
+    assert results["firefox"].ok
+    assert (
+        "PYO3_PYODIDE_CHROMIUM='no-such-browser' is not an executable program" in results["chromium"].line()
+    )
 
 
 def test_wasm_eh_line_with_pyodides_sysroot(tmp_path, project):

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.toolchain import managed, system
 from pyo3_pyodide.toolchain.model import TARGET, ToolchainError
 from pyo3_pyodide.wheel import audit
@@ -222,6 +223,32 @@ def check_node(env: Mapping[str, str]) -> Check:
     return Check("node", major_minor >= NODE_MINIMUM, f"{node} is Node {version}", fix, blocker=False)
 
 
+# The browsers `wasm_test -- --browser` drives: (name, variable that picks one, names on PATH, option,
+# Debian's package)
+BROWSERS = (
+    ("chromium", npm.CHROMIUM_ENV, npm.CHROMIUM_NAMES, "--browser", "chromium"),
+    ("firefox", npm.FIREFOX_ENV, npm.FIREFOX_NAMES, "--browser firefox", "firefox-esr"),
+)
+
+
+def check_browsers(env: Mapping[str, str]) -> Iterator[Check]:
+    """The installed browsers `wasm_test` can drive (it downloads none); a missing one is a warning."""
+    for name, variable, names, option, package in BROWSERS:
+        fix = (
+            f"install it for `nox -s wasm_test -- {option}` (Debian/Ubuntu: `apt-get install {package}`), "
+            f"or set {variable} to its executable"
+        )
+        try:
+            found = npm.installed_browser(variable, names, env)
+        except npm.RuntimeSetupError as error:
+            yield Check(name, False, str(error), fix, blocker=False)
+            continue
+        if found:
+            yield Check(name, True, f"{found}, for `nox -s wasm_test -- {option}`", blocker=False)
+        else:
+            yield Check(name, False, f"not on PATH (looked for {', '.join(names)})", fix, blocker=False)
+
+
 def check_built_wheels(release: Release, project_dir: Path) -> Check:
     """Whether dist/ holds a wheel the target runtime accepts (wheels for other lines may sit beside it)."""
     wheels = sorted((project_dir / "dist").glob("*.whl"))
@@ -291,6 +318,7 @@ def run_checks(
         *check_flags(release, environ, project_dir),
         check_msrv(release, project_dir),
         check_node(environ),
+        *check_browsers(environ),
         check_built_wheels(release, project_dir),
         *check_last_build(release, project_dir, environ),
     ]

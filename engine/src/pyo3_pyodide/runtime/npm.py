@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from packaging.version import Version
@@ -146,15 +147,19 @@ def npm_package(name: str, version: str) -> Path:
     return folder
 
 
-def installed_browser(variable: str, names: tuple[str, ...]) -> str | None:
+def installed_browser(
+    variable: str, names: tuple[str, ...], env: Mapping[str, str] | None = None
+) -> str | None:
     """The program $`variable` names (which must exist), else the first of `names` on PATH, else None."""
-    chosen = os.environ.get(variable)
+    env = os.environ if env is None else env
+    path = env.get("PATH", os.defpath)
+    chosen = env.get(variable)
     if chosen:
-        found = shutil.which(chosen)
+        found = shutil.which(chosen, path=path)
         if found is None:
             raise RuntimeSetupError(f"{variable}={chosen!r} is not an executable program")
         return found
-    return next(filter(None, map(shutil.which, names)), None)
+    return next(filter(None, (shutil.which(name, path=path) for name in names)), None)
 
 
 def chromium() -> str:
