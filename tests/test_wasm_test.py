@@ -26,7 +26,7 @@ from template_tools.render import render_project
 from tests import real_builds
 from tests.mirrors import MirrorServer
 from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
-from tests.package_mirror import PackageMirror
+from tests.package_mirror import PackageMirror, harness_wheels
 from tests.project_helpers import can_cut_the_network, nox, output_of
 from tests.pyodide_helpers import TEST_CACHE, fake_runtime, jiter_wheel
 from tests.real_builds import SID_ANSWERS, SID_RELEASE
@@ -268,7 +268,7 @@ def test_jiter_in_a_browser_passing_and_failing_folders(project_314, jiter, brow
     assert "FAILED jiter_fail/test_jiter.py::test_with_a_wrong_expectation" in output
     assert "AssertionError: deliberately wrong" in output
     assert "installing npm" not in output and "resolving " not in output
-    assert SAVED not in output and REFUSED not in output  # restored from the snapshot just made
+    assert SAVED not in output and REFUSED not in output and RESTORED in output  # the one just made
 
 
 REACHES_OUT = """
@@ -478,6 +478,7 @@ def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_th
 
 SAVED = "wasm_test: saved a snapshot of Pyodide with pytest imported"
 REFUSED = "wasm_test: Pyodide refused its cached snapshot"
+RESTORED = ", restored from a memory snapshot"  # in the runner's last line
 
 
 def snapshots_of(release):
@@ -516,13 +517,14 @@ def test_the_snapshot_is_made_once_then_restored_and_every_check_still_fails_wha
     (project / "jiter_pass" / "test_tabulate.py").unlink()
     for output in (failing, broken, missing):
         assert SAVED not in output and REFUSED not in output
+    assert RESTORED in failing
     assert list(folder.glob("*.bin")) == [snapshot]
 
     # a damaged snapshot is refused, deleted, and the run goes on from scratch; the next run makes another
     snapshot.write_bytes(snapshot.read_bytes()[:1001])
     refused = run(str(jiter), "jiter_pass")
     output = output_of(refused)
-    assert refused.returncode == 0 and REFUSED in output, output[-4000:]
+    assert refused.returncode == 0 and REFUSED in output and RESTORED not in output, output[-4000:]
     assert pyodide_summary(output)[3] == {"passed": 2, "failed": 0}
     assert not snapshot.exists()
     assert SAVED in output_of(run(str(jiter), "jiter_pass")) and snapshot.is_file()
@@ -532,8 +534,43 @@ def test_the_snapshot_is_made_once_then_restored_and_every_check_still_fails_wha
     fresh = run(str(jiter), "--no-snapshot", "jiter_pass")
     output = output_of(fresh)
     assert fresh.returncode == 0 and SAVED not in output and REFUSED not in output, output[-4000:]
+    assert RESTORED not in output
     assert snapshot.read_bytes() == b"not a snapshot"
     snapshot.unlink()
+
+
+@pytest.mark.parametrize("version", list(RELEASES))
+def test_every_release_in_the_matrix_makes_and_restores_a_snapshot(version, tmp_path, capfd):
+    """The runner's snapshot path on each release's own runtime: made by the first run, restored by the
+    second, whose tests see pytest imported already; release by release, so a release that stops taking
+    snapshots shows here (it would still pass its tests, booted from scratch)."""
+    runtime = runtimes.ensure_runtime(RELEASES[version])
+    wheels = [wheel for wheel in harness_wheels(runtime) if snapshots.is_pure(wheel)]
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_snapshot.py").write_text(
+        "import pytest\n\n\ndef test_pytest_is_there():\n    assert pytest.main\n"
+    )
+    plan = wasm_test.Plan(
+        runtime=runtime,
+        wheel=wheels[0],
+        wheels=wheels,
+        distributions={
+            wasm_test.read_wheel(wheel).name: wasm_test.read_wheel(wheel).version for wheel in wheels
+        },
+        imports=[],
+        pytest_args=["tests", "-p", "no:cacheprovider"],
+        test_paths=["tests"],
+    )
+    snapshot = tmp_path / "cache" / "snapshot.bin"
+    job = wasm_test.node_job(plan, project, snapshot)
+    assert wasm_test.run_node(job, project) == 0
+    made = capfd.readouterr().out
+    assert SAVED in made and RESTORED in made and snapshot.is_file(), made[-3000:]
+    assert wasm_test.run_node(job, project) == 0
+    restored = capfd.readouterr().out
+    assert SAVED not in restored and REFUSED not in restored, restored[-3000:]
+    assert f"{RESTORED}: 1 passed" in restored
 
 
 # The wheel that the Debian sid root built (real_builds.SID_RELEASE)

@@ -135,8 +135,10 @@ async function restoreSnapshot(loadPyodide, indexURL, moduleURL, bytes) {
 
 // The Pyodide instance the tests run in: restored from the cached snapshot (`store` reads, writes and
 // discards it), made first when there is none; booted from scratch, with a note, where that fails.
+// Resolves to [pyodide, whether it was restored].
 async function bootPyodide(loadPyodide, runtime, snapshot, store) {
-  if (!snapshot) return loadPyodide({ indexURL: runtime.indexURL });
+  const fromScratch = async () => [await loadPyodide({ indexURL: runtime.indexURL }), false];
+  if (!snapshot) return fromScratch();
   let bytes = await store.read();
   if (!bytes) {
     try {
@@ -146,17 +148,17 @@ async function bootPyodide(loadPyodide, runtime, snapshot, store) {
       console.log(`wasm_test: saved a snapshot of Pyodide with pytest imported (${size} MiB), for the next runs`);
     } catch (error) {
       console.log(`wasm_test: no snapshot of Pyodide (${error.message.trim()}); booting it from scratch`);
-      return loadPyodide({ indexURL: runtime.indexURL });
+      return fromScratch();
     }
   }
   try {
-    return await restoreSnapshot(loadPyodide, runtime.indexURL, runtime.moduleURL, bytes);
+    return [await restoreSnapshot(loadPyodide, runtime.indexURL, runtime.moduleURL, bytes), true];
   } catch (error) {
     await store.discard();
     console.log(
       `wasm_test: Pyodide refused its cached snapshot (${error.message}); deleted it, booting from scratch`,
     );
-    return loadPyodide({ indexURL: runtime.indexURL });
+    return fromScratch();
   }
 }
 
@@ -198,14 +200,14 @@ export async function runPytest(pyodide, job) {
   });
 }
 
-function summary(result, pyodideVersion, where) {
+function summary(result, pyodideVersion, where, restored) {
   const counts = Object.entries(result.counts)
     .filter(([outcome, count]) => count || ["passed", "failed"].includes(outcome))
     .map(([outcome, count]) => `${count} ${outcome}`)
     .join(", ");
   return (
     `wasm_test: pytest exited with ${result.exit_code} inside Pyodide ${pyodideVersion} ` +
-    `(Python ${result.python}) in ${where}: ${counts}`
+    `(Python ${result.python}) in ${where}${restored ? ", restored from a memory snapshot" : ""}: ${counts}`
   );
 }
 
@@ -261,7 +263,8 @@ export async function runInBrowser(job) {
     const indexURL = new URL(job.runtime, location.href).href;
     const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
     const runtime = { indexURL, moduleURL: job.snapshot?.module && `${indexURL}${job.snapshot.module}` };
-    const pyodide = await bootPyodide(loadPyodide, runtime, job.snapshot, httpStore(job.snapshot, fetchBytes));
+    const store = httpStore(job.snapshot, fetchBytes);
+    const [pyodide, restored] = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
     pyodide.setStdout(stdout);
     pyodide.setStderr(stderr);
     for (const file of job.files) {
@@ -272,7 +275,7 @@ export async function runInBrowser(job) {
     const absolute = (url) => new URL(url, location.href).href;
     const wheels = job.wheels.map((wheel) => ({ ...wheel, source: absolute(wheel.source) }));
     const result = await runPytest(pyodide, { ...job, wheels });
-    return { ...result, pyodide: pyodide.version };
+    return { ...result, pyodide: pyodide.version, restored };
   } catch (error) {
     return { setupError: error instanceof SetupError ? error.message : String(error.stack || error) };
   } finally {
@@ -306,11 +309,11 @@ async function runInNode(job) {
     moduleURL: job.snapshot?.module && pathToFileURL(`${job.runtime}/${job.snapshot.module}`).href,
   };
   const store = job.snapshot && (await fileStore(job.snapshot.file));
-  const pyodide = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
+  const [pyodide, restored] = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
   pyodide.FS.mkdirTree(PROJECT_DIR);
   pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.project }, PROJECT_DIR);
   const result = await runPytest(pyodide, job);
-  console.log(summary(result, pyodide.version, `Node ${process.version}`));
+  console.log(summary(result, pyodide.version, `Node ${process.version}`, restored));
   return result.exit_code;
 }
 
@@ -391,7 +394,7 @@ async function driveBrowser(job) {
       throw new SetupError(`the page asked for files outside ${origin}: ${refused.join(", ")}`);
     }
     if (result.setupError) throw new SetupError(result.setupError);
-    console.log(summary(result, result.pyodide, name));
+    console.log(summary(result, result.pyodide, name, result.restored));
     return result.exit_code;
   } finally {
     await browser.close();
