@@ -518,6 +518,13 @@ def test_the_snapshot_is_made_once_then_restored_and_every_check_still_fails_wha
     for output in (failing, broken, missing):
         assert SAVED not in output and REFUSED not in output
     assert RESTORED in failing
+    # pytest imports `random`: each restored run still draws its own numbers
+    (project / "jiter_pass" / "test_random.py").write_text(
+        "import random\n\n\ndef test_draw():\n    print('drew', random.random())\n"
+    )
+    draws = [re.search(r"drew (\S+)", output_of(run(str(jiter), "-s", "jiter_pass"))) for _ in range(2)]
+    assert draws[0] and draws[1] and draws[0].group(1) != draws[1].group(1)
+    (project / "jiter_pass" / "test_random.py").unlink()
     assert list(folder.glob("*.bin")) == [snapshot]
 
     # a damaged snapshot is refused, deleted, and the run goes on from scratch; the next run makes another

@@ -152,7 +152,12 @@ async function bootPyodide(loadPyodide, runtime, snapshot, store) {
     }
   }
   try {
-    return [await restoreSnapshot(loadPyodide, runtime.indexURL, runtime.moduleURL, bytes), true];
+    const pyodide = await restoreSnapshot(loadPyodide, runtime.indexURL, runtime.moduleURL, bytes);
+    // pytest imports `random`, so the snapshot holds its generator's state: seed it from the system, as
+    // a fresh start does, or every run would draw the same numbers. (str hashes stay those of the
+    // snapshot, as with a fixed PYTHONHASHSEED.)
+    pyodide.runPython("import random; random.seed()");
+    return [pyodide, true];
   } catch (error) {
     await store.discard();
     console.log(
