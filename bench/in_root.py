@@ -2,7 +2,7 @@
 
 `python in_root.py PROJECT RUNS measure`: prints one JSON object with the seconds of the first
 `nox -s wasm_build` from a cold cargo target, the medians of a no-op `nox -s wasm_build`, of nox running an
-empty session and of the bare maturin command that wasm_build wraps (same environment, so cargo sees no
+empty session and of the bare maturin command, measured in turns, that wasm_build wraps (same environment, so cargo sees no
 change), and the extension sizes with the template's release profile and with cargo's default one.
 `python in_root.py PROJECT 1 build`: one `nox -s wasm_build`; prints its seconds (the edit loop's build).
 """
@@ -30,8 +30,14 @@ def timed(argv, cwd, env=None) -> float:
     return time.perf_counter() - started
 
 
-def median(argv, cwd, env=None) -> float:
-    return statistics.median(timed(argv, cwd, env) for _ in range(RUNS))
+def interleaved_medians(commands: dict) -> dict:
+    """name -> (argv, cwd, env): each command once per round, RUNS rounds, so that the machine's load
+    moves all of them alike; the median seconds of each."""
+    seconds = {name: [] for name in commands}
+    for _ in range(RUNS):
+        for name, (argv, cwd, env) in commands.items():
+            seconds[name].append(timed(argv, cwd, env))
+    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 def extension_size(dist: Path) -> int:
@@ -66,12 +72,14 @@ empty = PROJECT.parent / "empty-noxfile"
 empty.mkdir(exist_ok=True)
 (empty / "noxfile.py").write_text("import nox\n\n@nox.session(python=False)\ndef empty(session):\n    pass\n")
 argv, env = bare_maturin(PROJECT, PROJECT / "dist")
-results |= {
-    "nox_wasm_build": median(WASM_BUILD, PROJECT),
-    "nox_empty": median([*NOX, "-s", "empty"], empty),
-    "bare_maturin": median(argv, PROJECT, env),
-    "size_template_profile": extension_size(PROJECT / "dist"),
-}
+results |= interleaved_medians(
+    {
+        "nox_wasm_build": (WASM_BUILD, PROJECT, None),
+        "nox_empty": ([*NOX, "-s", "empty"], empty, None),
+        "bare_maturin": (argv, PROJECT, env),
+    }
+)
+results["size_template_profile"] = extension_size(PROJECT / "dist")
 
 # The same crate with cargo's default release profile, built the same way into another folder.
 default_profile = PROJECT.parent / "default-profile"

@@ -53,6 +53,16 @@ def median_seconds(argv: list[str], runs: int = RUNS, **kwargs) -> float:
     return statistics.median(run(argv, **kwargs) for _ in range(runs))
 
 
+def interleaved_medians(commands: dict[str, tuple[list[str], dict]]) -> dict[str, float]:
+    """name -> (argv, run's keyword arguments): each command once per round, RUNS rounds, so that the
+    machine's load moves all of them alike; the median seconds of each."""
+    seconds = {name: [] for name in commands}
+    for _ in range(RUNS):
+        for name, (argv, kwargs) in commands.items():
+            seconds[name].append(run(argv, **kwargs))
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
 def sid_release(root: Path):
     """The matrix release the sid root's emcc builds for."""
     emcc = sidroot.emcc_version(root)
@@ -106,12 +116,14 @@ def wasm_test_figures(workdir: Path, project: Path, release) -> dict:
     run([*nox, "--", "--browser", "firefox"], cwd=project)
     [wheel] = (project / "dist").glob("*.whl")
     node = ["node", str(Path(__file__).with_name("boot_import.mjs")), str(ensure_runtime(release).folder)]
-    return {
-        "wasm_test": median_seconds(nox, cwd=project),
-        "boot_import": median_seconds([*node, str(wheel), "bench_wasm"]),
-        "browser": median_seconds([*nox, "--", "--browser"], cwd=project),
-        "firefox": median_seconds([*nox, "--", "--browser", "firefox"], cwd=project),
-    }
+    return interleaved_medians(
+        {
+            "wasm_test": (nox, {"cwd": project}),
+            "boot_import": ([*node, str(wheel), "bench_wasm"], {}),
+            "browser": ([*nox, "--", "--browser"], {"cwd": project}),
+            "firefox": ([*nox, "--", "--browser", "firefox"], {"cwd": project}),
+        }
+    )
 
 
 def package_set_stand_in(workdir: Path, release) -> None:
