@@ -7,7 +7,6 @@ was cut short is removed, or replaced by the next attempt, and never taken for t
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -51,6 +50,8 @@ def staged_folder(final: Path, *, create: bool = True) -> Iterator[Path]:
 
 def sha256_of(path: Path) -> str:
     """The sha256 of a file, as 64 lowercase hex digits."""
+    import hashlib  # not needed by most sessions: loaded when used
+
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
