@@ -70,3 +70,10 @@ def test_a_name_that_is_not_a_wheel_name_says_so():
     with pytest.raises(tags.BadWheelName, match="is not a wheel file name"):
         tags.fits("demo.whl", PRERELEASE.python_tag, [PRERELEASE.platform_tag])
     assert audit.tag_problems("demo.whl", PRERELEASE)[0].startswith("is not a wheel file name")
+
+
+def test_a_pure_wheel_carries_only_none_any_tags():
+    assert tags.is_pure("six-1.16.0-py2.py3-none-any.whl")
+    assert not tags.is_pure("jiter-0.19.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl")
+    assert not tags.is_pure("hello-0.1.0-cp314-abi3-pyemscripten_2026_0_wasm32.whl")
+    assert not tags.is_pure("hello-0.1.0-py3-none-pyemscripten_2026_0_wasm32.whl")

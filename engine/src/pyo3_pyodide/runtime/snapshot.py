@@ -25,6 +25,7 @@ from pathlib import Path
 from pyo3_pyodide import files
 from pyo3_pyodide.cache import cache_dir
 from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.wheel import tags as wheel_tags
 
 STALE_SECONDS = 3600
 KEEP = 4  # snapshots per release (several projects, or a lock that changes back and forth)
@@ -32,8 +33,8 @@ RUNNER = Path(__file__).with_name("run_pytest.mjs")
 
 
 def is_pure(wheel: Path) -> bool:
-    """A wheel without compiled code (py3-none-any): the only kind a snapshot may hold imported."""
-    return wheel.name.endswith("-none-any.whl")
+    """A wheel without compiled code: the only kind a snapshot may hold imported."""
+    return wheel_tags.is_pure(wheel.name)
 
 
 def snapshot_key(runtime: Runtime, wheels: list[Path]) -> str:

@@ -29,6 +29,11 @@ def wheel_tags(filename: str) -> frozenset[Tag]:
         ) from None
 
 
+def is_pure(filename: str) -> bool:
+    """Whether a wheel holds no compiled code: every tag it carries is `none-any`."""
+    return all(tag.abi == "none" and tag.platform == "any" for tag in wheel_tags(filename))
+
+
 def spelled(filename: str) -> str:
     """A wheel's tags as its file name spells them: python-abi-platform."""
     return "-".join(filename.removesuffix(".whl").split("-")[-3:])
