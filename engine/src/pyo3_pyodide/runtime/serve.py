@@ -56,6 +56,11 @@ HEADERS = {
 }
 
 
+def normalized(url_path: str) -> str:
+    """A request's path as the site's keys spell it: unquoted, without `.`, `..` or doubled slashes."""
+    return posixpath.normpath(urllib.parse.unquote(url_path))
+
+
 @dataclasses.dataclass
 class Site:
     """What the server serves: URL path -> folder ("/pyodide/"), file ("/x.whl") or bytes made here."""
@@ -67,7 +72,7 @@ class Site:
 
     def find(self, url_path: str) -> Path | bytes | None:
         """The file or document at `url_path`, or None; a folder's index.html stands for the folder."""
-        path = posixpath.normpath(urllib.parse.unquote(url_path))
+        path = normalized(url_path)
         if path in self.uploads:
             return self.uploads[path] if self.uploads[path].is_file() else None
         if path in self.documents:
@@ -133,7 +138,7 @@ def handler_for(site: Site, log: Callable[[str], None] | None) -> type:
                 self.send_empty(204)
 
         def upload_target(self) -> Path | None:
-            url_path = posixpath.normpath(urllib.parse.unquote(urllib.parse.urlsplit(self.path).path))
+            url_path = normalized(urllib.parse.urlsplit(self.path).path)
             if url_path not in site.uploads:
                 self.send_error(405, f"{url_path} cannot be written here")
                 return None
