@@ -120,7 +120,7 @@ def test_browsers_are_found_on_path_or_named_and_a_missing_one_is_a_warning(tmp_
     )
     firefox = results["firefox"]
     assert not firefox.ok and not firefox.blocker
-    assert "not on PATH (looked for firefox-esr, firefox)" in firefox.line()
+    assert "no Firefox on PATH (looked for firefox-esr, firefox)" in firefox.line()
     assert "`apt-get install firefox-esr`" in firefox.line() and "PYO3_PYODIDE_FIREFOX" in firefox.line()
 
     named = {
@@ -133,6 +133,7 @@ def test_browsers_are_found_on_path_or_named_and_a_missing_one_is_a_warning(tmp_
     assert (
         "PYO3_PYODIDE_CHROMIUM='no-such-browser' is not an executable program" in results["chromium"].line()
     )
+    assert "unset it to use the first of chromium, " in results["chromium"].line()
 
 
 def test_wasm_eh_line_with_pyodides_sysroot(tmp_path, project):

@@ -157,14 +157,17 @@ def installed_browser(
     if chosen:
         found = shutil.which(chosen, path=path)
         if found is None:
-            raise RuntimeSetupError(f"{variable}={chosen!r} is not an executable program")
+            raise RuntimeSetupError(
+                f"{variable}={chosen!r} is not an executable program: set it to the browser's executable, "
+                f"or unset it to use the first of {', '.join(names)} on PATH"
+            )
         return found
     return next(filter(None, (shutil.which(name, path=path) for name in names)), None)
 
 
-def chromium() -> str:
+def chromium(env: Mapping[str, str] | None = None) -> str:
     """The Chromium (or Chrome) that `--browser` drives: $PYO3_PYODIDE_CHROMIUM, else the first on PATH."""
-    found = installed_browser(CHROMIUM_ENV, CHROMIUM_NAMES)
+    found = installed_browser(CHROMIUM_ENV, CHROMIUM_NAMES, env)
     if found:
         return found
     raise RuntimeSetupError(
@@ -175,9 +178,9 @@ def chromium() -> str:
     )
 
 
-def firefox() -> str:
+def firefox(env: Mapping[str, str] | None = None) -> str:
     """The Firefox that `--browser firefox` drives: $PYO3_PYODIDE_FIREFOX, else the first on PATH."""
-    found = installed_browser(FIREFOX_ENV, FIREFOX_NAMES)
+    found = installed_browser(FIREFOX_ENV, FIREFOX_NAMES, env)
     if found:
         return found
     raise RuntimeSetupError(
