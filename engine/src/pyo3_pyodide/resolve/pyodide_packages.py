@@ -4,11 +4,20 @@ Pyodide builds and serves packages of its own: numpy and the like, which have no
 pure ones such as pytest and micropip, rebuilt (their wheels are not PyPI's files). The release's
 pyodide-lock.json lists each with its wheel's file name, sha256, `depends` and `imports`, and Pyodide fetches
 those wheels from the release's package base URL. So a requirement is looked up in the release's set first:
-- one that the set holds is taken from it at the set's version (a specifier that version does not meet is an
-  error naming both), with the set's `depends` followed; pip is not asked for it;
+- one that the set holds is taken from it at the set's version, with the set's `depends` followed; pip is
+  not asked for it. When the set's version does not meet the requirement, a pure package of the set
+  (py3-none-any: the same code on every platform) is taken from PyPI instead; a binary one (numpy) is an
+  error naming both, since PyPI has no wheel of it for Pyodide;
 - the others go to pip (resolve/pip.py), which is told that the set's packages are there already (pinned by
   constraints, with metadata-only stand-ins), so a PyPI package that needs one gets the set's and pip
   fetches none of them.
+
+When the package base URL cannot be reached (a connection to it fails: no such host, refused, timed out;
+an HTTP answer, even a 404 of one file, means it can be reached, and the file's error is reported), every
+pure package of the set is taken from PyPI instead, so a machine that reaches PyPI alone still tests; the
+binary ones still need the package base URL (or a mirror of it), and their download error says so. Either
+way one line of the run says which packages came from PyPI and why, and the test lock records PyPI's URL
+and sha256 for them (source "pypi"). A set package's `depends` taken from PyPI are given to pip.
 
 The package base URL is --package-base-url, else $PYO3_PYODIDE_PACKAGE_BASE_URL, else the one Pyodide itself
 uses for the release (Runtime.package_base_url: jsDelivr's /pyodide/v<version>/full/, read in pyodide.mjs).
@@ -42,6 +51,7 @@ from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.resolve import pip
 from pyo3_pyodide.resolve.pip import LockedWheel, ResolveError
 from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.wheel.tags import is_pure
 
 BASE_URL_ENV = "PYO3_PYODIDE_PACKAGE_BASE_URL"
 BASE_URL_OPTION = "--package-base-url"
@@ -50,6 +60,7 @@ LOCK_FILE = "pyodide-lock.json"
 # of .so files that only pyodide.loadPackage installs.
 WHEEL_TYPES = {"package", "cpython_module"}
 DOWNLOAD_TIMEOUT = 60  # seconds without a byte before a download counts as failed
+CONNECT_TIMEOUT = 10  # seconds to connect to the package base URL before it counts as out of reach
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +129,11 @@ class Package:
     def file(self) -> str:
         return unquote(PurePosixPath(urlsplit(self.file_name).path).name)
 
+    @property
+    def pure(self) -> bool:
+        """A wheel with no compiled code (py3-none-any): PyPI's wheel of it serves as well as Pyodide's."""
+        return self.file.endswith(".whl") and is_pure(self.file)
+
 
 @dataclasses.dataclass(frozen=True)
 class PackageSet:
@@ -128,6 +144,13 @@ class PackageSet:
     lock: dict  # the pyodide-lock.json as read
     where: str  # which file that is, for messages
     packages: dict[str, Package]  # by canonical name
+    elsewhere: frozenset[str] = frozenset()  # pure packages of the set taken from PyPI instead
+
+    def without(self, names: Iterable[str]) -> PackageSet:
+        """The set with the packages `names` taken from PyPI instead."""
+        names = set(names)
+        kept = {name: package for name, package in self.packages.items() if name not in names}
+        return dataclasses.replace(self, packages=kept, elsewhere=self.elsewhere | names)
 
     def url_of(self, package: Package) -> str:
         return urljoin(self.source.base_url, package.file_name)
@@ -135,12 +158,14 @@ class PackageSet:
     def versions(self) -> dict[str, str]:
         return {name: package.version for name, package in self.packages.items()}
 
-    def split(self, requirements: Iterable[str]) -> tuple[list[str], list[str]]:
-        """The names of the requirements that the set provides, and the requirements left for pip.
-        Requirements whose markers do not hold inside the runtime are dropped."""
+    def split(self, requirements: Iterable[str]) -> tuple[list[str], list[str], dict[str, str]]:
+        """The names of the requirements that the set provides, the requirements left for pip, and those
+        of pure packages whose version in the set does not meet them (left for pip too: name -> the
+        requirement and the set's version, for the run's line). Requirements whose markers do not hold inside the runtime
+        are dropped."""
         environment = marker_environment(self.runtime)
         release = self.runtime.release.version
-        own, others = [], []
+        own, others, outdated = [], [], {}
         for line in requirements:
             requirement = pip.requirement(line)
             if requirement.marker is not None and not requirement.marker.evaluate(environment):
@@ -161,24 +186,34 @@ class PackageSet:
                     f"[{','.join(sorted(requirement.extras))}] is not followed"
                 )
             if not requirement.specifier.contains(package.version, prereleases=True):
+                if package.pure:
+                    others.append(str(requirement))
+                    outdated[str(name)] = f"{requirement} (the set holds {package.version})"
+                    continue
                 raise ResolveError(
                     f"{requirement} is not met by {name} {package.version}, the version that Pyodide "
                     f"{release}'s own package set holds ({self.where}). Pyodide builds and serves {name} "
-                    f"itself, so pip is not asked for it: allow {name} {package.version} in the "
+                    f"itself ({package.file}, not a pure wheel: PyPI has none for Pyodide), so pip is "
+                    f"not asked for it: allow {name} {package.version} in the "
                     "requirement (the `wasm-test` dependency group of pyproject.toml, or the wheel's "
                     "Requires-Dist), or target a Pyodide release whose set meets it (--pyodide)"
                 )
             own.append(str(name))
-        return own, others
+        return own, others, outdated
 
-    def closure(self, names: Iterable[str]) -> list[Package]:
-        """The packages `names` and all they depend on, following the lock's `depends`."""
+    def closure(self, names: Iterable[str]) -> tuple[list[Package], list[str]]:
+        """The packages `names` and all they depend on, following the lock's `depends`; and the names
+        among those that are taken from PyPI instead (`elsewhere`)."""
         found: dict[str, Package] = {}
         needed_by: dict[str, str] = {}
+        from_pypi: set[str] = set()
         queue = list(names)
         while queue:
             name = queue.pop(0)
             if name in found:
+                continue
+            if name in self.elsewhere:
+                from_pypi.add(name)
                 continue
             package = self.packages.get(name)
             by = f", which {needed_by[name]} depends on," if name in needed_by else ""
@@ -194,7 +229,7 @@ class PackageSet:
             for depend in package.depends:
                 needed_by.setdefault(depend, name)
                 queue.append(depend)
-        return sorted(found.values(), key=lambda package: package.name)
+        return sorted(found.values(), key=lambda package: package.name), sorted(from_pypi)
 
 
 def parse_lock(lock: dict, where: str) -> dict[str, Package]:
@@ -320,20 +355,69 @@ def lock_inputs(runtime: Runtime, requirements: Iterable[str], source: PackageSo
     }
 
 
+def unreachable(source: PackageSource) -> str | None:
+    """Why the package base URL cannot be reached, or None when it can: a connection to it that fails
+    (no such host, refused, timed out) or a file:// URL that names no folder. Any HTTP answer, even an
+    error, means it can be reached."""
+    parts = urlsplit(source.base_url)
+    if parts.scheme == "file":
+        folder = Path(url2pathname(unquote(parts.path)))
+        return None if folder.is_dir() else f"{folder} is not a folder"
+    import requests
+
+    try:
+        requests.head(
+            urljoin(source.base_url, LOCK_FILE), timeout=(CONNECT_TIMEOUT, DOWNLOAD_TIMEOUT)
+        ).close()
+    except requests.ConnectionError as error:
+        return str(getattr(error.args[0], "reason", error) if error.args else error)
+    except requests.RequestException:  # it answered, if slowly or oddly: the downloads say how
+        return None
+    return None
+
+
 def resolve(
     runtime: Runtime, requirements: list[str], source: PackageSource, refresh: bool = False
 ) -> list[LockedWheel]:
     """The wheels for `requirements` in `runtime`: the release's own packages where its set has them
-    (with their `depends`), pip's resolution of the rest; every wheel is in the cache afterwards."""
+    (with their `depends`) and it can serve them, pip's resolution of the rest (pure packages of the set
+    included, when its version does not meet the requirement or its package base URL cannot be
+    reached); every wheel is in the cache afterwards."""
     package_set = load_package_set(runtime, source, refresh)
-    own_names, for_pip = package_set.split(requirements)
+    release = runtime.release.version
+    reason = unreachable(source)
+    if reason is not None:
+        package_set = package_set.without(name for name, p in package_set.packages.items() if p.pure)
+    own_names, for_pip, outdated = package_set.split(requirements)
+    package_set = package_set.without(outdated)
+    _, needed = package_set.closure(own_names)
+    asked = {pip.requirement_name(line) for line in for_pip}
+    for_pip += [name for name in needed if name not in asked]
     console.print(
-        f"resolving {', '.join(requirements)} for Pyodide {runtime.release.version}: "
+        f"resolving {', '.join(requirements)} for Pyodide {release}: "
         f"{', '.join(own_names) or 'none'} from its own package set ({package_set.where}), "
         f"{', '.join(for_pip) or 'none'} with pip"
     )
+    if reason is not None:
+        console.print(
+            f"Pyodide {release}'s package base URL {source.base_url} cannot be reached ({reason}): its "
+            "pure packages come from PyPI instead; binary ones still need it "
+            f"({BASE_URL_OPTION} or ${BASE_URL_ENV} names a mirror)"
+        )
+    elif outdated:
+        console.print(
+            f"{', '.join(outdated.values())}: not met by Pyodide {release}'s own package set, so "
+            "taken from PyPI (pure wheels)"
+        )
     found = pip.resolve_around(runtime, for_pip, package_set.versions()) if for_pip else None
-    own = package_set.closure([*own_names, *(found.provided if found else [])])
+    own, needed = package_set.closure([*own_names, *(found.provided if found else [])])
+    unresolved = sorted(set(needed) - {wheel.name for wheel in (found.wheels if found else [])})
+    if unresolved:
+        raise ResolveError(
+            f"Pyodide {release}'s own packages that pip's resolution needs depend on "
+            f"{', '.join(unresolved)}, which come from PyPI here, and pip did not resolve them: add them "
+            f"to the test requirements. {source.advice()}"
+        )
     locked = [
         LockedWheel(
             name=package.name,
