@@ -26,12 +26,14 @@ from typing import Self
 
 
 class MirrorServer:
-    """Serves `files` (URL path -> bytes) on 127.0.0.1; `requests` lists every path asked for."""
+    """Serves `files` (URL path -> bytes) on 127.0.0.1; `requests` lists every path asked for (GET),
+    `heads` those only asked about (HEAD)."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.cut_after: dict[str, int] = {}  # path -> bytes sent before the connection closes
-        self.requests: list[str] = []
+        self.requests: list[str] = []  # the paths of GET requests
+        self.heads: list[str] = []  # the paths of HEAD requests
         mirror = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +48,13 @@ class MirrorServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body[: mirror.cut_after.get(self.path, len(body))])
+
+            def do_HEAD(self) -> None:  # what the engine asks to learn whether the server can be reached
+                mirror.heads.append(self.path)
+                body = mirror.files.get(self.path)
+                self.send_response(404 if body is None else 200)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass

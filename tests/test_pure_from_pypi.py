@@ -1,0 +1,240 @@
+"""Pure packages that the release also serves, taken from PyPI (resolve/pyodide_packages.py).
+
+A pure package of the release's own set (py3-none-any) comes from PyPI when the set's version does not meet
+the requirement (Pyodide 315's set holds pytest 8.3.5; a project asks for pytest>=9.0.1) or when the
+package base URL cannot be reached (a connection fails; an HTTP answer, even a 404, is not that). Binary
+packages (numpy) still come from the set alone: the refusal and the mirror message stay.
+
+The unit tests serve the 315 runtime's real pyodide-lock.json from 127.0.0.1 (tests/package_mirror.py) with
+PyPI's wheels of what wasm_test needs at the versions that lock holds; "cannot be reached" is the same server
+once closed (a refused port). The real runs render projects and run their `nox -s wasm_test` on this machine
+with no mirror set: Pyodide's CDN is really out of reach here, PyPI is not.
+"""
+
+import hashlib
+import json
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+from pyo3_pyodide.resolve import pip, pyodide_packages
+from pyo3_pyodide.runtime import npm as runtimes
+
+from template_tools import matrix
+from template_tools.render import render_project
+from tests.mirrors import MirrorServer
+from tests.package_mirror import ENV, PackageMirror
+from tests.project_helpers import nox, output_of
+from tests.real_builds import SID_RELEASE
+from tests.test_pyodide_packages import CACHE_ENV, pure_wheel, shared_runtime, summary
+
+pytestmark = pytest.mark.network
+
+PRERELEASE = SID_RELEASE  # 315: its set holds pytest 8.3.5
+STABLE = matrix.load().releases[matrix.load().default]
+UNREACHABLE = "cannot be reached"
+NOT_MET = "not met by Pyodide"
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    return shared_runtime(PRERELEASE)
+
+
+@pytest.fixture
+def cache(runtime, monkeypatch, tmp_path):
+    """An empty per-user cache with the npm runtime copied in."""
+    folder = tmp_path / "cache"
+    installed = runtime.folder.parents[1]
+    shutil.copytree(installed, folder / "npm" / installed.name, symlinks=True)
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture
+def mirror(runtime, cache, monkeypatch):
+    """The 315 set served from 127.0.0.1 (HARNESS's wheels at the set's versions) as the package base URL."""
+    server = MirrorServer().__enter__()
+    packages = PackageMirror(server)
+    packages.served = packages.serve_release(runtime)
+    monkeypatch.setenv(ENV, packages.base_url)
+    yield packages
+    server.__exit__(None)
+
+
+def set_version(runtime, name: str) -> str:
+    return json.loads((runtime.folder / "pyodide-lock.json").read_text())["packages"][name]["version"]
+
+
+def by_name(wheels: list[pip.LockedWheel]) -> dict[str, pip.LockedWheel]:
+    return {wheel.name: wheel for wheel in wheels}
+
+
+def assert_from_pypi(wheel: pip.LockedWheel) -> None:
+    """PyPI's URL and sha256, and the cached file is that wheel."""
+    assert wheel.source == pip.PYPI and wheel.url.startswith("https://files.pythonhosted.org/"), wheel
+    assert wheel.url.endswith("/" + wheel.file)
+    assert hashlib.sha256((pip.wheel_cache() / wheel.file).read_bytes()).hexdigest() == wheel.sha256
+
+
+def test_a_pure_package_the_set_does_not_meet_comes_from_pypi(mirror, runtime, capsys):
+    """pytest>=9.0.1 against 315's pytest 8.3.5: PyPI's pytest 9; its dependencies as usual: those the set
+    holds at versions that fit (pluggy, iniconfig, packaging) from the set, pygments (not in it) from PyPI."""
+    assert set_version(runtime, "pytest") == "8.3.5"
+    source = pyodide_packages.package_source(runtime)
+    locked = by_name(pyodide_packages.resolve(runtime, ["pytest>=9.0.1"], source))
+    assert set(locked) == {"pytest", "pluggy", "iniconfig", "packaging", "pygments"}
+    assert Version(locked["pytest"].version) >= Version("9.0.1")
+    assert_from_pypi(locked["pytest"])
+    assert_from_pypi(locked["pygments"])
+    for name in ("pluggy", "iniconfig", "packaging"):
+        assert locked[name].source == pip.PYODIDE and locked[name].url.startswith(source.base_url)
+        assert locked[name].version == set_version(runtime, name)
+    output = capsys.readouterr().err
+    line = "pytest>=9.0.1 (the set holds 8.3.5): not met by Pyodide"
+    assert output.count(line) == 1 and UNREACHABLE not in output, output
+    assert "pytest-8.3.5-py3-none-any.whl" not in mirror.requested(runtime)
+
+
+def test_a_binary_package_the_set_does_not_meet_is_still_refused(mirror, runtime):
+    source = pyodide_packages.package_source(runtime)
+    version = set_version(runtime, "numpy")
+    with pytest.raises(pip.ResolveError) as error:
+        pyodide_packages.resolve(runtime, ["numpy>=99"], source)
+    message = str(error.value)
+    assert f"numpy>=99 is not met by numpy {version}, the version that Pyodide" in message
+    assert "not a pure wheel: PyPI has none for Pyodide), so pip is not asked for it" in message
+
+
+def test_an_unreachable_package_base_url_sends_pure_packages_to_pypi(mirror, runtime, capsys):
+    """The server closed (its port refuses): the pure packages come from PyPI with one line saying why; a
+    binary one still needs the URL, and its error names the settings that point elsewhere."""
+    source = pyodide_packages.package_source(runtime)
+    pyodide_packages.load_package_set(runtime, source)  # the set's lock, fetched and kept in the cache
+    mirror.server.__exit__(None)
+    assert pyodide_packages.unreachable(source) is not None
+    locked = by_name(pyodide_packages.resolve(runtime, ["pytest"], source))
+    assert {"pytest", "pluggy", "iniconfig", "packaging"} <= set(locked)
+    for wheel in locked.values():
+        assert_from_pypi(wheel)
+    output = capsys.readouterr().err
+    assert output.count(UNREACHABLE) == 1 and "Connection refused" in output, output
+    assert f"{source.base_url} {UNREACHABLE}" in output
+    numpy = json.loads((runtime.folder / "pyodide-lock.json").read_text())["packages"]["numpy"]["file_name"]
+    with pytest.raises(pip.ResolveError) as error:
+        pyodide_packages.resolve(runtime, ["numpy"], source)
+    message = str(error.value)
+    assert f"could not download {source.base_url}{numpy}" in message
+    assert pyodide_packages.BASE_URL_OPTION in message and ENV in message
+
+
+def test_a_missing_file_is_not_an_unreachable_url(mirror, runtime, capsys):
+    """A 404 of one wheel is the mirror's fault, reported as such: pip is not asked for it instead."""
+    pluggy = f"pluggy-{set_version(runtime, 'pluggy')}-py3-none-any.whl"
+    del mirror.server.files[mirror.folder(runtime) + pluggy]
+    source = pyodide_packages.package_source(runtime)
+    assert pyodide_packages.unreachable(source) is None
+    with pytest.raises(
+        pip.ResolveError, match=rf"could not download {re.escape(source.base_url + pluggy)}: 404"
+    ):
+        pyodide_packages.resolve(runtime, ["pytest"], source)
+    assert UNREACHABLE not in capsys.readouterr().err
+
+
+def test_a_file_url_of_no_folder_cannot_be_reached(runtime, tmp_path):
+    missing = pyodide_packages.package_source(runtime, (tmp_path / "nowhere").as_uri())
+    assert pyodide_packages.unreachable(missing) == f"{tmp_path / 'nowhere'} is not a folder"
+    (tmp_path / "here").mkdir()
+    assert (
+        pyodide_packages.unreachable(pyodide_packages.package_source(runtime, (tmp_path / "here").as_uri()))
+        is None
+    )
+
+
+# Real runs, no mirror set: Pyodide's CDN is out of reach on this machine
+
+
+def lock_packages(project: Path, release) -> dict[str, dict]:
+    path = project / "tests" / f"pylock.pyodide-{release.line.replace('.', '_')}.toml"
+    return {package["name"]: package for package in tomllib.loads(path.read_text())["packages"]}
+
+
+def assert_cdn_out_of_reach(release) -> None:
+    runtime = runtimes.ensure_runtime(release)
+    source = pyodide_packages.package_source(runtime)
+    assert source.own and pyodide_packages.unreachable(source) is not None, (
+        "this test proves a run where Pyodide's CDN cannot be reached; here it can"
+    )
+
+
+def test_a_rendered_project_tests_with_pypis_wheels_when_the_cdn_is_out_of_reach(tmp_path, monkeypatch):
+    """A freshly rendered project (stable target, its `test` group as generated), a pure stand-in of its
+    wheel: `nox -s wasm_test` with no mirror set takes every test wheel from PyPI and passes."""
+    monkeypatch.delenv(ENV, raising=False)
+    assert_cdn_out_of_reach(STABLE)
+    project = render_project(tmp_path / "hello", {"project_name": "hello"})
+    (project / "pkg_tests").mkdir()
+    (project / "pkg_tests" / "test_add.py").write_text(
+        "import hello\n\n\ndef test_add():\n    assert hello.add(2, 3) == 5\n"
+    )
+    wheel = pure_wheel(project / "dist", "hello", "0.1.0", "def add(a, b):\n    return a + b\n")
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(wheel), "pkg_tests")
+    output = output_of(result)
+    assert result.returncode == 0, output[-4000:]
+    assert summary(output) == (0, {"passed": 1, "failed": 0})
+    assert output.count(UNREACHABLE) == 1 and "could not download" not in output
+    packages = lock_packages(project, STABLE)
+    assert "pytest" in packages
+    for package in packages.values():
+        [entry] = package["wheels"]
+        assert package["tool"]["pyo3-pyodide"]["source"] == "pypi"
+        assert (
+            entry["url"].startswith("https://files.pythonhosted.org/")
+            and len(entry["hashes"]["sha256"]) == 64
+        )
+
+
+@pytest.mark.wasm
+def test_the_sid_built_project_tests_with_pypis_pytest_9(sid_built_project, tmp_path, monkeypatch):
+    """The project built for 315 in the Debian root: its own suite inside Pyodide 315 with no mirror set
+    (every pure wheel from PyPI), then with its `wasm-test` group asking pytest>=9.0.1 and the 315 set
+    reachable (a file:// folder): PyPI's pytest 9, the set's pluggy, and the suite passes."""
+    built, build = sid_built_project
+    assert build.returncode == 0, output_of(build)[-3000:]
+    monkeypatch.delenv(ENV, raising=False)
+    assert_cdn_out_of_reach(PRERELEASE)
+    project = tmp_path / built.name
+    shutil.copytree(built, project, symlinks=True, ignore=shutil.ignore_patterns(".nox", "target"))
+    result = nox(project, "-s", "wasm_test")
+    output = output_of(result)
+    assert result.returncode == 0, output[-4000:]
+    code, counts = summary(output)
+    assert code == 0 and counts["passed"] > 0 and counts["failed"] == 0, output[-3000:]
+    assert output.count(UNREACHABLE) == 1
+    assert {p["tool"]["pyo3-pyodide"]["source"] for p in lock_packages(project, PRERELEASE).values()} == {
+        "pypi"
+    }
+
+    from tests.package_mirror import folder_mirror
+
+    mirror = folder_mirror(runtimes.ensure_runtime(PRERELEASE), tmp_path / "package-set")
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    assert 'lint = ["ruff>=0.6"]' in text
+    pyproject.write_text(
+        text.replace('lint = ["ruff>=0.6"]', 'lint = ["ruff>=0.6"]\nwasm-test = ["pytest>=9.0.1"]')
+    )
+    result = nox(project, "-s", "wasm_test", env={ENV: mirror})
+    output = output_of(result)
+    assert result.returncode == 0, output[-4000:]
+    code, counts = summary(output)
+    assert code == 0 and counts["passed"] > 0 and counts["failed"] == 0, output[-3000:]
+    assert output.count("pytest>=9.0.1 (the set holds 8.3.5): " + NOT_MET) == 1 and UNREACHABLE not in output
+    packages = lock_packages(project, PRERELEASE)
+    assert packages["pytest"]["tool"]["pyo3-pyodide"]["source"] == "pypi"
+    assert Version(packages["pytest"]["version"]) >= Version("9.0.1")
+    assert packages["pluggy"]["tool"]["pyo3-pyodide"]["source"] == "pyodide"
+    assert packages["pluggy"]["wheels"][0]["url"].startswith(mirror)
