@@ -144,6 +144,7 @@ def test_report_prints_the_sizes_of_the_wheel_and_its_module(jiter):
     assert lines[0].startswith(f"{jiter.name}: {jiter.stat().st_size:,} bytes (")
     assert lines[0].endswith(f"for Pyodide {STABLE.version}: ok")
     assert lines[1] == f"  {JITER_MODULE}: {module_size:,} bytes ({module_size / 1024:,.1f} KiB)"
+    assert lines[2] == "    imported by its PyInit_jiter export (the module init function)"
 
 
 def test_audit_wheels_reports_each_wheel_in_order(real_wheels):

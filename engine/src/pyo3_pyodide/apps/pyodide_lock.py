@@ -93,10 +93,12 @@ def release_problem(wheel: Path, runtime: Runtime) -> str | None:
     except wheel_tags.BadWheelName as error:
         return str(error)
     version = runtime.release.version
+    abi3t = wheel_tags.abi3t_problem(wheel.name, runtime.python_tag)
     return (
         f"{wheel.name} was not built for {runtime.describe()}: it is tagged "
-        f"{wheel_tags.spelled(wheel.name)}, while this runtime loads {runtime.python_tag} (or abi3, or "
-        f"pure Python) wheels for {' or '.join(runtime.release.accepted_platform_tags())}; Pyodide "
+        f"{wheel_tags.spelled(wheel.name)}, while this runtime loads "
+        f"{wheel_tags.accepted_abis(runtime.python_tag)} wheels for "
+        f"{' or '.join(runtime.release.accepted_platform_tags())}{f'; {abi3t}' if abi3t else ''}; Pyodide "
         f"would load it without complaint and fail only at import. Build one for it: "
         f"`nox -s wasm_build -- --pyodide {version}`, or pick the release with `--pyodide`"
     )

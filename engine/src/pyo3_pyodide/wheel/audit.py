@@ -10,6 +10,11 @@ What a side module built with threads looks like, seen in Emscripten's own outpu
 `target_features` section that lists `+atomics`. Imports named `pthread_mutex_*` or `pthread_self` are
 normal: Rust's std and libc call them without threads too, and Pyodide's main module provides them.
 
+Module hooks: Python imports `pkg/name.<suffix>.so` as `name` and calls the function it exports as
+`PyInit_name`; from Python 3.15 on it first looks for PEP 793's `PyModExport_name`, the only hook that
+PyO3's abi3t builds export (such a wheel imports in Pyodide 315). The audit names the hook the release's
+Python will call and refuses a module that exports none of the hooks that Python knows.
+
 Sizes: each extension module's size, whether it is a debug build (a `name` section, which gives the
 functions' names in a trap's stack, or DWARF `.debug_*` sections), and where a size budget
 (`[tool.pyodide-target] max-extension-bytes` in pyproject.toml) is exceeded, its largest functions (the
@@ -71,6 +76,9 @@ THREAD_EXPORTS = ("_emscripten_tls_init", "__wasm_init_tls")
 THREAD_FEATURES = ("atomics", "shared-mem")
 # How many export names a finding lists before it says "and N more".
 EXPORTS_SHOWN = 6
+INIT_HOOK = "PyInit_"
+EXPORT_HOOK = "PyModExport_"  # PEP 793's; Python looks for it before PyInit_ from EXPORT_HOOK_SINCE on
+EXPORT_HOOK_SINCE = (3, 15)
 
 
 class WasmError(Exception):
@@ -307,6 +315,7 @@ class ExtensionModule:
     sections: tuple[Section, ...] = ()
     largest_functions: tuple[FunctionSize, ...] = ()
     function_count: int = 0
+    hook: str | None = None  # the export Python calls to import it (PyInit_name, PyModExport_name)
 
     @property
     def debug_size(self) -> int:
@@ -372,7 +381,7 @@ def _audit_members(path: Path, release: Release, report: WheelReport) -> None:
             )
         for info in members:
             data = wheel.read(info)
-            module = extension_module(info.filename, data)
+            module = extension_module(info.filename, data, release)
             report.extension_modules.append(module)
             problems = module_problems(info.filename, data, release)
             if report.over_budget(module):
@@ -380,8 +389,9 @@ def _audit_members(path: Path, release: Release, report: WheelReport) -> None:
             report.findings += [f"{path.name}: {info.filename} {problem}" for problem in problems]
 
 
-def extension_module(member: str, data: bytes) -> ExtensionModule:
-    """An extension module's sizes, as far as its bytes can be read as WebAssembly."""
+def extension_module(member: str, data: bytes, release: Release) -> ExtensionModule:
+    """An extension module's sizes and the hook `release`'s Python imports it by, as far as its bytes can
+    be read as WebAssembly."""
     try:
         module = parse_wasm(data)
     except WasmError:  # module_problems says why
@@ -393,6 +403,7 @@ def extension_module(member: str, data: bytes) -> ExtensionModule:
         sections=tuple(sorted(module.sections, key=lambda section: -section.size)),
         largest_functions=tuple(module.largest_functions()),
         function_count=len(module.function_sizes),
+        hook=found_hook(member, module, release),
     )
 
 
@@ -418,10 +429,13 @@ def tag_problems(filename: str, release: Release) -> list[str]:
         reason = str(error).removeprefix(f"{filename} ")
         return [f"{reason}; expected NAME-VERSION-{tags}.whl"]
     problems = []
-    if not wheel_tags.python_fits(filename, release.python_tag):
-        python_tags = sorted({f"{tag.interpreter}-{tag.abi}" for tag in found})
+    python_tags = ", ".join(sorted({f"{tag.interpreter}-{tag.abi}" for tag in found}))
+    abi3t = wheel_tags.abi3t_problem(filename, release.python_tag)
+    if abi3t:
+        problems.append(f"has Python tag {python_tags}, for Pyodide {release.version}: {abi3t}")
+    elif not wheel_tags.python_fits(filename, release.python_tag):
         problems.append(
-            f"has Python tag {', '.join(python_tags)}, expected {release.python_tag}-{release.python_tag} "
+            f"has Python tag {python_tags}, expected {release.python_tag}-{release.python_tag} "
             f"or an abi3 tag of Python {release.python} or older "
             f"(Pyodide {release.version} runs Python {release.python}). {rebuild}"
         )
@@ -449,9 +463,9 @@ def module_problems(member: str, data: bytes, release: Release) -> list[str]:
             "Fix: link with -sSIDE_MODULE=2 (`-C link-arg=-sSIDE_MODULE=2`, from the release's "
             "rustflags in .cargo/config.toml; a RUSTFLAGS variable in the environment replaces them)"
         )
-    init_problem = _init_problem(member, module)
-    if init_problem:
-        problems.append(init_problem)
+    hook_problem = _hook_problem(member, module, release)
+    if hook_problem:
+        problems.append(hook_problem)
     signs = thread_signs(module)
     if signs:
         problems.append(
@@ -495,17 +509,36 @@ def _native_format(data: bytes) -> str | None:
     return None
 
 
-def _init_problem(member: str, module: WasmModule) -> str | None:
-    # Python imports pkg/name.cpython-314-wasm32-emscripten.so as `name` and calls PyInit_name.
+def hooks(release: Release) -> tuple[str, ...]:
+    """The exports `release`'s Python looks for to import a module, in its order of lookup."""
+    python = tuple(int(part) for part in release.python.split("."))
+    return (EXPORT_HOOK, INIT_HOOK) if python >= EXPORT_HOOK_SINCE else (INIT_HOOK,)
+
+
+def found_hook(member: str, module: WasmModule, release: Release) -> str | None:
+    """The export that `release`'s Python calls to import `member` (pkg/name.<suffix>.so as `name`)."""
     name = PurePosixPath(member).name.split(".")[0]
-    init = f"PyInit_{name}"
-    if init in module.exports:
+    return next((hook + name for hook in hooks(release) if hook + name in module.exports), None)
+
+
+def _hook_problem(member: str, module: WasmModule, release: Release) -> str | None:
+    if found_hook(member, module, release):
         return None
+    name = PurePosixPath(member).name.split(".")[0]
     shown = ", ".join(module.exports[:EXPORTS_SHOWN]) or "nothing"
     if len(module.exports) > EXPORTS_SHOWN:
         shown += f" and {len(module.exports) - EXPORTS_SHOWN} more"
+    expected = " or ".join(hook + name for hook in hooks(release))
+    if EXPORT_HOOK + name in module.exports:  # an abi3t build for an older Python
+        since = ".".join(map(str, EXPORT_HOOK_SINCE))
+        return (
+            f"exports {EXPORT_HOOK}{name} (PEP 793's hook, which Python looks for from {since} on) but not "
+            f"{INIT_HOOK}{name}, which Python {release.python} (Pyodide {release.version}) calls, so "
+            f"importing {name} fails. Fix: build it for a Pyodide on Python {since} or newer, or "
+            "with PyO3's abi3-py3X feature instead of abi3t"
+        )
     return (
-        f"does not export {init} (it exports {shown}), so importing {name} fails. "
+        f"does not export {expected} (it exports {shown}), so importing {name} fails. "
         f'Fix: name the #[pymodule] function {name}, or give it #[pyo3(name = "{name}")], '
         "to match the file name (module-name in pyproject.toml)"
     )
@@ -553,6 +586,12 @@ def _debug_note(module: ExtensionModule) -> str:
     return f", debug build: {', '.join(parts)}"
 
 
+def _hook_note(hook: str) -> str:
+    return (
+        " (PEP 793's module export hook)" if hook.startswith(EXPORT_HOOK) else " (the module init function)"
+    )
+
+
 def size_lines(module: ExtensionModule) -> list[str]:
     """The module's largest functions and its sections, with their sizes in bytes."""
     if not module.sections:
@@ -578,6 +617,8 @@ def format_report(report: WheelReport, sizes: bool = False) -> str:
         budget = report.max_extension_bytes
         within = f", budget {budget:,} bytes" if budget is not None else ""
         lines.append(f"  {module.member}: {_size(module.size)}{_debug_note(module)}{within}")
+        if module.hook:
+            lines.append(f"    imported by its {module.hook} export{_hook_note(module.hook)}")
         if sizes or report.over_budget(module):
             lines += size_lines(module)
     lines += [f"  problem: {finding}" for finding in report.findings]
