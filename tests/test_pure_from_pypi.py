@@ -131,6 +131,24 @@ def test_an_unreachable_package_base_url_sends_pure_packages_to_pypi(mirror, run
     assert pyodide_packages.BASE_URL_OPTION in message and ENV in message
 
 
+def test_a_lock_made_when_the_url_answered_says_how_to_take_pypis_wheels(mirror, runtime, cache):
+    """A lock that took pytest from the set, used where the set's URL refuses connections and the cache
+    lacks the wheel: the error says that resolving again takes the pure wheels from PyPI."""
+    source = pyodide_packages.package_source(runtime)
+    locked = pyodide_packages.resolve(runtime, ["pytest"], source)
+    assert {wheel.source for wheel in locked} == {pip.PYODIDE}
+    mirror.server.__exit__(None)
+    (cache / "pyodide-packages" / runtime.release.npm / "pytest-8.3.5-py3-none-any.whl").unlink()
+    with pytest.raises(pip.ResolveError) as error:
+        pyodide_packages.wheel_paths(locked, runtime, source, "tests/pylock.pyodide-315.toml")
+    message = str(error.value)
+    assert "could not download" in message and "Connection refused" in message
+    assert (
+        "pytest-8.3.5-py3-none-any.whl is a pure wheel, which tests/pylock.pyodide-315.toml took" in message
+    )
+    assert "`nox -s wasm_test -- --relock`" in message
+
+
 def test_a_missing_file_is_not_an_unreachable_url(mirror, runtime, capsys):
     """A 404 of one wheel is the mirror's fault, reported as such: pip is not asked for it instead."""
     pluggy = f"pluggy-{set_version(runtime, 'pluggy')}-py3-none-any.whl"

@@ -442,8 +442,24 @@ def wheel_paths(
     from_pypi = [wheel for wheel in locked if wheel.source != pip.PYODIDE]
     pypi_paths = dict(zip((w.file for w in from_pypi), pip.cached_wheels(from_pypi, runtime)))
     return [
-        fetch_wheel(wheel, runtime, source, named_by)
+        fetch_locked(wheel, runtime, source, named_by)
         if wheel.source == pip.PYODIDE
         else pypi_paths[wheel.file]
         for wheel in locked
     ]
+
+
+def fetch_locked(wheel: LockedWheel, runtime: Runtime, source: PackageSource, named_by: str) -> Path:
+    """fetch_wheel for a wheel that an earlier resolution took from the set; when the set's pure wheel
+    cannot be fetched because its URL is out of reach, the error says that resolving again takes it
+    from PyPI."""
+    try:
+        return fetch_wheel(wheel, runtime, source, named_by)
+    except ResolveError as error:
+        if not is_pure(wheel.file) or unreachable(source) is None:
+            raise
+        raise ResolveError(
+            f"{error}\n{wheel.file} is a pure wheel, which {named_by} took from Pyodide's set when its "
+            "URL could be reached: resolve again (`nox -s wasm_test -- --relock`, or `nox -s lock -- "
+            "--refresh`) and the pure packages come from PyPI instead"
+        ) from None
