@@ -37,12 +37,15 @@ def test_debian_like_toolchain_builds_std_from_rust_src(tmp_path):
     assert ready.env["RUSTC_BOOTSTRAP"] == "1"
     assert ready.env["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER"] == str(tmp_path / "bin/emcc")
     assert ready.extra_rustflags == ("-C", "link-self-contained=no")
+    # Where std's own dependencies are, for projects that vendor crates (tests/test_vendored.py).
+    assert ready.std_vendor == tmp_path / "rust-sysroot/lib/rustlib/src/rust/library/vendor"
 
 
 def test_prebuilt_std_needs_no_build_std(tmp_path):
     env = fake_toolchain(tmp_path, emcc=STABLE.emscripten, rustc=STABLE.rust_toolchain, target_std=True)
     ready = provide(STABLE, env)
     assert not ready.build_std and "RUSTC_BOOTSTRAP" not in ready.env
+    assert ready.std_vendor is None
 
 
 def test_wrong_emcc_is_refused_naming_found_wanted_and_fix(tmp_path):

@@ -106,6 +106,7 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
             wheel_build.maturin_command(),
             debug=options.debug,
             debug_profile_in_cargo_toml=profile_in_cargo_toml,
+            project_dir=project_dir,
         )
         run_maturin(session, plan, wheel_build.build_log(project_dir, release), options.debug)
         wheel = wheel_build.newest_wheel(out_dir, ready)
@@ -134,6 +135,8 @@ def run_maturin(session: nox.Session, plan: wheel_build.BuildPlan, log: Path, de
     env = wheel_build.build_environment(plan)
     if sys.stdout.isatty():
         env.setdefault("CARGO_TERM_COLOR", "always")  # cargo colours only a terminal, not our pipe
+    for note in plan.notes:
+        session.log(note)
     session.log(shlex.join(plan.argv))
     sys.stdout.flush()
     output = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 
 from pyo3_pyodide.matrix import Release
 
@@ -32,3 +33,6 @@ class Toolchain:
     build_std: bool = False
     # rustflags this toolchain needs on top of the release's own, e.g. a distro rustc's linker settings.
     extra_rustflags: tuple[str, ...] = ()
+    # With build_std: the folder of the crates std itself depends on (cfg-if, libc, ...), rust-src's
+    # library/vendor, for projects whose cargo config replaces crates.io with vendored crates.
+    std_vendor: Path | None = None

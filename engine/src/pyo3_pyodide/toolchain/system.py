@@ -166,8 +166,13 @@ def has_target_std(sysroot: Path) -> bool:
     return (sysroot / "lib" / "rustlib" / TARGET / "lib").is_dir()
 
 
+def rust_library(sysroot: Path) -> Path:
+    """rust-src's copy of the standard library's workspace."""
+    return sysroot / "lib" / "rustlib" / "src" / "rust" / "library"
+
+
 def has_rust_src(sysroot: Path) -> bool:
-    return (sysroot / "lib" / "rustlib" / "src" / "rust" / "library" / "std").is_dir()
+    return (rust_library(sysroot) / "std").is_dir()
 
 
 def em_cache_dir(release: Release) -> Path:
@@ -234,4 +239,5 @@ def system_toolchain(
         env=extra_env,
         build_std=build_std,
         extra_rustflags=("-C", "link-self-contained=no"),
+        std_vendor=rust_library(sysroot) / "vendor" if build_std else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shlex
@@ -12,6 +13,8 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from pyo3_pyodide.cache import cache_dir, file_lock
+from pyo3_pyodide.files import staged_folder
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 from pyo3_pyodide.wheel import tags as wheel_tags
@@ -38,6 +41,13 @@ C_FLAGS = {"CFLAGS": "-fPIC", "CXXFLAGS": "-fPIC"}
 DEBUG_PROFILE = "wasm-debug"
 DEBUG_PROFILE_SETTINGS = {"inherits": "release", "debug": "line-tables-only", "strip": False}
 
+# Vendored crates (`cargo vendor`): a cargo config that replaces crates.io with a folder of crates. With
+# -Zbuild-std cargo resolves std's own dependencies (cfg-if, libc, ...) through that replacement too, and
+# the project's folder lacks them ("no matching package named `cfg-if` found"); rust-src keeps them in
+# library/vendor. Such a build gets a folder in the cache that links the crates of both.
+REGISTRY = "crates-io"
+MERGED_VENDOR = "vendor-merged"  # the cache's folder of merged crate folders, one per pair of listings
+
 
 @dataclasses.dataclass(frozen=True)
 class BuildPlan:
@@ -46,9 +56,11 @@ class BuildPlan:
     argv: tuple[str, ...]
     env: Mapping[str, str]
     unset: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what the build does differently from a plain maturin run, one line each
 
     def describe(self) -> str:
-        lines = [f"unset {name}" for name in self.unset]
+        lines = [f"# {note}" for note in self.notes]
+        lines += [f"unset {name}" for name in self.unset]
         lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(self.env.items())]
         return "\n".join([*lines, shlex.join(self.argv)])
 
@@ -135,6 +147,108 @@ def profile_env(profile: str, settings: Mapping[str, str | bool]) -> dict[str, s
     }
 
 
+@dataclasses.dataclass(frozen=True)
+class VendoredSource:
+    """The folder of crates that a cargo config puts in the place of crates.io."""
+
+    name: str  # the replacing source's name, e.g. "vendored-sources"
+    directory: Path
+    config: Path  # the file that says where the folder is
+
+
+def cargo_config_files(start: Path, environ: Mapping[str, str]) -> list[Path]:
+    """The config files cargo reads when run in `start`, highest precedence first: `.cargo/config.toml` in
+    `start` and in each folder above it, then CARGO_HOME's (cargo reads `config` where both exist)."""
+    start = Path(start).resolve()
+    cargo_home = Path(environ.get("CARGO_HOME") or Path.home() / ".cargo").resolve()
+    folders = [folder / ".cargo" for folder in (start, *start.parents)]
+    found = []
+    for folder in [*folders, *([cargo_home] if cargo_home not in folders else [])]:
+        config = next(
+            (folder / name for name in ("config", "config.toml") if (folder / name).is_file()), None
+        )
+        if config is not None:
+            found.append(config)
+    return found
+
+
+def vendored_source(start: Path, environ: Mapping[str, str] | None = None) -> VendoredSource | None:
+    """The folder of crates that replaces crates.io for cargo run in `start`, or None (no replacement,
+    or one by a registry, which serves std's dependencies as crates.io would)."""
+    environ = os.environ if environ is None else environ
+    sources = []  # (file, its [source] table), highest precedence first
+    for config in cargo_config_files(start, environ):
+        try:
+            table = tomllib.loads(config.read_text(encoding="utf-8")).get("source")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue  # cargo itself says what is wrong with it
+        if isinstance(table, dict):
+            sources.append((config, table))
+
+    def first(source: str, key: str) -> tuple[Path, object] | None:
+        for config, table in sources:
+            entry = table.get(source)
+            if isinstance(entry, dict) and key in entry:
+                return config, entry[key]
+        return None
+
+    replacement = first(REGISTRY, "replace-with")
+    if replacement is None or not isinstance(replacement[1], str):
+        return None
+    directory = first(replacement[1], "directory")
+    if directory is None or not isinstance(directory[1], str):
+        return None
+    config, folder = directory
+    # cargo reads a relative path from the folder that holds the config's `.cargo` folder.
+    return VendoredSource(replacement[1], (config.parent.parent / folder).resolve(), config)
+
+
+def merged_vendor(project: Path, std: Path) -> Path:
+    """A folder in the cache that links every crate folder of `project` and of `std` (the project's where
+    both have one of that name); made once for each pair of listings, whole or not at all."""
+    crates = {}
+    for folder in (std, project):
+        for entry in sorted(Path(folder).iterdir()):
+            if entry.is_dir() and not entry.name.startswith("."):
+                crates[entry.name] = entry.resolve()
+    import hashlib  # only such builds need it
+
+    listing = "\n".join(f"{name} {target}" for name, target in sorted(crates.items()))
+    final = cache_dir() / MERGED_VENDOR / hashlib.sha256(listing.encode()).hexdigest()[:16]
+    with file_lock(final.with_name(final.name + ".lock")):
+        if not final.is_dir():
+            with staged_folder(final) as staging:
+                for name, target in crates.items():
+                    (staging / name).symlink_to(target, target_is_directory=True)
+    return final
+
+
+def vendored_build(toolchain: Toolchain, project_dir: Path) -> tuple[list[str], str] | None:
+    """For a build of std from source in a project whose cargo config replaces crates.io with vendored
+    crates: maturin's arguments that give cargo the merged folder instead, for this build only, and the
+    line that says so. None for any other build."""
+    if not toolchain.build_std or toolchain.std_vendor is None:
+        return None
+    source = vendored_source(project_dir)
+    if source is None or not source.directory.is_dir():
+        return None  # without its folder the build stops on cargo's own words
+    if not toolchain.std_vendor.is_dir():
+        raise ToolchainError(
+            f"{source.config} replaces crates.io with the vendored crates in {source.directory}, and std "
+            f"is built from rust-src, whose dependencies (cfg-if, libc, ...) must then come from a folder "
+            f"too; found no {toolchain.std_vendor}. Fix: a rust-src that vendors them (Debian's "
+            f"rust-src does), or a toolchain with std for {TARGET} (`rustup target add {TARGET}`)"
+        )
+    merged = merged_vendor(source.directory, toolchain.std_vendor)
+    setting = f"source.{json.dumps(source.name)}.directory={json.dumps(str(merged))}"
+    note = (
+        f"vendored crates: {source.config} replaces crates.io with {source.directory}; for this build "
+        f"(std built from source) cargo reads {merged} instead, the project's crates and std's "
+        f"({toolchain.std_vendor}) linked together (--config {setting})"
+    )
+    return ["--config", setting], note
+
+
 def plan_build(
     toolchain: Toolchain,
     out_dir: Path,
@@ -142,11 +256,13 @@ def plan_build(
     *,
     debug: bool = False,
     debug_profile_in_cargo_toml: bool = True,
+    project_dir: Path | None = None,
 ) -> BuildPlan:
     """The maturin command and environment that build a wheel for `toolchain.release`.
 
     `debug` builds with DEBUG_PROFILE instead of the release profile; where Cargo.toml lacks that profile
-    (`debug_profile_in_cargo_toml` false), cargo gets it through its environment variables instead."""
+    (`debug_profile_in_cargo_toml` false), cargo gets it through its environment variables instead.
+    `project_dir`, the folder maturin runs in, is where cargo's config is read from (vendored crates)."""
     release = toolchain.release
     argv = [
         *(maturin or ["maturin"]),
@@ -158,8 +274,13 @@ def plan_build(
         f"python{release.python}",
     ]
     argv += ["--out", str(out_dir)]
+    notes = []
     if toolchain.build_std:
         argv.append("-Zbuild-std=std,panic_unwind")
+        vendored = vendored_build(toolchain, project_dir) if project_dir is not None else None
+        if vendored is not None:
+            argv += vendored[0]
+            notes.append(vendored[1])
     env = dict(toolchain.env)
     # Target-scoped, so build scripts and proc-macros compiled for the host are not cross-flagged.
     env[RUSTFLAGS_VAR] = " ".join((*release.rustflags, *toolchain.extra_rustflags))
@@ -170,7 +291,7 @@ def plan_build(
     if release.pep783_platform_version:
         env[PLATFORM_VARS[0]] = release.pep783_platform_version
         unset.remove(PLATFORM_VARS[0])
-    return BuildPlan(argv=tuple(argv), env=env, unset=tuple(unset))
+    return BuildPlan(argv=tuple(argv), env=env, unset=tuple(unset), notes=tuple(notes))
 
 
 def build_environment(plan: BuildPlan, environ: Mapping[str, str] | None = None) -> dict[str, str]:
