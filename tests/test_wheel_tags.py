@@ -30,6 +30,9 @@ def names(release):
         "abi3": f"demo-0.1.0-{older}-abi3-{release.platform_tag}.whl",
         "other python": f"demo-0.1.0-{older}-{older}-{release.platform_tag}.whl",
         "other platform": f"demo-0.1.0-{release.python_tag}-{release.python_tag}-linux_x86_64.whl",
+        # What maturin writes for PyO3's abi3t-py315 (PEP 803): Python 3.15 and newer only.
+        "abi3.abi3t": f"demo-0.1.0-cp315-abi3.abi3t-{release.platform_tag}.whl",
+        "abi3t alone": f"demo-0.1.0-cp315-abi3t-{release.platform_tag}.whl",
     }
 
 
@@ -40,7 +43,15 @@ def test_every_part_agrees(release, tmp_path):
     fits = {
         kind: tags.fits(name, release.python_tag, [release.platform_tag]) for kind, name in wheels.items()
     }
-    assert fits == {"exact": True, "abi3": True, "other python": False, "other platform": False}
+    abi3t = tags.python_version(release.python_tag) >= (3, 15)
+    assert fits == {
+        "exact": True,
+        "abi3": True,
+        "other python": False,
+        "other platform": False,
+        "abi3.abi3t": abi3t,
+        "abi3t alone": False,
+    }
     for kind, name in wheels.items():
         assert (not audit.tag_problems(name, release)) == fits[kind], kind
         assert (pyodide_lock.release_problem(Path(name), runtime) is None) == fits[kind], kind
