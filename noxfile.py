@@ -33,3 +33,11 @@ def bench(session: nox.Session) -> None:
     """Measure the template's costs side by side (needs root for the Debian sid root); prints a table."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "dev"))
     session.run("python", "-m", "bench.run")
+
+
+@nox.session(default=False)
+def corpus(session: nox.Session) -> None:
+    """Adopt, build (Debian root, 315) and test real PyO3 projects from PyPI (corpus/projects.toml), inside
+    Pyodide and natively; writes corpus/results.json and prints the README's table. Names pick projects."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "dev"))
+    session.run("python", "-m", "corpus", *session.posargs, env={"PYTHONPATH": ".:engine/src"})
