@@ -13,7 +13,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="projects of corpus/projects.toml (default: all)")
     parser.add_argument("--work", type=Path, default=Path("/var/tmp/pyo3-pyodide-corpus"), help="their files")
     parser.add_argument("--results", type=Path, default=report.RESULTS_FILE)
+    parser.add_argument("--table", action="store_true", help="only print the table of the saved results")
     options = parser.parse_args(argv)
+    if options.table:
+        print(report.table(report.load(options.results)))
+        return 0
     known = projects.load()
     unknown = [name for name in options.names if name not in known]
     if unknown:
