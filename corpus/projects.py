@@ -25,6 +25,10 @@ class Project:
     def pin(self) -> str:
         return f"{self.name}=={self.version}"
 
+    def needs_config(self) -> bool:
+        """Whether wasm_test needs the corpus's settings (it runs from the root with pytest alone by default)."""
+        return self.test_dir != "." or bool(self.known_failures) or self.test_requirements != ("pytest",)
+
     def pyodide_config(self) -> str:
         """The TOML file given to wasm_test with --config: a `[tool.pyodide-target]` table."""
         lines = ["[tool.pyodide-target]", f"test-dir = {toml_string(self.test_dir)}"]

@@ -59,9 +59,14 @@ class Result:
         return asdict(self)
 
 
+OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error", "crashed")
+
+
 def counts_of(text: str) -> dict[str, int]:
-    """pytest's summary words ("3 passed, 1 failed, 2 xfailed") as a dict; 'errors' is spelt 'error'."""
-    return {kind.rstrip("s") if kind == "errors" else kind: int(n) for n, kind in COUNT.findall(text)}
+    """The tests' outcomes in pytest's summary ("3 passed, 1 failed, 2 xfailed, 5 warnings"), by outcome;
+    'errors' is spelt 'error', and warnings are no outcome."""
+    counts = {("error" if kind == "errors" else kind): int(n) for n, kind in COUNT.findall(text)}
+    return {kind: n for kind, n in counts.items() if kind in OUTCOMES}
 
 
 def wasm_test_counts(output: str) -> tuple[int, dict[str, int]] | None:
@@ -155,16 +160,18 @@ def pyodide_suite(
     project: Project, checkout: Path, noxfile: list[str], work: Path, result: Result, log
 ) -> None:
     help_text = output_of(nox(checkout, *noxfile, "-s", "wasm_test", "--", "--help"))
-    config = work / "configs" / f"{project.name}.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(project.pyodide_config())
-    settings = ["--config", str(config)]
-    if "--config" not in help_text:  # the suite runs, without the corpus's settings: the counts say so
-        result.blocked.append(
-            "wasm_test has no --config yet (issue 19 item 7): ran without the corpus's test-dir, "
-            "test-requirements and known-failures"
-        )
-        settings = []
+    settings = []
+    if project.needs_config():
+        config = work / "configs" / f"{project.name}.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(project.pyodide_config())
+        settings = ["--config", str(config)]
+        if "--config" not in help_text:  # the suite runs without the corpus's settings: the result says so
+            result.blocked.append(
+                "wasm_test has no --config yet (issue 19 item 7): ran without the corpus's test-dir, "
+                "test-requirements and known-failures"
+            )
+            settings = []
     mirror = folder_mirror(runtimes.ensure_runtime(RELEASE), work / "package-set")
     arguments = [
         "--pyodide",

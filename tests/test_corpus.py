@@ -51,7 +51,7 @@ def test_counts_are_read_from_wasm_tests_last_line_and_pytests_summary():
     output = "noise\nwasm_test: pytest exited with 1 inside Pyodide 315.0.0a2 (Python 3.15.0rc1) in Node: 3 passed, 1 failed, 2 xfailed\n"
     assert run.wasm_test_counts(output) == (1, {"passed": 3, "failed": 1, "xfailed": 2})
     assert run.wasm_test_counts("no such line") is None
-    native = "....\n=========== 5 passed, 2 skipped, 1 error in 3.21s ===========\n"
+    native = "....\n=========== 5 passed, 2 skipped, 1 error, 7 warnings in 3.21s ===========\n"
     assert run.pytest_counts(native) == {"passed": 5, "skipped": 2, "error": 1}
 
 
