@@ -5,13 +5,20 @@ For each line it holds, a newer npm release replaces the table's version (its co
 does not give, such as platform_tag and rust_sysroot_sha256, are kept); a line newer than every line held is
 added as a new table at the top. Older lines the matrix does not hold are left out on purpose.
 The values come from Makefile.envs at the release's tag and from the cross-build environment metadata
-(template_tools/upstream.py). Then each changed release gets its status ("prerelease" for alpha/beta/rc,
+(template_tools/upstream.py). Where those are out of reach (GitHub blocked, a firewall), a new patch release of a
+line the matrix holds takes Python, Emscripten, ABI and the platform tag from its own npm package
+(pyodide-lock.json and the micropip it names) and keeps the line's Rust pins and cross-build environment, as long as
+its Emscripten and ABI are the line's; a new line needs every source. The table's mark and the output say which
+sources were read and which could not be reached. Then each changed release gets its status ("prerelease" for alpha/beta/rc,
 "stable" for the newest release, "legacy" for the rest), and `default` moves to the newest stable release.
 
 The file is edited table by table with tomlkit: a table travels with the comment lines right above it, so
 every comment stays where it was. Nothing is written unless the result passes the same checks as every other
 reader of the matrix (pyo3_pyodide.matrix); then the matrix and copier-matrix.yml are each replaced
 atomically. A line of output names every change, and a note names every comment that may now be out of date.
+
+Exit status of `run`: 0 up to date (or updated), 1 stale (with --check: npm has releases the matrix lacks,
+listed from npm alone if need be), 2 an error in the data or the matrix, 3 a source needed could not be reached.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import dataclasses
 import re
 import sys
 import tempfile
+import textwrap
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -32,11 +40,16 @@ from template_tools import matrix
 from template_tools.upstream import (
     CrossBuildEnvironment,
     MakefileEnvs,
+    NpmPackage,
+    RuntimeLock,
     Sources,
     UpstreamError,
+    UpstreamUnreachable,
     line_of,
     makefile_envs,
-    npm_versions,
+    npm_package,
+    platform_tags,
+    runtime_lock,
     tag_of,
     version_of,
     xbuildenv_entries,
@@ -45,6 +58,7 @@ from template_tools.upstream import (
 
 TABLE_HEADER = re.compile(r'\[release\."([^"]+)"\]')
 UPDATED_MARK = "# Updated by `inv matrix.update`"
+MARK_CONTINUED = "#   "  # the mark's further lines
 KEY_ORDER = (
     pyo3_pyodide.matrix.REQUIRED_KEYS + pyo3_pyodide.matrix.OPTIONAL_KEYS
 )  # the order tables are written in
@@ -108,12 +122,19 @@ def edit_block(block: Block, new_version: str, values: dict, removed: list[str])
     return Block(new_version, document.as_string())
 
 
-def set_mark(block: Block, line: str) -> Block:
-    """Put `line` right above the table header, replacing an earlier mark of `inv matrix.update`."""
-    lines = [text for text in block.text.splitlines(keepends=True) if not text.startswith(UPDATED_MARK)]
-    header = next(index for index, text in enumerate(lines) if text.startswith("["))
-    lines.insert(header, line.rstrip("\n") + "\n")
-    return Block(block.version, "".join(lines))
+def set_mark(block: Block, mark: str) -> Block:
+    """Put `mark` (wrapped into comment lines) right above the table header, replacing an earlier mark of
+    `inv matrix.update`."""
+    lines = block.text.splitlines(keepends=True)
+    kept, in_mark = [], False
+    for text in lines:
+        in_mark = text.startswith(UPDATED_MARK) or (in_mark and text.startswith(MARK_CONTINUED))
+        if not in_mark:
+            kept.append(text)
+    header = next(index for index, text in enumerate(kept) if text.startswith("["))
+    wrapped = textwrap.wrap(mark, width=116, subsequent_indent=MARK_CONTINUED, break_on_hyphens=False)
+    kept[header:header] = [text + "\n" for text in wrapped]
+    return Block(block.version, "".join(kept))
 
 
 def comments_to_review(block: Block, old: Release, changed: dict[str, object]) -> list[str]:
@@ -129,7 +150,7 @@ def comments_to_review(block: Block, old: Release, changed: dict[str, object]) -
     pattern = re.compile("|".join(rf"(?<![\w.]){re.escape(term)}(?![\w])" for term in sorted(terms)))
     found = []
     for line in block.text.splitlines():
-        if line.startswith(UPDATED_MARK):
+        if line.startswith((UPDATED_MARK, MARK_CONTINUED)):
             continue
         if line.lstrip().startswith("#"):
             if pattern.search(line):
@@ -192,51 +213,86 @@ def plan(held: list[str], upstream_versions: list[str]) -> Plan:
 # ---------------------------------------------------------------------------------------------------------------
 # Values of one release
 # ---------------------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Reading:
+    """Which upstream documents were read (their URLs), and which sources could not be reached (the errors)."""
+
+    read: list[str] = dataclasses.field(default_factory=list)
+    unreachable: list[str] = dataclasses.field(default_factory=list)
+
+
 def upstream_values(
-    old: Release | None, makefile: MakefileEnvs, xbuildenv: CrossBuildEnvironment | None, notes: list[str]
+    old: Release | None,
+    pins: MakefileEnvs | RuntimeLock,
+    xbuildenv: CrossBuildEnvironment | None,
+    metadata_read: bool,
+    notes: list[str],
 ) -> tuple[dict, list[str]]:
-    """The values a table takes from upstream, and the keys it loses; `old` is the table being moved on."""
-    values: dict = {"python": makefile.python, "emscripten": makefile.emscripten, "abi": makefile.abi}
+    """The values a table takes from upstream, and the keys it loses; `old` is the table being moved on.
+
+    `pins` is Makefile.envs at the release's tag, or, where it is out of reach, the release's npm lock (which
+    gives no Rust pins: the line's are kept, so the release must have the line's Emscripten and ABI).
+    `metadata_read` says whether the cross-build environment metadata could be read.
+    """
+    values: dict = {"python": pins.python, "emscripten": pins.emscripten, "abi": pins.abi}
     removed: list[str] = []
-    where = f"Makefile.envs ({makefile.url})"
-    if makefile.rust_toolchain is not None:
-        values["rust_toolchain"] = makefile.rust_toolchain
-        values["rustflags"] = list(makefile.rustflags or ())
-        if makefile.rust_sysroot_url is not None:
-            values["rust_sysroot_url"] = makefile.rust_sysroot_url
-            if (
-                old is not None
-                and old.rust_sysroot_sha256
-                and old.rust_sysroot_url != makefile.rust_sysroot_url
-            ):
+    if isinstance(pins, RuntimeLock):
+        if old is None or (old.emscripten, old.abi) != (pins.emscripten, pins.abi):
+            what = (
+                "a new line"
+                if old is None
+                else (
+                    f"Emscripten {pins.emscripten} and ABI {pins.abi} where {old.version} has "
+                    f"{old.emscripten} and {old.abi}, so its Rust pins and cross-build environment may not fit"
+                )
+            )
+            raise MatrixUpdateError(
+                f"{pins.url} gives {what}: the update needs Makefile.envs and the cross-build environment "
+                "metadata. Run `inv matrix.update` where they can be reached, or point --pyodide-source and "
+                "--xbuildenv-metadata at a mirror."
+            )
+        notes.append(f"  note: Makefile.envs could not be reached: the Rust pins of {old.version} were kept")
+    elif pins.rust_toolchain is not None:
+        values["rust_toolchain"] = pins.rust_toolchain
+        values["rustflags"] = list(pins.rustflags or ())
+        if pins.rust_sysroot_url is not None:
+            values["rust_sysroot_url"] = pins.rust_sysroot_url
+            if old is not None and old.rust_sysroot_sha256 and old.rust_sysroot_url != pins.rust_sysroot_url:
                 removed.append("rust_sysroot_sha256")
                 notes.append("  note: the sysroot URL changed, so its recorded sha256 was dropped")
         else:
             removed += ["rust_sysroot_url", "rust_sysroot_sha256"]
     elif old is None:
         raise MatrixUpdateError(
-            f"{where} sets no RUST_TOOLCHAIN, so the Rust pins of this new line are unknown: "
+            f"Makefile.envs ({pins.url}) sets no RUST_TOOLCHAIN, so the Rust pins of this new line are unknown: "
             'add its [release."X"] table by hand.'
         )
     else:
-        notes.append(f"  note: {where} sets no Rust pins; rust_toolchain and rustflags were kept")
+        notes.append(
+            f"  note: Makefile.envs ({pins.url}) sets no Rust pins; rust_toolchain and rustflags were kept"
+        )
+    same_emscripten = old is not None and old.xbuildenv_url and old.emscripten == pins.emscripten
     if xbuildenv is not None:
         values["xbuildenv_url"] = xbuildenv.url
         values["xbuildenv_sha256"] = xbuildenv.sha256
-    elif old is not None and old.xbuildenv_url and old.emscripten == makefile.emscripten:
+    elif not metadata_read and same_emscripten:
+        notes.append(
+            "  note: the cross-build environment metadata could not be reached; the table's one was kept"
+        )
+    elif not metadata_read:
+        raise MatrixUpdateError(
+            f"the release has Emscripten {pins.emscripten}, so its cross-build environment must come from the "
+            "metadata, which could not be reached. Run again where it can be, or point --xbuildenv-metadata "
+            "at a mirror."
+        )
+    elif same_emscripten:
         notes.append("  note: no newer cross-build environment is published; the table's one was kept")
     else:
         removed += ["xbuildenv_url", "xbuildenv_sha256"]
         notes.append("  note: no cross-build environment with these pins is published: no Emscripten patches")
-    platform_tag = old.platform_tag if old is not None else None
-    preferred = f"pyemscripten_{makefile.abi}_wasm32"
-    accepted = (
-        preferred,
-        f"pyodide_{makefile.abi}_wasm32",
-        f"emscripten_{makefile.emscripten.replace('.', '_')}_wasm32",
-    )
-    if platform_tag not in accepted:
-        values["platform_tag"] = preferred
+    accepted = platform_tags(pins.abi, pins.emscripten, getattr(pins, "micropip", None))
+    if old is None or old.platform_tag not in accepted:
+        values["platform_tag"] = accepted[0]
     return values, removed
 
 
@@ -274,6 +330,7 @@ class Update:
     changes: list[str]
     notes: list[str]
     lines: dict[str, str]  # line -> its release in the merged matrix
+    reading: Reading
 
 
 def format_value(value) -> str:
@@ -281,18 +338,38 @@ def format_value(value) -> str:
 
 
 def move_release(
-    block: Block, old: Release, new_version: str, sources: Sources, entries, newest_final: str | None
+    block: Block,
+    old: Release,
+    new_version: str,
+    sources: Sources,
+    package: NpmPackage,
+    entries: list[CrossBuildEnvironment] | None,
+    newest_final: str | None,
+    reading: Reading,
 ) -> tuple[Block, list[str], list[str]]:
-    """`block` moved on to a newer release of its line: the table, the changes, the notes."""
-    makefile = makefile_envs(sources, new_version)
-    xbuildenv = xbuildenv_for(new_version, makefile, entries)
+    """`block` moved on to a newer release of its line: the table, the changes, the notes. Makefile.envs
+    gives the pins; where it cannot be reached, the release's npm lock does (upstream_values says what)."""
+    tag = tag_of(new_version)
+    try:
+        pins: MakefileEnvs | RuntimeLock = makefile_envs(sources, new_version)
+        source = f"Makefile.envs at {tag}"
+    except UpstreamUnreachable as error:
+        reading.unreachable.append(str(error))
+        pins = runtime_lock(sources, package, new_version)
+        source = f"the pyodide-lock.json of npm pyodide@{new_version} (micropip {pins.micropip})"
+    reading.read.append(pins.url)
+    xbuildenv = xbuildenv_for(new_version, pins, entries)
     notes: list[str] = []
-    values, removed = upstream_values(old, makefile, xbuildenv, notes)
+    values, removed = upstream_values(old, pins, xbuildenv, entries is not None, notes)
     values = {"status": status_of(new_version, newest_final), "npm": new_version, **values}
     edited = edit_block(block, new_version, values, removed)
-    source = f"Makefile.envs at {tag_of(new_version)}"
     if xbuildenv is not None:
         source += f"; xbuildenv {xbuildenv.version}"
+    from_lock, no_metadata = isinstance(pins, RuntimeLock), entries is None
+    unread = [f"Makefile.envs at {tag}"] * from_lock + ["the cross-build environment metadata"] * no_metadata
+    if unread:
+        kept = " and ".join(["Rust pins"] * from_lock + ["xbuildenv"] * no_metadata)
+        source += f"; not reached: {' and '.join(unread)}, so the {kept} of {old.version} were kept"
     edited = set_mark(edited, f"{UPDATED_MARK} from {old.version} ({source}).")
     changes = [f"{line_of(new_version)} line: {old.version} -> {new_version}"]
     before = dataclasses.asdict(old)
@@ -312,13 +389,18 @@ def move_release(
 
 
 def add_line(
-    version: str, sources: Sources, entries, newest_final: str | None
+    version: str,
+    sources: Sources,
+    entries: list[CrossBuildEnvironment],
+    newest_final: str | None,
+    reading: Reading,
 ) -> tuple[Block, list[str], list[str]]:
-    """A table for a new line: the table, the changes, the notes."""
+    """A table for a new line (every source was read): the table, the changes, the notes."""
     makefile = makefile_envs(sources, version)
+    reading.read.append(makefile.url)
     xbuildenv = xbuildenv_for(version, makefile, entries)
     notes = ["  note: a new table: review its values and its comment"]
-    values, _ = upstream_values(None, makefile, xbuildenv, notes)
+    values, _ = upstream_values(None, makefile, xbuildenv, True, notes)
     status = status_of(version, newest_final)
     block = new_block(version, status, values, xbuildenv)
     changes = [f"{line_of(version)} line: new, {version} ({status})"]
@@ -327,22 +409,38 @@ def add_line(
     return block, changes, [f"{version}:", *notes]
 
 
-def merge(text: str, sources: Sources) -> Update:
-    """The matrix `text` with upstream's new releases merged in (nothing is written)."""
+def held_releases(text: str):
+    """The checked matrix in `text` (a pyo3_pyodide.matrix.Matrix)."""
     try:
-        current = parse_matrix(tomllib.loads(text))
+        return parse_matrix(tomllib.loads(text))
     except (tomllib.TOMLDecodeError, MatrixError) as error:
         raise MatrixUpdateError(
             f"{MATRIX_FILE} is not valid before the update: {error}. Fix it first."
         ) from None
+
+
+def merge(text: str, sources: Sources, package: NpmPackage) -> Update:
+    """The matrix `text` with the new releases of npm's `package` merged in (nothing is written)."""
+    current = held_releases(text)
     header, blocks = split_blocks(text)
     if [block.version for block in blocks] != list(current.releases):
         raise MatrixUpdateError(
             f'{MATRIX_FILE} defines releases outside [release."X"] tables; merge by hand.'
         )
 
-    steps = plan(list(current.releases), npm_versions(sources))
-    entries = xbuildenv_entries(sources) if steps.renamed or steps.added else []
+    reading = Reading(read=[package.url])
+    steps = plan(list(current.releases), package.versions)
+    entries = None
+    if steps.renamed or steps.added:
+        try:
+            entries = xbuildenv_entries(sources)
+            reading.read.append(sources.xbuildenv_metadata)
+        except UpstreamUnreachable as error:
+            if steps.added:
+                raise UpstreamUnreachable(
+                    f"{error} A new line ({', '.join(steps.added)}) needs every upstream source."
+                ) from None
+            reading.unreachable.append(str(error))
     final_versions = [steps.renamed.get(version, version) for version in current.releases] + steps.added
     finals = [version for version in final_versions if not version_of(version).is_prerelease]
     newest_final = max(finals, key=version_of) if finals else None
@@ -354,7 +452,7 @@ def merge(text: str, sources: Sources) -> Update:
         old = current.releases[block.version]
         if block.version in steps.renamed:
             moved, moved_changes, moved_notes = move_release(
-                block, old, steps.renamed[block.version], sources, entries, newest_final
+                block, old, steps.renamed[block.version], sources, package, entries, newest_final, reading
             )
             merged.append(moved)
             changes += moved_changes
@@ -367,7 +465,7 @@ def merge(text: str, sources: Sources) -> Update:
         else:
             merged.append(block)
     for version in steps.added:
-        added, added_changes, added_notes = add_line(version, sources, entries, newest_final)
+        added, added_changes, added_notes = add_line(version, sources, entries, newest_final, reading)
         position = next(
             (index for index, held in enumerate(merged) if version_of(held.version) < version_of(version)),
             len(merged),
@@ -389,7 +487,7 @@ def merge(text: str, sources: Sources) -> Update:
             "Upstream data may have changed shape: merge by hand and report it."
         ) from None
     lines = {line_of(version): version for version in checked.releases}
-    return Update(text=merged_text, changes=changes, notes=notes, lines=lines)
+    return Update(text=merged_text, changes=changes, notes=notes, lines=lines, reading=reading)
 
 
 def write(update: Update, matrix_path: Path, mirror_path: Path) -> None:
@@ -410,18 +508,44 @@ def run(
     out: Callable[[str], object] = print,
 ) -> int:
     """Merge and write (or with `check`, only compare). Exit status: 0 up to date or updated, 1 stale
-    (with `check`), 2 an error (the files are left as they were)."""
+    (with `check`), 2 an error in the data, 3 a source could not be reached (the files are left as they were).
+
+    With `check`, npm alone decides "stale": where another source needed for the details cannot be reached,
+    the releases npm has that the matrix lacks are listed all the same, with the source that was not reached.
+    """
     name = Path(matrix_path).name
     try:
-        update = merge(Path(matrix_path).read_text(encoding="utf-8"), sources)
+        text = Path(matrix_path).read_text(encoding="utf-8")
+        package = npm_package(sources)
+        try:
+            update = merge(text, sources, package)
+        except UpstreamUnreachable as error:
+            if not check:
+                raise
+            steps = plan(list(held_releases(text).releases), package.versions)
+            out(f"npm ({package.url}) has releases that {name} lacks:")
+            for old, new in steps.renamed.items():
+                out(f"  {line_of(new)} line: {old} -> {new}")
+            for new in steps.added:
+                out(f"  {line_of(new)} line: new, {new}")
+            out(f"could not reach: {error}")
+            out(f"{name} is stale: run `inv matrix.update` where the source above can be reached.")
+            return 1
+    except UpstreamUnreachable as error:
+        print(f"error: {error}\n{name} was left as it was.", file=sys.stderr)
+        return 3
     except (UpstreamError, MatrixUpdateError, OSError) as error:
         print(f"error: {error}\n{name} was left as it was.", file=sys.stderr)
         return 2
     releases = ", ".join(update.lines.values())
+    sources_lines = [f"read: {url}" for url in update.reading.read]
+    sources_lines += [f"could not reach: {error}" for error in update.reading.unreachable]
     if not update.changes:
         out(f"{name} is up to date: {releases} are the newest releases of their lines upstream.")
+        for line in sources_lines:
+            out(line)
         return 0
-    for line in update.changes + update.notes:
+    for line in update.changes + update.notes + sources_lines:
         out(line)
     if check:
         out(f"{name} is stale: run `inv matrix.update` to merge the changes above.")

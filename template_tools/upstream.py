@@ -11,17 +11,26 @@ them at recorded responses served from 127.0.0.1):
 - pyodide-cross-build-environments.json (v2): each release's cross-build environment URL and sha256
   (MATRIX_UPDATE_XBUILDENV_METADATA, default Pyodide's GitHub Pages copy).
 
-Everything read is checked: a network failure, an HTTP error or data that is not what was expected raises
-UpstreamError, whose message names the URL and what was wrong. Nothing here writes files.
+The npm registry also gives each release's package (its `dist.tarball`), whose own `pyodide-lock.json` states
+the runtime's Python, Emscripten and ABI and names its micropip: enough to move a line to a new patch release
+where the other two sources are out of reach (template_tools/matrix_update.py decides when).
+
+Everything read is checked: data that is not what was expected, or an HTTP error, raises UpstreamError, whose
+message names the URL and what was wrong; a source that cannot be reached at all (no connection, no answer in
+time, an answer cut short) raises its subclass UpstreamUnreachable. Nothing here writes files.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import io
 import json
 import os
 import re
 import shlex
+import tarfile
 import time
 from collections.abc import Mapping
 
@@ -71,6 +80,10 @@ class UpstreamError(Exception):
     """Upstream could not be asked, or answered something unexpected; the message names the URL."""
 
 
+class UpstreamUnreachable(UpstreamError):
+    """A source could not be reached (a network failure, not bad data); the message names the URL."""
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Versions: npm spells prereleases "X.Y.Z-alpha.N", Pyodide's git tags and metadata spell them "X.Y.ZaN".
 # ---------------------------------------------------------------------------------------------------------------
@@ -105,12 +118,13 @@ def line_of_version(version: Version) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Fetching
 # ---------------------------------------------------------------------------------------------------------------
-def get_text(url: str, what: str, accept: str = "*/*") -> str:
+def get_bytes(url: str, what: str, accept: str = "*/*") -> bytes:
     """The body of a GET `url`, read whole; `what` names the document in errors.
 
     Bounded in time: TIMEOUT_SECONDS to connect and between two reads, and TOTAL_SECONDS for the whole
     answer (a server that trickles bytes forever does not hang the update). An answer shorter than its
-    Content-Length is refused as cut short.
+    Content-Length is refused as cut short. An HTTP status other than 200 raises UpstreamError; every failure to
+    get an answer at all raises UpstreamUnreachable.
     """
     import urllib3
 
@@ -119,11 +133,11 @@ def get_text(url: str, what: str, accept: str = "*/*") -> str:
     try:
         response = requests.get(url, timeout=TIMEOUT_SECONDS, headers={"Accept": accept}, stream=True)
     except requests.Timeout:
-        raise UpstreamError(
+        raise UpstreamUnreachable(
             f"GET {url} ({what}) got no answer within {TIMEOUT_SECONDS} s. {advice}"
         ) from None
     except requests.RequestException as error:
-        raise UpstreamError(f"GET {url} ({what}) failed: {error}. {advice}") from None
+        raise UpstreamUnreachable(f"GET {url} ({what}) failed: {error}. {advice}") from None
     with response:
         if response.status_code != 200:
             raise UpstreamError(f"GET {url} ({what}) answered HTTP {response.status_code}, expected 200.")
@@ -132,22 +146,26 @@ def get_text(url: str, what: str, accept: str = "*/*") -> str:
             while chunk := response.raw.read1(1 << 16, decode_content=True):
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
-                    raise UpstreamError(
+                    raise UpstreamUnreachable(
                         f"GET {url} ({what}) did not finish within {TOTAL_SECONDS} s "
                         f"({sum(map(len, chunks))} bytes so far): the server is too slow or stalled. {advice}"
                     )
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-            raise UpstreamError(
+            raise UpstreamUnreachable(
                 f"GET {url} ({what}) stalled: no data for {TIMEOUT_SECONDS} s after "
                 f"{sum(map(len, chunks))} bytes. {advice}"
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise UpstreamError(_cut_short(url, what, response, sum(map(len, chunks)), error)) from None
+            raise UpstreamUnreachable(_cut_short(url, what, response, sum(map(len, chunks)), error)) from None
     body = b"".join(chunks)
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and "Content-Encoding" not in response.headers and len(body) != int(length):
-        raise UpstreamError(_cut_short(url, what, response, len(body)))
-    return body.decode(response.encoding or "utf-8", errors="replace")
+        raise UpstreamUnreachable(_cut_short(url, what, response, len(body)))
+    return body
+
+
+def get_text(url: str, what: str, accept: str = "*/*") -> str:
+    return get_bytes(url, what, accept).decode("utf-8", errors="replace")
 
 
 def _cut_short(url: str, what: str, response, received: int, error: BaseException | None = None) -> str:
@@ -170,7 +188,16 @@ def get_json(url: str, what: str, accept: str = "application/json") -> object:
         raise UpstreamError(f"{url} ({what}) is not JSON ({error}); it begins {text[:80]!r}.") from None
 
 
-def npm_versions(sources: Sources) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class NpmPackage:
+    """The npm registry's document of the `pyodide` package: its releases, oldest first, and each one's `dist`."""
+
+    url: str
+    versions: list[str]
+    dists: dict[str, dict]
+
+
+def npm_package(sources: Sources) -> NpmPackage:
     """Every version of the npm `pyodide` package that is a release or an alpha/beta/rc, oldest first.
 
     Other spellings (e.g. "-dev" builds) are left out: no Pyodide tag matches them.
@@ -189,7 +216,94 @@ def npm_versions(sources: Sources) -> list[str]:
     releases = [version for version in versions if NPM_VERSION.fullmatch(version)]
     if not releases:
         raise UpstreamError(f"{url} lists no version like X.Y.Z among {sorted(versions)[:8]}.")
-    return sorted(releases, key=version_of)
+    dists = {
+        version: versions[version].get("dist") or {}
+        for version in releases
+        if isinstance(versions[version], dict)
+    }
+    return NpmPackage(url, sorted(releases, key=version_of), dists)
+
+
+DEFAULT_NPM_REGISTRY = Sources.npm_registry
+
+
+def tarball_url(sources: Sources, package: NpmPackage, npm_version: str) -> str:
+    """Where the package of `npm_version` is: its `dist.tarball`, on the configured registry where the document
+    names the public one (as npm's own `replace-registry-host` does, so a mirror serves the tarball too)."""
+    tarball = package.dists.get(npm_version, {}).get("tarball")
+    if not isinstance(tarball, str) or not tarball.startswith(("https://", "http://")):
+        raise UpstreamError(f'{package.url}: version {npm_version} has no "dist": {{"tarball": URL}}.')
+    if tarball.startswith(DEFAULT_NPM_REGISTRY + "/"):
+        tarball = sources.npm_registry + tarball[len(DEFAULT_NPM_REGISTRY) :]
+    return tarball
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeLock:
+    """What the `pyodide-lock.json` inside one npm `pyodide` package says of its runtime."""
+
+    url: str  # the package's tarball
+    python: str  # X.Y
+    python_full: str
+    emscripten: str
+    abi: str
+    micropip: str
+
+
+LOCK_MEMBER = "package/pyodide-lock.json"
+
+
+def runtime_lock(sources: Sources, package: NpmPackage, npm_version: str) -> RuntimeLock:
+    """The `info` block (python, platform, abi_version) and the micropip version of the package's lock, from
+    its tarball, checked against the `dist.integrity` (sha512) the npm document gives."""
+    url = tarball_url(sources, package, npm_version)
+    body = get_bytes(url, f"the npm package pyodide@{npm_version}")
+    integrity = package.dists[npm_version].get("integrity", "")
+    if isinstance(integrity, str) and integrity.startswith("sha512-"):
+        digest = base64.b64encode(hashlib.sha512(body).digest()).decode()
+        if digest != integrity.removeprefix("sha512-"):
+            raise UpstreamError(
+                f"{url} has sha512 {digest}, but {package.url} says {integrity.removeprefix('sha512-')}: "
+                "the download or the mirror is corrupt. Run again; if it persists, check the mirror."
+            )
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+            member = archive.extractfile(LOCK_MEMBER)
+            lock = json.loads(member.read()) if member else None
+    except (tarfile.TarError, KeyError, OSError, ValueError) as error:
+        raise UpstreamError(f"{url}: no readable {LOCK_MEMBER} ({type(error).__name__}: {error}).") from None
+    info = lock.get("info") if isinstance(lock, dict) else None
+    micropip = (lock.get("packages") or {}).get("micropip", {}) if isinstance(lock, dict) else {}
+    fields = ("python", "platform", "abi_version")
+    if not isinstance(info, dict) or not all(isinstance(info.get(field), str) for field in fields):
+        raise UpstreamError(f'{url}: {LOCK_MEMBER} has no "info" with {", ".join(fields)} (each a string).')
+    if not isinstance(micropip, dict) or not isinstance(micropip.get("version"), str):
+        raise UpstreamError(f'{url}: {LOCK_MEMBER} names no "micropip" package with a "version".')
+    platform = re.fullmatch(r"emscripten_(\d+)_(\d+)_(\d+)", info["platform"])
+    if not platform:
+        raise UpstreamError(f"{url}: {LOCK_MEMBER} platform {info['platform']!r} is not emscripten_X_Y_Z.")
+    values = {
+        "python": ".".join(info["python"].split(".")[:2]),
+        "emscripten": ".".join(platform.groups()),
+        "abi": info["abi_version"],
+    }
+    for key, value in values.items():
+        pattern, form = FORMATS[key]
+        if not re.fullmatch(pattern, value):
+            raise UpstreamError(f"{url}: {LOCK_MEMBER} gives {key} {value!r}, which is not {form}.")
+    return RuntimeLock(url=url, python_full=info["python"], micropip=micropip["version"], **values)
+
+
+def platform_tags(abi: str, emscripten: str, micropip: str | None = None) -> tuple[str, ...]:
+    """The wheel platform tags a release's micropip accepts, the one to build first: micropip 0.11.1 and later
+    accept the PEP 783 `pyemscripten_<abi>` form; older ones only `pyodide_<abi>` and `emscripten_X_Y_Z`, of
+    which maturin writes the latter without PEP 783. With micropip unknown, any of the three."""
+    pyemscripten = f"pyemscripten_{abi}_wasm32"
+    pyodide = f"pyodide_{abi}_wasm32"
+    legacy = f"emscripten_{emscripten.replace('.', '_')}_wasm32"
+    if micropip is not None and Version(micropip) < Version("0.11.1"):
+        return (legacy, pyodide)
+    return (pyemscripten, pyodide, legacy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,12 +440,13 @@ def xbuildenv_entries(sources: Sources) -> list[CrossBuildEnvironment]:
 
 
 def xbuildenv_for(
-    npm_version: str, makefile: MakefileEnvs, entries: list[CrossBuildEnvironment]
+    npm_version: str, makefile: MakefileEnvs, entries: list[CrossBuildEnvironment] | None
 ) -> CrossBuildEnvironment | None:
     """The cross-build environment of `npm_version`, else the newest one of its line with the same Python and
-    Emscripten (upstream publishes one only now and then), else None."""
+    Emscripten (upstream publishes one only now and then), else None (also where `entries` is None: the
+    metadata could not be read)."""
     version = version_of(npm_version)
-    for entry in entries:
+    for entry in entries or ():
         if entry.version == version:
             if (entry.python, entry.emscripten) != (makefile.python, makefile.emscripten):
                 raise UpstreamError(
@@ -340,7 +455,7 @@ def xbuildenv_for(
                     f"Emscripten {makefile.emscripten}: upstream contradicts itself; update by hand."
                 )
             return entry
-    for entry in entries:
+    for entry in entries or ():
         same_line = line_of_version(entry.version) == line_of(npm_version) and entry.version < version
         same_pins = (entry.python, entry.emscripten) == (makefile.python, makefile.emscripten)
         if same_line and same_pins:
