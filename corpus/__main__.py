@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="only print the table of the saved results")
     options = parser.parse_args(argv)
     if options.table:
-        print(report.table(report.load(options.results)))
+        print(report.table(report.load(options.results), report.release_of(options.results)))
         return 0
     known = projects.load()
     unknown = [name for name in options.names if name not in known]
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run.run_project(known[name], options.work)
         report.save([result.as_dict()], options.results, run.RELEASE.version)
         print(report.row(result.as_dict()), flush=True)
-    print(report.table(report.load(options.results)))
+    print(report.table(report.load(options.results), report.release_of(options.results)))
     return 0
 
 

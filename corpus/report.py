@@ -43,13 +43,25 @@ def row(result: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def table(results: list[dict]) -> str:
+CAPTION = (
+    "Counts are wasm_test's inside Pyodide {release} in Node (skipped includes deselected); build is "
+    "`nox -s wasm_build -- --toolchain system` in the Debian root (std from source, CARGO_BUILD_JOBS=1); "
+    "the suite in Pyodide is the whole `nox -s wasm_test` command (Node, boot from the memory snapshot, "
+    "installs), natively it is pytest alone with the root's python3.15; ratio = Pyodide / native."
+)
+
+
+def table(results: list[dict], release: str = "") -> str:
     """One row per project: its counts inside Pyodide, build time, suite times in Pyodide and natively."""
-    return "\n".join([*HEADER, *map(row, results)]) + "\n"
+    return "\n".join([*HEADER, *map(row, results), "", CAPTION.format(release=release)]) + "\n"
 
 
 def load(path: Path = RESULTS_FILE) -> list[dict]:
     return json.loads(path.read_text())["results"] if path.exists() else []
+
+
+def release_of(path: Path = RESULTS_FILE) -> str:
+    return json.loads(path.read_text())["release"] if path.exists() else ""
 
 
 def save(results: list[dict], path: Path = RESULTS_FILE, release: str = "") -> None:
