@@ -35,7 +35,8 @@ def sync(c):
 
 @task(
     help={
-        "check": "only compare: exit 1 when upstream has releases the matrix lacks (for a scheduled CI job)",
+        "check": "only compare: exit 1 when npm has releases the matrix lacks (listed even where the other "
+        "sources are unreachable), 3 when a source needed cannot be reached (for a scheduled CI job)",
         "npm_registry": f"npm registry base URL (or ${ENVIRONMENT_VARIABLES['npm_registry']})",
         "pyodide_source": "base URL of Pyodide's files by tag, read as BASE/TAG/Makefile.envs "
         f"(or ${ENVIRONMENT_VARIABLES['pyodide_source']})",
@@ -44,7 +45,8 @@ def sync(c):
     }
 )
 def update(c, check=False, npm_registry=None, pyodide_source=None, xbuildenv_metadata=None):
-    """Merge new Pyodide releases from upstream into the matrix, keeping comments; print what changed."""
+    """Merge new Pyodide releases from upstream into the matrix, keeping comments; print what changed and what
+    was read. Exit 0 done or up to date, 1 stale (--check), 2 malformed data, 3 a source unreachable."""
     sources = Sources.from_environment(
         npm_registry=npm_registry, pyodide_source=pyodide_source, xbuildenv_metadata=xbuildenv_metadata
     )

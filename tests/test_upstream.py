@@ -4,6 +4,7 @@ recorded/ holds real upstream bytes; future/ adds invented releases on top of th
 of the matrix and its copier mirror, except the `inv` ones, which use --check and so never write.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,9 @@ LEGACY = [version for version, release in MATRIX.releases.items() if release.sta
 METADATA_PATH = "/pages/pyodide-cross-build-environments.json"
 
 
+TARBALLS = ("/npm/pyodide.tarballs/", "/npm/pyodide/-/")  # on disk, and where an npm registry serves them
+
+
 def fixture_files(*scenarios: str) -> dict[str, bytes]:
     """URL path -> body, from the scenario folders in order (a later one overrides an earlier one)."""
     files = {}
@@ -30,7 +34,7 @@ def fixture_files(*scenarios: str) -> dict[str, bytes]:
         folder = FIXTURES / scenario
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                files["/" + path.relative_to(folder).as_posix()] = path.read_bytes()
+                files[("/" + path.relative_to(folder).as_posix()).replace(*TARBALLS)] = path.read_bytes()
     return files
 
 
@@ -173,20 +177,20 @@ def test_future_releases_are_merged_and_default_moves_to_the_newest_stable(serve
     merged = matrix_path.read_text()
     checked = matrix.load(matrix_path)
     assert checked.default == "315.0.0"
-    # future/ adds 314.0.8, 315.0.0 and 316.0.0-alpha.1; the legacy lines have no news.
-    assert list(checked.releases) == ["316.0.0-alpha.1", "315.0.0", "314.0.8", *LEGACY]
+    # future/ adds 314.0.9, 315.0.0 and 316.0.0-alpha.1; the legacy lines have no news.
+    assert list(checked.releases) == ["316.0.0-alpha.1", "315.0.0", "314.0.9", *LEGACY]
     assert {version: release.status for version, release in checked.releases.items()} == {
         "316.0.0-alpha.1": "prerelease",
         "315.0.0": "stable",
-        "314.0.8": "legacy",
+        "314.0.9": "legacy",
         **dict.fromkeys(LEGACY, "legacy"),
     }
     # A patch release: upstream's values replace the old ones, the rest of the table stays.
-    patch = checked.releases["314.0.8"]
+    patch = checked.releases["314.0.9"]
     assert (patch.rust_toolchain, patch.rustflags) == ("1.97.1", ())
-    assert patch.xbuildenv_url.endswith("/314.0.8/xbuildenv-314.0.8.tar.gz")
+    assert patch.xbuildenv_url.endswith("/314.0.9/xbuildenv-314.0.9.tar.gz")
     assert patch.platform_tag == MATRIX.resolve("314").platform_tag
-    assert "# 314 line (current stable): Makefile.envs at tags" in table_text(merged, "314.0.8")
+    assert "# 314 line (current stable): Makefile.envs at tags" in table_text(merged, "314.0.9")
     # A new line, with no cross-build environment published yet.
     new = checked.releases["316.0.0-alpha.1"]
     assert (new.python, new.emscripten, new.abi, new.rust_toolchain) == ("3.16", "6.1.2", "2027_0", "1.99.0")
@@ -201,14 +205,27 @@ def test_future_releases_are_merged_and_default_moves_to_the_newest_stable(serve
     for line in (
         f"315 line: {PRE.version} -> 315.0.0",
         '  status: "prerelease" -> "stable"',
-        f"314 line: {MATRIX.resolve('314').version} -> 314.0.8",
+        f"314 line: {MATRIX.resolve('314').version} -> 314.0.9",
         '  rustflags: ["-C", "link-arg=-sSIDE_MODULE=2"] -> []',
         "316 line: new, 316.0.0-alpha.1 (prerelease)",
         f"default: {MATRIX.default} -> 315.0.0",
-        "  review this comment: # works), npm pyodide@314.0.7 lock info.",
         "  note: no cross-build environment with these pins is published: no Emscripten patches",
+        *held_314_comments(original),
     ):
         assert line in out.splitlines(), out
+
+
+def held_314_comments(text: str) -> list[str]:
+    """The notes asking to review the 314 table's comment lines that name its release."""
+    held = MATRIX.resolve("314").version
+    marks = (matrix_update.UPDATED_MARK, matrix_update.MARK_CONTINUED)  # the update's own, never to review
+    comments = [
+        line
+        for line in table_text(text, held).splitlines()
+        if line.startswith("#") and not line.startswith(marks) and held in line
+    ]
+    assert comments  # the matrix's comment names the release it was read from
+    return [f"  review this comment: {line}" for line in comments]
 
 
 def test_check_says_stale_and_writes_nothing(server, files, capsys):
@@ -217,7 +234,7 @@ def test_check_says_stale_and_writes_nothing(server, files, capsys):
     assert run(sources, files, check=True) == 1
     assert snapshot(files) == before
     out = capsys.readouterr().out
-    assert f"314 line: {MATRIX.resolve('314').version} -> 314.0.8" in out
+    assert f"314 line: {MATRIX.resolve('314').version} -> 314.0.9" in out
     assert "pyodide-matrix.toml is stale: run `inv matrix.update`" in out
 
 
@@ -289,7 +306,7 @@ def replace_in(body: bytes, old: str, new: str) -> bytes:
             "is not 64 lowercase hex digits",
         ),
         (
-            "/raw/314.0.8/Makefile.envs",
+            "/raw/314.0.9/Makefile.envs",
             lambda body: replace_in(body, "export PYODIDE_ABI_VERSION ?= 2026_0\n", ""),
             "sets no PYODIDE_ABI_VERSION (expected a line like `export PYODIDE_ABI_VERSION ?= YYYY_N`)",
         ),
@@ -331,7 +348,9 @@ def test_malformed_upstream_data_is_named_and_leaves_the_files_alone(
 
 
 @pytest.mark.parametrize(
-    "path", ["/npm/pyodide", METADATA_PATH, "/raw/316.0.0a1/Makefile.envs"], ids=["npm", "metadata", "makefile"]
+    "path",
+    ["/npm/pyodide", METADATA_PATH, "/raw/316.0.0a1/Makefile.envs"],
+    ids=["npm", "metadata", "makefile"],
 )
 def test_an_answer_cut_short_is_named_and_a_rerun_completes(server, files, capsys, path):
     sources = serve(server, "recorded", "future")
@@ -424,3 +443,221 @@ def test_a_hanging_upstream_is_bounded_in_time_and_a_rerun_completes(server, fil
         assert "bytes so far): the server is too slow or stalled." in err
     assert run(good, files) == 0
     assert matrix.load(files[0]).default == "315.0.0"
+
+
+# Only npm answers (GitHub refused, as on machines behind a firewall): recorded-2026-12-03/ is npm's real answer
+# of that day, with 314.0.8 and its package's own pyodide-lock.json.
+NPM_ONLY = "recorded-2026-12-03"
+NPM_ONLY_DOCUMENT = json.loads((FIXTURES / NPM_ONLY / "npm" / "pyodide").read_text())
+# The newest 314 release of that day, and the one before it (which the matrix held until then).
+BEFORE_314, NEWEST_314 = sorted(
+    (version for version in NPM_ONLY_DOCUMENT["versions"] if upstream.line_of(version) == "314"),
+    key=upstream.version_of,
+)[-2:]
+
+
+@pytest.fixture
+def refused():
+    """A base URL on 127.0.0.1 where nothing listens: every connection is refused."""
+    with MirrorServer() as closed:
+        base = closed.url("")
+    return base
+
+
+def npm_only(server: MirrorServer, refused: str, *scenarios: str) -> upstream.Sources:
+    """npm from the scenarios; Makefile.envs and the cross-build environment metadata refused."""
+    served = serve(server, *scenarios)
+    return upstream.Sources(
+        npm_registry=served.npm_registry,
+        pyodide_source=refused + "/raw",
+        xbuildenv_metadata=refused + METADATA_PATH,
+    )
+
+
+def held_314_at_the_older_release(files) -> dict:
+    """The copy of the matrix with its 314 table at BEFORE_314, as it was before npm had NEWEST_314; its values."""
+    matrix_path, mirror_path = files
+    held = MATRIX.resolve("314").version
+    text = matrix_path.read_text()
+    text = text.replace(f'[release."{held}"]', f'[release."{BEFORE_314}"]')
+    text = text.replace(f'npm = "{held}"', f'npm = "{BEFORE_314}"').replace(
+        f'default = "{held}"', f'default = "{BEFORE_314}"'
+    )
+    matrix_path.write_text(text)
+    mirror_path.write_text(matrix.mirror_text(matrix_path))
+    return release_values(text, BEFORE_314)
+
+
+def test_check_with_only_npm_reachable_names_the_new_patch_release_and_the_sources_not_reached(
+    server, refused, files, capsys
+):
+    held_314_at_the_older_release(files)
+    sources = npm_only(server, refused, NPM_ONLY)
+    before = snapshot(files)
+
+    assert run(sources, files, check=True) == 1
+
+    assert snapshot(files) == before
+    out = capsys.readouterr().out.splitlines()
+    assert f"314 line: {BEFORE_314} -> {NEWEST_314}" in out
+    assert f"read: {sources.npm_registry}/pyodide" in out
+    assert (
+        f"read: {sources.npm_registry}/pyodide/-/pyodide-{NEWEST_314}.tgz" in out
+    )  # rebased onto the mirror
+    not_reached = [line for line in out if line.startswith("could not reach: ")]
+    assert [line.split()[4] for line in not_reached] == [
+        sources.xbuildenv_metadata,
+        f"{sources.pyodide_source}/{NEWEST_314}/Makefile.envs",
+    ], out
+    assert "pyodide-matrix.toml is stale: run `inv matrix.update`" in out[-1]
+
+
+def test_update_with_only_npm_reachable_moves_the_line_from_the_package_lock_and_keeps_its_pins(
+    server, refused, files, capsys
+):
+    old = held_314_at_the_older_release(files)
+    matrix_path, mirror_path = files
+    sources = npm_only(server, refused, NPM_ONLY)
+
+    assert run(sources, files) == 0
+
+    merged = matrix_path.read_text()
+    checked = matrix.load(matrix_path)
+    assert checked.default == NEWEST_314 and checked.resolve("314").version == NEWEST_314
+    # From the package's pyodide-lock.json (FACTS: abi 2026_0, emscripten_5_0_3, Python 3.14.2, micropip 0.11.1)
+    # the line's values stand; everything Makefile.envs and the metadata would give is the line's own.
+    assert release_values(merged, NEWEST_314) == {**old, "npm": NEWEST_314}
+    mark = " ".join(
+        line.removeprefix("#").strip()
+        for line in table_text(merged, NEWEST_314).splitlines()
+        if line.startswith(("# Updated", "#   "))
+    )
+    assert mark == (
+        f"Updated by `inv matrix.update` from {BEFORE_314} (the pyodide-lock.json of npm pyodide@{NEWEST_314} "
+        f"(micropip 0.11.1); not reached: Makefile.envs at {NEWEST_314} and the cross-build environment "
+        f"metadata, so the Rust pins and xbuildenv of {BEFORE_314} were kept)."
+    )
+    assert mirror_path.read_text() == matrix.mirror_text(matrix_path)
+    out = capsys.readouterr().out
+    assert f"  note: Makefile.envs could not be reached: the Rust pins of {BEFORE_314} were kept" in out
+    # A second run: nothing left to do, and only npm was asked.
+    assert run(sources, files) == 0
+    assert "is up to date" in capsys.readouterr().out
+
+
+def test_check_lists_a_new_line_from_npm_alone_and_the_update_refuses_it(server, refused, files, capsys):
+    sources = npm_only(server, refused, "recorded", "future")
+    before = snapshot(files)
+
+    assert run(sources, files, check=True) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert "  316 line: new, 316.0.0-alpha.1" in out, out
+    assert f"  315 line: {PRE.version} -> 315.0.0" in out
+    assert any(line.startswith(f"could not reach: GET {sources.xbuildenv_metadata}") for line in out), out
+
+    assert run(sources, files) == 3  # a new line needs every source
+    assert snapshot(files) == before
+    err = capsys.readouterr().err
+    assert "A new line (316.0.0-alpha.1) needs every upstream source." in err
+
+
+def test_npm_unreachable_is_a_network_failure_not_news(refused, files, capsys):
+    sources = upstream.Sources(refused + "/npm", refused + "/raw", refused + METADATA_PATH)
+    assert run(sources, files, check=True) == 3
+    assert f"error: GET {refused}/npm/pyodide" in capsys.readouterr().err
+
+
+def repacked(body: bytes, edit) -> bytes:
+    """The npm tarball `body` with its pyodide-lock.json changed by `edit` (a function of the lock's data)."""
+    import gzip
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as source,
+        tarfile.open(fileobj=out, mode="w:gz") as target,
+    ):
+        for member in source.getmembers():
+            data = source.extractfile(member).read()
+            if member.name == upstream.LOCK_MEMBER:
+                lock = json.loads(data)
+                edit(lock)
+                data = json.dumps(lock).encode()
+                member.size = len(data)
+            target.addfile(member, io.BytesIO(data))
+    assert gzip.decompress(out.getvalue())
+    return out.getvalue()
+
+
+def serve_tarball(server: MirrorServer, body: bytes, integrity: bool = True) -> None:
+    """Serve `body` as NEWEST_314's tarball, with the document's integrity matching it (or not)."""
+    import base64
+    import hashlib
+
+    document = json.loads(server.files["/npm/pyodide"])
+    if integrity:
+        digest = base64.b64encode(hashlib.sha512(body).digest()).decode()
+        document["versions"][NEWEST_314]["dist"]["integrity"] = f"sha512-{digest}"
+    server.serve("/npm/pyodide", json.dumps(document).encode())
+    server.serve(f"/npm/pyodide/-/pyodide-{NEWEST_314}.tgz", body)
+
+
+def test_a_patch_release_with_another_emscripten_needs_makefile_envs(server, refused, files, capsys):
+    held_314_at_the_older_release(files)
+    sources = npm_only(server, refused, NPM_ONLY)
+    tarball = server.files[f"/npm/pyodide/-/pyodide-{NEWEST_314}.tgz"]
+    serve_tarball(server, repacked(tarball, lambda lock: lock["info"].update(platform="emscripten_5_0_4")))
+    before = snapshot(files)
+
+    assert run(sources, files) == 2
+
+    assert snapshot(files) == before
+    err = capsys.readouterr().err
+    assert (
+        f"gives Emscripten 5.0.4 and ABI 2026_0 where {BEFORE_314} has 5.0.3 and 2026_0, so its Rust pins and "
+        "cross-build environment may not fit: the update needs Makefile.envs" in err
+    ), err
+
+
+def test_a_tarball_that_does_not_match_the_registry_s_integrity_is_refused(server, refused, files, capsys):
+    held_314_at_the_older_release(files)
+    sources = npm_only(server, refused, NPM_ONLY)
+    tarball = server.files[f"/npm/pyodide/-/pyodide-{NEWEST_314}.tgz"]
+    serve_tarball(server, repacked(tarball, lambda lock: None), integrity=False)
+    assert run(sources, files) == 2
+    assert "the download or the mirror is corrupt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("micropip", "tags"),
+    [
+        ("0.11.1", ("pyemscripten_2026_0_wasm32", "pyodide_2026_0_wasm32", "emscripten_5_0_3_wasm32")),
+        ("0.10.1", ("emscripten_5_0_3_wasm32", "pyodide_2026_0_wasm32")),
+        (None, ("pyemscripten_2026_0_wasm32", "pyodide_2026_0_wasm32", "emscripten_5_0_3_wasm32")),
+    ],
+)
+def test_platform_tags_follow_the_micropip_of_the_release(micropip, tags):
+    assert upstream.platform_tags("2026_0", "5.0.3", micropip) == tags
+
+
+def test_the_matrix_holds_the_newest_314_release_npm_had_when_recorded_with_its_lock_values(server):
+    """The recorded npm answer of 2026-12-03 is what the matrix was updated from (issue 20), and the package's
+    own pyodide-lock.json agrees with the table."""
+    sources = serve(server, NPM_ONLY)
+    held = MATRIX.resolve("314")
+    lock = upstream.runtime_lock(sources, upstream.npm_package(sources), NEWEST_314)
+    assert held.version == NEWEST_314
+    assert (lock.python, lock.emscripten, lock.abi) == (held.python, held.emscripten, held.abi)
+    assert held.platform_tag == upstream.platform_tags(lock.abi, lock.emscripten, lock.micropip)[0]
+
+
+def test_inv_check_behind_a_mirror_when_only_npm_answers(server, refused, files):
+    sources = npm_only(server, refused, NPM_ONLY)
+    result = inv_check(sources)  # the repository's matrix, as a user behind a mirror configures the sources
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is up to date" in result.stdout
+    closed = upstream.Sources(refused + "/npm", sources.pyodide_source, sources.xbuildenv_metadata)
+    result = inv_check(closed)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"GET {refused}/npm/pyodide" in result.stderr
