@@ -1,5 +1,5 @@
 """`copier update` for real: a project made at template v1 (Pyodide 0.29.5 the newest stable release) moves
-to v2 (today's matrix, 314.0.7) with every pin, keeps its owner's edits, and shows a conflicting edit as
+to v2 (today's matrix and its default) with every pin, keeps its owner's edits, and shows a conflicting edit as
 conflict markers.
 
 The template repository is a git copy of this working tree, tagged v1 and v2 by `inv release`'s own code;
@@ -18,8 +18,8 @@ from template_tools import matrix, release
 from tests.update_helpers import IDENTITY, copy_working_tree, git
 from tests.update_helpers import run_copier as copier
 
-OLD, NEW = "0.29.5", "314.0.7"
 MATRIX = matrix.load()
+OLD, NEW = "0.29.5", MATRIX.default
 TEMPLATE_DOC_LINE = "    /// Add two integers."
 TEMPLATE_DOC_LINE_V2 = "    /// Add two integers; the sum wraps around on overflow."
 USER_DOC_LINE = "    /// Add two integers (our own wording)."
@@ -50,7 +50,7 @@ def matrix_of_the_past() -> str:
 
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory):
-    """A git repository of this template with tags v1 (default 0.29.5) and v2 (default 314.0.7)."""
+    """A git repository of this template with tags v1 (default 0.29.5) and v2 (today's default)."""
     repo = tmp_path_factory.mktemp("template-repo")
     copy_working_tree(repo)
     git(repo, "init", "--quiet", "--initial-branch=main")
