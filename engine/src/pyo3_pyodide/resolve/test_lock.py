@@ -6,7 +6,8 @@ One file per line (pylock.pyodide-314.toml, pylock.pyodide-0_29.toml: PEP 751 al
 since the matrix holds one release per line: when `copier update` moves a line to a newer release, the
 file's inputs change, the next run resolves it again, and git shows what moved. Each file lists every wheel
 with its URL and sha256: the release's own packages at its package base URL (source "pyodide"), the others
-where pip found them (source "pypi"); its `[tool.pyo3-pyodide]` table holds the inputs (release, Python,
+where pip found them (source "pypi": pure packages of the set as well, when the set's version is too old or
+its URL cannot be reached, see pyodide_packages.py); its `[tool.pyo3-pyodide]` table holds the inputs (release, Python,
 platform tags, micropip, requirements, package base URL), and any change to them resolves the file again
 (as does `--relock`). packaging.pylock, where the installed packaging has it (>= 26), validates each file
 read and written; the writer is this module's own (the engine depends on no TOML writer).
@@ -46,7 +47,8 @@ HEADER = """\
 # The wheels that `nox -s wasm_test` installs into Pyodide {line} (here {release}) beside this project's own,
 # as a PEP 751 lock. Pyodide's own packages (source "pyodide") come from the release's package set: its
 # pyodide-lock.json, the wheels at its package base URL. The others (source "pypi") are pip's resolution for
-# the release's Python and platform tags. wasm_test writes this file whenever its inputs ([tool.{tool}])
+# the release's Python and platform tags: pure packages of the set too, where the set's version did not meet
+# a requirement or its package base URL could not be reached (the run said which). wasm_test writes this file whenever its inputs ([tool.{tool}])
 # change; commit it, so that every machine tests with the same wheels. `nox -s wasm_test -- --relock`
 # resolves it again.
 """
