@@ -7,9 +7,9 @@ since the matrix holds one release per line: when `copier update` moves a line t
 file's inputs change, the next run resolves it again, and git shows what moved. Each file lists every wheel
 with its URL and sha256: the release's own packages at its package base URL (source "pyodide"), the others
 where pip found them (source "pypi": pure packages of the set as well, when the set's version is too old or
-its URL cannot be reached, see pyodide_packages.py); its `[tool.pyo3-pyodide]` table holds the inputs (release, Python,
-platform tags, micropip, requirements, package base URL), and any change to them resolves the file again
-(as does `--relock`). packaging.pylock, where the installed packaging has it (>= 26), validates each file
+its URL cannot be reached, see pyodide_packages.py); its `[tool.pyo3-pyodide]` table holds the inputs
+(release, Python, platform tags, micropip, requirements, package base URL), and any change to them resolves
+the file again (as does `--relock`). packaging.pylock, where the installed packaging has it (>= 26), validates each file
 read and written; the writer is this module's own (the engine depends on no TOML writer).
 
 The format before this one, tests/wasm_test.lock (one TOML file, a section per release, no URLs), is
