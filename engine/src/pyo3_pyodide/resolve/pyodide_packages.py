@@ -161,8 +161,8 @@ class PackageSet:
     def split(self, requirements: Iterable[str]) -> tuple[list[str], list[str], dict[str, str]]:
         """The names of the requirements that the set provides, the requirements left for pip, and those
         of pure packages whose version in the set does not meet them (left for pip too: name -> the
-        requirement and the set's version, for the run's line). Requirements whose markers do not hold inside the runtime
-        are dropped."""
+        requirement and the set's version, for the run's line). Requirements whose markers do not hold
+        inside the runtime are dropped."""
         environment = marker_environment(self.runtime)
         release = self.runtime.release.version
         own, others, outdated = [], [], {}

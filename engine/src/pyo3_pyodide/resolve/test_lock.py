@@ -9,8 +9,9 @@ with its URL and sha256: the release's own packages at its package base URL (sou
 where pip found them (source "pypi": pure packages of the set as well, when the set's version is too old or
 its URL cannot be reached, see pyodide_packages.py); its `[tool.pyo3-pyodide]` table holds the inputs
 (release, Python, platform tags, micropip, requirements, package base URL), and any change to them resolves
-the file again (as does `--relock`). packaging.pylock, where the installed packaging has it (>= 26), validates each file
-read and written; the writer is this module's own (the engine depends on no TOML writer).
+the file again (as does `--relock`). packaging.pylock, where the installed packaging has it (>= 26),
+validates each file read and written; the writer is this module's own (the engine depends on no TOML
+writer).
 
 The format before this one, tests/wasm_test.lock (one TOML file, a section per release, no URLs), is
 converted once: each section becomes its line's file (pip finds the URLs of its wheels, by name, version
@@ -48,9 +49,9 @@ HEADER = """\
 # as a PEP 751 lock. Pyodide's own packages (source "pyodide") come from the release's package set: its
 # pyodide-lock.json, the wheels at its package base URL. The others (source "pypi") are pip's resolution for
 # the release's Python and platform tags: pure packages of the set too, where the set's version did not meet
-# a requirement or its package base URL could not be reached (the run said which). wasm_test writes this file whenever its inputs ([tool.{tool}])
-# change; commit it, so that every machine tests with the same wheels. `nox -s wasm_test -- --relock`
-# resolves it again.
+# a requirement or its package base URL could not be reached (the run said which). wasm_test writes this
+# file whenever its inputs ([tool.{tool}]) change; commit it, so that every machine tests with the same
+# wheels. `nox -s wasm_test -- --relock` resolves it again.
 """
 
 
