@@ -369,7 +369,7 @@ def move_release(
     unread = [f"Makefile.envs at {tag}"] * from_lock + ["the cross-build environment metadata"] * no_metadata
     if unread:
         kept = " and ".join(["Rust pins"] * from_lock + ["xbuildenv"] * no_metadata)
-        source += f"; not reached: {' and '.join(unread)}, so the {kept} of {old.version} were kept"
+        source += f"; not reached: {' and '.join(unread)}, so the {kept} stayed as in {old.version}"
     edited = set_mark(edited, f"{UPDATED_MARK} from {old.version} ({source}).")
     changes = [f"{line_of(new_version)} line: {old.version} -> {new_version}"]
     before = dataclasses.asdict(old)

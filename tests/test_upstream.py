@@ -535,7 +535,7 @@ def test_update_with_only_npm_reachable_moves_the_line_from_the_package_lock_and
     assert mark == (
         f"Updated by `inv matrix.update` from {BEFORE_314} (the pyodide-lock.json of npm pyodide@{NEWEST_314} "
         f"(micropip 0.11.1); not reached: Makefile.envs at {NEWEST_314} and the cross-build environment "
-        f"metadata, so the Rust pins and xbuildenv of {BEFORE_314} were kept)."
+        f"metadata, so the Rust pins and xbuildenv stayed as in {BEFORE_314})."
     )
     assert mirror_path.read_text() == matrix.mirror_text(matrix_path)
     out = capsys.readouterr().out
@@ -661,3 +661,31 @@ def test_inv_check_behind_a_mirror_when_only_npm_answers(server, refused, files)
     result = inv_check(closed)
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"GET {refused}/npm/pyodide" in result.stderr
+
+
+def test_with_the_metadata_refused_a_line_moves_with_makefile_envs_and_keeps_its_xbuildenv(
+    server, refused, files, capsys
+):
+    matrix_path, _ = files
+    original = matrix_path.read_text()
+    older = original.replace(f'[release."{PRE.version}"]', '[release."315.0.0-alpha.1"]')
+    matrix_path.write_text(older.replace(f'npm = "{PRE.npm}"', 'npm = "315.0.0-alpha.1"'))
+    served = serve(server, "recorded")
+    sources = upstream.Sources(served.npm_registry, served.pyodide_source, refused + METADATA_PATH)
+
+    assert run(sources, files) == 0
+
+    merged = matrix_path.read_text()
+    assert release_values(merged, PRE.version) == release_values(original, PRE.version)
+    mark = " ".join(
+        line.removeprefix("#").strip()
+        for line in table_text(merged, PRE.version).splitlines()
+        if line.startswith(("# Updated", "#   "))
+    )
+    assert mark == (
+        f"Updated by `inv matrix.update` from 315.0.0-alpha.1 (Makefile.envs at {PRE_TAG}; not reached: the "
+        "cross-build environment metadata, so the xbuildenv stayed as in 315.0.0-alpha.1)."
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert f"read: {sources.pyodide_source}/{PRE_TAG}/Makefile.envs" in out
+    assert any(line.startswith(f"could not reach: GET {sources.xbuildenv_metadata}") for line in out), out
