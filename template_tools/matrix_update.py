@@ -237,19 +237,13 @@ def upstream_values(
     values: dict = {"python": pins.python, "emscripten": pins.emscripten, "abi": pins.abi}
     removed: list[str] = []
     if isinstance(pins, RuntimeLock):
-        if old is None or (old.emscripten, old.abi) != (pins.emscripten, pins.abi):
-            what = (
-                "a new line"
-                if old is None
-                else (
-                    f"Emscripten {pins.emscripten} and ABI {pins.abi} where {old.version} has "
-                    f"{old.emscripten} and {old.abi}, so its Rust pins and cross-build environment may not fit"
-                )
-            )
+        assert old is not None, "only a line the matrix holds moves by its npm lock"
+        if (old.emscripten, old.abi) != (pins.emscripten, pins.abi):
             raise MatrixUpdateError(
-                f"{pins.url} gives {what}: the update needs Makefile.envs and the cross-build environment "
-                "metadata. Run `inv matrix.update` where they can be reached, or point --pyodide-source and "
-                "--xbuildenv-metadata at a mirror."
+                f"{pins.url} gives Emscripten {pins.emscripten} and ABI {pins.abi} where {old.version} has "
+                f"{old.emscripten} and {old.abi}, so its Rust pins and cross-build environment may not fit: the "
+                "update needs Makefile.envs and the cross-build environment metadata. Run `inv matrix.update` "
+                "where they can be reached, or point --pyodide-source and --xbuildenv-metadata at a mirror."
             )
         notes.append(f"  note: Makefile.envs could not be reached: the Rust pins of {old.version} were kept")
     elif pins.rust_toolchain is not None:
