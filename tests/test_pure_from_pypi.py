@@ -15,6 +15,9 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -23,17 +26,18 @@ from packaging.version import Version
 from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.runtime import npm as runtimes
 
-from template_tools import matrix
+from template_tools import matrix, sidroot
 from template_tools.render import render_project
+from tests import real_builds
+from tests.adopt_helpers import adopt, commit_all
 from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV, PackageMirror
+from tests.package_mirror import ENV, PackageMirror, folder_mirror
 from tests.project_helpers import nox, output_of
-from tests.real_builds import SID_RELEASE
 from tests.test_pyodide_packages import CACHE_ENV, pure_wheel, shared_runtime, summary
 
 pytestmark = pytest.mark.network
 
-PRERELEASE = SID_RELEASE  # 315: its set holds pytest 8.3.5
+PRERELEASE = real_builds.SID_RELEASE  # 315: its set holds pytest 8.3.5
 STABLE = matrix.load().releases[matrix.load().default]
 UNREACHABLE = "cannot be reached"
 NOT_MET = "not met by Pyodide"
@@ -236,8 +240,6 @@ def test_the_sid_built_project_tests_with_pypis_pytest_9(sid_built_project, tmp_
         "pypi"
     }
 
-    from tests.package_mirror import folder_mirror
-
     mirror = folder_mirror(runtimes.ensure_runtime(PRERELEASE), tmp_path / "package-set")
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
@@ -256,3 +258,66 @@ def test_the_sid_built_project_tests_with_pypis_pytest_9(sid_built_project, tmp_
     assert Version(packages["pytest"]["version"]) >= Version("9.0.1")
     assert packages["pluggy"]["tool"]["pyo3-pyodide"]["source"] == "pyodide"
     assert packages["pluggy"]["wheels"][0]["url"].startswith(mirror)
+
+
+RPDS = "rpds-py==2026.9.1"  # its `test` group asks for pytest>=9.0.1 (and pytest-run-parallel)
+
+
+@pytest.mark.wasm
+def test_rpds_from_pypi_passes_its_suite_with_pypis_pytest_9(tmp_path, monkeypatch):
+    """rpds-py's sdist, adopted with the README's block and built for 315 in the Debian root (through
+    noxfile_pyodide.py: its own noxfile sets uv as nox's default backend). Its `test` group asks for
+    pytest>=9.0.1, which 315's set does not meet: with the set at hand (a file:// folder) pytest comes from
+    PyPI and the rest from the set; with no mirror set (the CDN is out of reach here) all from PyPI. Both
+    pass its whole suite inside Pyodide 315."""
+
+    monkeypatch.delenv(ENV, raising=False)
+    root = real_builds.usable_root(PRERELEASE)
+    download = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "-d"]
+    subprocess.run([*download, str(tmp_path / "sdist"), RPDS], check=True, capture_output=True)
+    [sdist] = (tmp_path / "sdist").glob("rpds_py-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path, filter="data")
+    project = tmp_path / sdist.name.removesuffix(".tar.gz")
+    assert (
+        "pytest>=9.0.1"
+        in tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]["test"]
+    )
+    commit_all(project)
+    adopt(project)
+    sessions = ["nox", "-f", "noxfile_pyodide.py", "-s"]
+    build = sidroot.run(
+        root,
+        [*sessions, "wasm_build", "--", "--pyodide", PRERELEASE.line, "--toolchain", "system"],
+        cwd=str(project),
+        bind=project,
+    )
+    real_builds.record_build(f"{RPDS} (sdist from PyPI)", PRERELEASE, root, build)
+    assert build.returncode == 0, (build.stdout + build.stderr)[-5000:]
+    # at least one test per `def test_` of its suite (some are parametrized)
+    functions = sum(path.read_text().count("\ndef test_") for path in (project / "tests").glob("test_*.py"))
+    mirror = folder_mirror(runtimes.ensure_runtime(PRERELEASE), tmp_path / "package-set")
+    for env, line in (({ENV: mirror}, NOT_MET), ({}, UNREACHABLE)):
+        result = nox(
+            project,
+            *sessions[1:],
+            "wasm_test",
+            "--",
+            "--pyodide",
+            PRERELEASE.line,
+            "--relock",
+            "tests",
+            env=env,
+        )
+        output = output_of(result)
+        assert result.returncode == 0, output[-5000:]
+        code, counts = summary(output)
+        assert code == 0 and counts["failed"] == 0 and counts["passed"] >= functions > 100, output[-3000:]
+        assert output.count(line) == 1, output[-5000:]
+        packages = lock_packages(project, PRERELEASE)
+        pytest_entry = packages["pytest"]
+        assert pytest_entry["tool"]["pyo3-pyodide"]["source"] == "pypi"
+        assert Version(pytest_entry["version"]) >= Version("9.0.1")
+        sources = {package["tool"]["pyo3-pyodide"]["source"] for package in packages.values()}
+        assert sources == ({"pypi", "pyodide"} if env else {"pypi"}), packages
+        print(f"{RPDS} in Pyodide {PRERELEASE.version}, pytest {pytest_entry['version']} from PyPI: {counts}")
