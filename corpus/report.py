@@ -28,6 +28,10 @@ def row(result: dict) -> str:
     if native["counts"]:
         native_counts = ", ".join(f"{n} {kind}" for kind, n in native["counts"].items())
         notes = "; ".join(filter(None, [f"natively {native_counts}", notes]))
+    elif native["exit_code"] is not None:
+        notes = "; ".join(
+            filter(None, [f"natively pytest exited with {native['exit_code']}, no counts", notes])
+        )
     cells = [
         f"{result['project']} {result['version']}",
         str(counts.get("passed", 0)) if ran else "–",
