@@ -156,7 +156,14 @@ def make_emsdk_repo(folder: Path) -> str:
     git("init", "--quiet", "--initial-branch=main", cwd=folder)
     git("add", ".", cwd=folder)
     git("commit", "--quiet", "-m", "stand-in emsdk", cwd=folder)
+    tag_emsdk_releases(folder)
     return folder.as_uri()
+
+
+def tag_emsdk_releases(folder: Path, versions: tuple[str, ...] = ("4.0.9", "5.0.3", "6.0.5")) -> None:
+    """Tag the stand-in emsdk's last commit with Emscripten versions, as emsdk tags each release."""
+    for version in versions:
+        git("tag", "--force", version, cwd=folder)
 
 
 def _diff(before: str, after: str) -> bytes:

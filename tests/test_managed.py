@@ -39,6 +39,7 @@ from mirrors import (
     path_without,
     real_toolchain_dir,
     sysroot_tarball,
+    tag_emsdk_releases,
     xbuildenv_tarball,
 )
 from pyo3_pyodide.matrix import Release
@@ -357,6 +358,33 @@ def test_a_patch_that_does_not_apply_is_a_clear_error(setup, mirror):
     ):
         managed.ensure_toolchain(release)
     assert not any((setup.cache / "emsdk").glob(f"*/{managed.MARKER}"))
+
+
+def test_patches_apply_all_or_none(setup, mirror):
+    # The first patch applies, the second does not: the first is reversed, the tree is emsdk's own.
+    patches = make_patches()
+    first = "0001-Dont-check-exports-for-being-valid-C-identifiers.patch"
+    broken = {first: patches[first], "0002-broken.patch": patches[first]}  # 0001 again: no longer applies
+    release = release_314(mirror, **serve_xbuildenv(mirror, "314.0.5-broken", broken))
+    message = rf"\(0002-broken.patch\) do not apply.*None of Pyodide's patches is left applied \({first} reversed\)"
+    with pytest.raises(ToolchainError, match=re.compile(message, re.DOTALL)):
+        managed.ensure_toolchain(release)
+    [emsdk] = (setup.cache / "emsdk").glob("5.0.3-pyodide-*")
+    assert (emsdk / "upstream/emscripten/tools/building.py").read_text() == BUILDING_PY
+    assert not (emsdk / managed.MARKER).exists()
+
+
+def test_rustup_queries_never_install_the_projects_toolchain(setup, mirror, monkeypatch, tmp_path):
+    # A project's rust-toolchain.toml names a toolchain rustup lacks; rustup's auto-install (on by default
+    # on users' machines and GitHub's runners; these machines turn it off) would fetch it on a query.
+    monkeypatch.delenv("RUSTUP_AUTO_INSTALL", raising=False)
+    project = tmp_path / "theirs"
+    project.mkdir()
+    (project / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "1.93.0"\n')
+    monkeypatch.chdir(project)
+    assert managed.rust_status("1.95.0") == (True, True)
+    assert managed.rust_status("1.93.0") == (False, False)
+    assert mirror.requests == []
 
 
 def test_a_wrong_checksum_installs_nothing(setup, mirror):
@@ -945,6 +973,7 @@ def faulty_emsdk_git(tmp_path_factory):
     )
     (folder / "emsdk").write_text(script)
     git("commit", "--quiet", "-am", "faults on request", cwd=folder)
+    tag_emsdk_releases(folder)
     return url
 
 
@@ -957,15 +986,37 @@ def test_a_failed_git_clone_of_emsdk_says_why_and_a_rerun_completes(setup, mirro
         managed.ensure_toolchain(release)
 
     assert str(raised.value) == (
-        f"`git clone {missing}` failed (fatal: '{setup.cache.parent / 'no-such-emsdk'}' does not appear to "
-        "be a git repository); nothing was installed. Check the network, or set PYO3_PYODIDE_EMSDK_GIT to "
-        "a mirror of emsdk's git repository, and run again."
+        f"`git clone --branch 5.0.3 {missing}` failed (fatal: '{setup.cache.parent / 'no-such-emsdk'}' does "
+        "not appear to be a git repository); nothing was installed. Check the network, or set "
+        "PYO3_PYODIDE_EMSDK_GIT to a mirror of emsdk's git repository (with its tags: emsdk tags every "
+        "release, 5.0.3 among them), and run again."
     )
     assert setup.files("emsdk") == []  # neither the folder nor its staged clone
     assert managed.installed_toolchain(release) is None
     monkeypatch.setenv("PYO3_PYODIDE_EMSDK_GIT", emsdk_git)
     toolchain = managed.ensure_toolchain(release)
     assert managed.installed_toolchain(release) == toolchain
+
+
+def test_emsdk_is_cloned_at_the_tag_of_the_pin_and_again_when_it_differs(
+    setup, mirror, monkeypatch, tmp_path, capsys
+):
+    # emsdk's main branch has moved on since its 5.0.3 tag: the clone is the tag's.
+    folder = tmp_path / "emsdk-moved-on"
+    url = make_emsdk_repo(folder)
+    (folder / "README.md").write_text("emsdk main, after 5.0.3\n")
+    git("commit", "--quiet", "-am", "main moves on", cwd=folder)
+    monkeypatch.setenv("PYO3_PYODIDE_EMSDK_GIT", url)
+    release = release_314(mirror)
+    emsdk = Path(managed.ensure_toolchain(release).env["EMSDK"])
+    assert (emsdk / "README.md").read_text() == "stand-in for emsdk\n"
+    assert "git clone --depth 1 --branch 5.0.3" in capsys.readouterr().err
+    # An emsdk cloned another way (from main, by an earlier version of this tool) is cloned again.
+    (emsdk / managed.emsdk.CLONED_TAG).unlink()
+    assert managed.installed_toolchain(release) is None
+    managed.ensure_toolchain(release)
+    assert "git clone --depth 1 --branch 5.0.3" in capsys.readouterr().err
+    assert managed.installed_toolchain(release) is not None
 
 
 def test_a_failed_emsdk_install_resumes_on_a_rerun(setup, mirror, monkeypatch, faulty_emsdk_git, capfd):

@@ -24,6 +24,7 @@ from pyo3_pyodide.toolchain.model import ToolchainError
 EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
 EMSDK_GIT_DEFAULT = "https://github.com/emscripten-core/emsdk.git"
 PATCHED = ".pyo3-pyodide-patched.json"  # in an emsdk folder: Pyodide's patches are applied
+CLONED_TAG = ".pyo3-pyodide-emsdk-tag"  # in an emsdk folder: the emsdk tag it was cloned at
 
 
 # Pyodide's Emscripten patches, from the release's cross-build environment
@@ -120,6 +121,22 @@ def _git_apply(emscripten_dir: Path, patches: list[Path], *options: str) -> str:
     return result.stdout
 
 
+def _apply_all_or_none(emscripten_dir: Path, patches: list[Path]) -> None:
+    """Apply the patches in name order, each checked first; when one does not apply, the ones applied
+    before it are reversed, so the tree is as it was. (One `git apply` of several files applies them one
+    after another and stops at the first that fails, leaving the earlier ones applied; `--check` of several
+    cannot tell, as it checks a later patch against the unpatched tree.)"""
+    for index, patch in enumerate(patches):
+        try:
+            _git_apply(emscripten_dir, [patch], "--check")
+        except PatchError as error:
+            for earlier in reversed(patches[:index]):
+                _git_apply(emscripten_dir, [earlier], "--reverse")
+            undone = f" ({', '.join(p.name for p in patches[:index])} reversed)" if index else ""
+            raise PatchError(f"{error} None of Pyodide's patches is left applied{undone}.") from None
+        _git_apply(emscripten_dir, [patch])
+
+
 def _patched_files(emscripten_dir: Path, patches: list[Path]) -> dict[str, str | None]:
     """The sha256 of each file the patches touch (None: absent), to tell later that they still hold."""
     if not patches:
@@ -141,8 +158,7 @@ def _apply_patches(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> dic
         return done["files"]
     (emsdk_dir / PATCHED).unlink(missing_ok=True)
     if patches:
-        # One `git apply` for all, in name order: it applies them in sequence, and all or none.
-        _git_apply(emscripten_dir, patches)
+        _apply_all_or_none(emscripten_dir, patches)
         console.print(f"emsdk {emscripten}: applied Pyodide's {', '.join(wanted)}")
     files = _patched_files(emscripten_dir, patches)
     write_json(emsdk_dir / PATCHED, {"patches": wanted, "files": files})
@@ -162,6 +178,7 @@ def emsdk_ready(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> bool:
     wanted = {"emscripten": emscripten, "patches": {p.name: sha256_of(p) for p in patches}}
     return (
         {key: installed.get(key) for key in wanted} == wanted
+        and _cloned_tag(emsdk_dir) == emscripten
         and (emscripten_dir / "emcc").is_file()
         and (emsdk_dir / ".emscripten").is_file()
         and _emscripten_version(emscripten_dir) == emscripten
@@ -189,8 +206,8 @@ def ensure_emsdk(emscripten: str, patches: list[Path]) -> Path:
 
 def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> None:
     (emsdk_dir / MARKER).unlink(missing_ok=True)
-    if not ((emsdk_dir / ".git").is_dir() and (emsdk_dir / "emsdk").is_file()):
-        _clone_emsdk(emsdk_dir)
+    if _cloned_tag(emsdk_dir) != emscripten:
+        _clone_emsdk(emsdk_dir, emscripten)
     # `emsdk install` skips what it has finished installing, so a rerun resumes it.
     _run_emsdk(emsdk_dir, "install", emscripten)
     emscripten_dir = emsdk_dir / "upstream" / "emscripten"
@@ -217,23 +234,33 @@ def _install_emsdk(emsdk_dir: Path, emscripten: str, patches: list[Path]) -> Non
     write_json(emsdk_dir / MARKER, marker)  # last: the install is complete
 
 
-def _clone_emsdk(emsdk_dir: Path) -> None:
+def _cloned_tag(emsdk_dir: Path) -> str | None:
+    """The emsdk tag the folder was cloned at (None: not cloned by us at a tag, e.g. from main)."""
+    record = emsdk_dir / CLONED_TAG
+    return record.read_text().strip() if record.is_file() and (emsdk_dir / "emsdk").is_file() else None
+
+
+def _clone_emsdk(emsdk_dir: Path, emscripten: str) -> None:
+    """Clone emsdk at the tag of the pinned Emscripten (emsdk tags every release), not its main branch:
+    the Node it installs, its config and its install logic are then those of that release, whatever the day."""
     url = os.environ.get(EMSDK_GIT_ENV) or EMSDK_GIT_DEFAULT
     if shutil.which("git") is None:
         raise ToolchainError("git is not on PATH: emsdk is installed with git. Install git, run again.")
     shutil.rmtree(emsdk_dir, ignore_errors=True)
-    console.print(f"emsdk: $ git clone --depth 1 {url} {emsdk_dir}")
+    console.print(f"emsdk: $ git clone --depth 1 --branch {emscripten} {url} {emsdk_dir}")
     with files.staged_folder(emsdk_dir, create=False) as staging:
-        command = ["git", "clone", "--quiet", "--depth", "1", url, str(staging)]
+        command = ["git", "clone", "--quiet", "--depth", "1", "--branch", emscripten, url, str(staging)]
         result = subprocess.run(command, check=False, stderr=subprocess.PIPE, text=True)
         if result.returncode != 0:
             said = [line.strip() for line in result.stderr.splitlines() if line.strip()]
             fatal = [line for line in said if line.startswith(("fatal:", "error:"))] or said
             raise ToolchainError(
-                f"`git clone {url}` failed ({fatal[0] if fatal else f'exit code {result.returncode}'}); "
-                f"nothing was installed. Check the network, or set {EMSDK_GIT_ENV} to a mirror of "
-                "emsdk's git repository, and run again."
+                f"`git clone --branch {emscripten} {url}` failed "
+                f"({fatal[0] if fatal else f'exit code {result.returncode}'}); nothing was installed. "
+                f"Check the network, or set {EMSDK_GIT_ENV} to a mirror of emsdk's git repository "
+                f"(with its tags: emsdk tags every release, {emscripten} among them), and run again."
             )
+        (staging / CLONED_TAG).write_text(emscripten + "\n")
 
 
 def _run_emsdk(emsdk_dir: Path, command: str, emscripten: str) -> None:

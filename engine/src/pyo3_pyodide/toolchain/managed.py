@@ -112,7 +112,10 @@ def _rustup() -> str:
 
 
 def _run_rustup(*args: str) -> str:
-    result = subprocess.run([_rustup(), *args], capture_output=True, text=True, check=False)
+    """A rustup query. rustup installs the toolchain a rust-toolchain.toml in the current folder names as
+    a side effect of queries such as `rustup toolchain list` (auto-install, on by default): never here."""
+    env = {**os.environ, "RUSTUP_AUTO_INSTALL": "0"}
+    result = subprocess.run([_rustup(), *args], capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise ToolchainError(f"`rustup {' '.join(args)}` failed: {result.stderr.strip()}")
     return result.stdout
