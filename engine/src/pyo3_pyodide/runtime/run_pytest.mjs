@@ -36,7 +36,7 @@ class SetupError extends Error {}
 // imports. The wheels were resolved and their tags checked on the host for this runtime (the rules its own
 // micropip applies), so they are loaded with pyodide.loadPackage, all at once, without starting micropip.
 const CHECK = `
-import importlib, importlib.metadata, json, traceback
+import importlib, importlib.metadata, json, sys, traceback
 
 job = json.loads(job_json)
 problems = []
@@ -52,29 +52,22 @@ for module in job["imports"]:
         importlib.import_module(module)
     except BaseException:
         problems.append(f"import {module} failed:\\n{traceback.format_exc()}")
-json.dumps(problems)
+json.dumps({"problems": problems, "python": sys.version.split()[0]})
 `;
 
+// pytest runs through runtime/pytest_inside.py, given in the job as text and written into Pyodide's file system
+// (see that file: known failures, progress, plugin failures).
+const INSIDE_DIR = "/tmp/pyo3-pyodide-wasm-test";
 const RUN_PYTEST = `
 import json, os, sys
-import pytest
+sys.path.insert(0, inside_dir)
+import pytest_inside
 
-class Outcomes:
-    """Counts what pytest reports, as its summary line does."""
-
-    def __init__(self):
-        self.counts = {}
-
-    def pytest_terminal_summary(self, terminalreporter):
-        for outcome in ("passed", "failed", "error", "skipped", "xfailed", "xpassed"):
-            self.counts[outcome] = len(terminalreporter.stats.get(outcome, []))
-
-sys.dont_write_bytecode = True  # no __pycache__ written into the mounted project folder
 os.environ["COLUMNS"] = columns  # the host terminal's width, for pytest's lines
-os.chdir(project_dir)
-outcomes = Outcomes()
-exit_code = int(pytest.main(json.loads(args_json), plugins=[outcomes]))
-json.dumps({"exit_code": exit_code, "counts": outcomes.counts, "python": sys.version.split()[0]})
+exit_code = pytest_inside.run(
+    json.loads(args_json), folder, json.loads(known_json), source, json.loads(skip_json), record, first_run
+)
+json.dumps({"exit_code": exit_code, "python": sys.version.split()[0]})
 `;
 
 // The snapshot's recipe: the pure test wheels unpacked, pytest and the plugins pytest.main imports first
@@ -167,18 +160,20 @@ async function bootPyodide(loadPyodide, runtime, snapshot, store) {
   }
 }
 
-async function runPython(pyodide, code, values) {
+function withGlobals(pyodide, values, body) {
   const namespace = pyodide.globals.get("dict")();
   try {
     for (const [name, value] of Object.entries(values)) namespace.set(name, value);
-    return JSON.parse(await pyodide.runPythonAsync(code, { globals: namespace }));
+    return body(namespace);
   } finally {
-    namespace.destroy();
+    try {
+      namespace.destroy();
+    } catch {} // a Pyodide that has just died refuses every call
   }
 }
 
-// The part both modes share: install, check, run pytest. `job.wheels[].source` is a path (Node) or a URL.
-export async function runPytest(pyodide, job) {
+// Load the wheels (`job.wheels[].source`: a path in Node, a URL in a browser), then check them; Python's version.
+async function installWheels(pyodide, job) {
   const errors = [];
   await pyodide.loadPackage(
     job.wheels.map((wheel) => wheel.source),
@@ -187,32 +182,149 @@ export async function runPytest(pyodide, job) {
   if (errors.length) {
     throw new SetupError(`the wheels did not load:\n${errors.join("\n")}`);
   }
-  let problems;
+  let checked;
   try {
-    const check = { distributions: job.distributions, imports: job.imports };
-    problems = await runPython(pyodide, CHECK, { job_json: JSON.stringify(check) });
+    const check = JSON.stringify({ distributions: job.distributions, imports: job.imports });
+    checked = JSON.parse(
+      await withGlobals(pyodide, { job_json: check }, (globals) => pyodide.runPythonAsync(CHECK, { globals })),
+    );
   } catch (error) {
     throw new SetupError(`the installed wheels could not be checked:\n${error.message}`);
   }
-  if (problems.length) {
-    throw new SetupError(`the wheels did not install cleanly:\n${problems.join("\n")}`);
+  if (checked.problems.length) {
+    throw new SetupError(`the wheels did not install cleanly:\n${checked.problems.join("\n")}`);
   }
-  console.log(`wasm_test: installed ${job.wheels.map((wheel) => wheel.file).join(", ")}`);
-  return runPython(pyodide, RUN_PYTEST, {
-    project_dir: PROJECT_DIR,
-    args_json: JSON.stringify(job.pytestArgs),
-    columns: String(job.columns || 80),
-  });
+  return checked.python;
 }
 
-function summary(result, pyodideVersion, where, restored) {
+// What the suite did, across the Pyodide instances its crashes needed: each test's outcomes by phase (pytest's
+// words: passed, failed, error, skipped, xfailed, xpassed), the test running now, the crashes.
+const OUTCOMES = ["passed", "failed", "error", "skipped", "xfailed", "xpassed", "crashed"];
+
+function suiteProgress() {
+  const outcomes = new Map(); // "nodeid phase" -> { test, outcome }
+  const known = new Set(); // the tests marked as known failures
+  const crashes = []; // { test, cause, known }
+  const state = { running: null, internalError: null };
+  return {
+    state,
+    crashes,
+    // Called from pytest_inside.py as things happen.
+    record(kind, test, phase, outcome) {
+      if (kind === "start") state.running = test;
+      else if (kind === "finish") state.running = null;
+      else if (kind === "outcome") outcomes.set(`${test}\0${phase}`, { test, outcome });
+      else if (kind === "known") known.add(test);
+      else if (kind === "internal-error") state.internalError = test;
+    },
+    crashed(test, cause) {
+      for (const [key, value] of outcomes) if (value.test === test) outcomes.delete(key);
+      crashes.push({ test, cause, known: known.has(test) });
+      state.running = null;
+    },
+    // The tests not to run again: those with an outcome, and those that crashed.
+    done: () => [...new Set([...outcomes.values()].map((value) => value.test)), ...crashes.map((c) => c.test)],
+    counts() {
+      const counts = { passed: 0, failed: 0 };
+      const add = (outcome) => (counts[outcome] = (counts[outcome] || 0) + 1);
+      for (const { outcome } of outcomes.values()) add(outcome);
+      // A known failure that crashes Pyodide fails as it was expected to.
+      for (const crash of crashes) add(crash.known ? "xfailed" : "crashed");
+      const rank = (outcome) => (OUTCOMES.includes(outcome) ? OUTCOMES.indexOf(outcome) : OUTCOMES.length);
+      return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b)));
+    },
+  };
+}
+
+// A crash is a fatal error of Pyodide (a trap, an abort, the VM's stack overflowing): that instance is dead.
+function isFatal(error, pyodide) {
+  if (error?.pyodide_fatal_error) return true;
+  try {
+    pyodide.runPython("0");
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function causeOf(error) {
+  return `${error?.name || "Error"}: ${String(error?.message ?? error)}`.split("\n")[0];
+}
+
+// One pytest run in `pyodide`, synchronous: a fatal error then reaches this caller (run asynchronously, it
+// would surface in an event-loop task of Pyodide's, out of reach).
+function runPytestOnce(pyodide, job, progress, firstRun) {
+  pyodide.FS.mkdirTree(INSIDE_DIR);
+  pyodide.FS.writeFile(`${INSIDE_DIR}/pytest_inside.py`, job.inside);
+  const folder = job.testDir && job.testDir !== "." ? `${PROJECT_DIR}/${job.testDir}` : PROJECT_DIR;
+  const values = {
+    inside_dir: INSIDE_DIR,
+    folder,
+    args_json: JSON.stringify(job.pytestArgs),
+    known_json: JSON.stringify(job.knownFailures || {}),
+    source: job.knownFailuresFrom || "",
+    skip_json: JSON.stringify(progress.done()),
+    record: (...values) => progress.record(...values),
+    first_run: firstRun,
+    columns: String(job.columns || 80),
+  };
+  return JSON.parse(withGlobals(pyodide, values, (globals) => pyodide.runPython(RUN_PYTEST, { globals })));
+}
+
+// The part both modes share: the suite in Pyodide instances that `start()` gives ([pyodide, restored], with
+// the project's files in place), a fresh one after each crash, going on with the tests not yet run; a test
+// that crashed is not run again (with -x the run stops there). The counts cover every Pyodide the suite used.
+export async function runSuite(start, job) {
+  const progress = suiteProgress();
+  const exitFirst = job.pytestArgs.some((argument) => argument === "-x" || argument === "--exitfirst");
+  let first = null;
+  let result = null;
+  while (!result) {
+    const [pyodide, restored] = await start();
+    const python = await installWheels(pyodide, job);
+    if (!first) {
+      first = { pyodide: pyodide.version, restored, python };
+      console.log(`wasm_test: installed ${job.wheels.map((wheel) => wheel.file).join(", ")}`);
+    }
+    try {
+      result = runPytestOnce(pyodide, job, progress, !progress.crashes.length);
+    } catch (error) {
+      if (!isFatal(error, pyodide)) throw error;
+      const test = progress.state.running;
+      const cause = causeOf(error);
+      if (!test) {
+        throw new SetupError(
+          `Pyodide suffered a fatal error outside any test (collecting the tests, or a session fixture): ${cause}`,
+        );
+      }
+      progress.crashed(test, cause);
+      console.log(
+        `wasm_test: Pyodide crashed in ${test} (${cause}): that test counts as crashed and is not run again; ` +
+          (exitFirst ? "stopping there (-x)" : "the tests not yet run go on in a fresh Pyodide"),
+      );
+      if (exitFirst) result = { exit_code: 1 };
+    }
+  }
+  const counts = progress.counts();
+  let code = result.exit_code;
+  if (progress.crashes.length && code === 5) code = 0; // every test left had run before the last crash
+  if (counts.crashed && code === 0) code = 1;
+  for (const crash of progress.crashes) {
+    const verdict = crash.known ? "XFAIL (a known failure)" : "CRASHED";
+    console.log(`wasm_test: ${verdict} ${crash.test}: Pyodide suffered a fatal error: ${crash.cause}`);
+  }
+  if (progress.state.internalError) console.log(`wasm_test: ${progress.state.internalError}`);
+  return { ...first, exit_code: code, counts };
+}
+
+function summary(result, where) {
   const counts = Object.entries(result.counts)
     .filter(([outcome, count]) => count || ["passed", "failed"].includes(outcome))
     .map(([outcome, count]) => `${count} ${outcome}`)
     .join(", ");
   return (
-    `wasm_test: pytest exited with ${result.exit_code} inside Pyodide ${pyodideVersion} ` +
-    `(Python ${result.python}) in ${where}${restored ? ", restored from a memory snapshot" : ""}: ${counts}`
+    `wasm_test: pytest exited with ${result.exit_code} inside Pyodide ${result.pyodide} ` +
+    `(Python ${result.python}) in ${where}${result.restored ? ", restored from a memory snapshot" : ""}: ${counts}`
   );
 }
 
@@ -269,18 +381,22 @@ export async function runInBrowser(job) {
     const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
     const runtime = { indexURL, moduleURL: job.snapshot?.module && `${indexURL}${job.snapshot.module}` };
     const store = httpStore(job.snapshot, fetchBytes);
-    const [pyodide, restored] = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
-    pyodide.setStdout(stdout);
-    pyodide.setStderr(stderr);
-    for (const file of job.files) {
-      const target = `${PROJECT_DIR}/${file}`;
-      pyodide.FS.mkdirTree(target.slice(0, target.lastIndexOf("/")));
-      pyodide.FS.writeFile(target, await fetchBytes(`${job.filesURL}${file}`));
-    }
+    const files = new Map(); // fetched once, written into every Pyodide the suite needs
+    for (const file of job.files) files.set(file, await fetchBytes(`${job.filesURL}${file}`));
+    const start = async () => {
+      const [pyodide, restored] = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
+      pyodide.setStdout(stdout);
+      pyodide.setStderr(stderr);
+      for (const [file, bytes] of files) {
+        const target = `${PROJECT_DIR}/${file}`;
+        pyodide.FS.mkdirTree(target.slice(0, target.lastIndexOf("/")));
+        pyodide.FS.writeFile(target, bytes);
+      }
+      return [pyodide, restored];
+    };
     const absolute = (url) => new URL(url, location.href).href;
     const wheels = job.wheels.map((wheel) => ({ ...wheel, source: absolute(wheel.source) }));
-    const result = await runPytest(pyodide, { ...job, wheels });
-    return { ...result, pyodide: pyodide.version, restored };
+    return await runSuite(start, { ...job, wheels });
   } catch (error) {
     return { setupError: error instanceof SetupError ? error.message : String(error.stack || error) };
   } finally {
@@ -314,11 +430,14 @@ async function runInNode(job) {
     moduleURL: job.snapshot?.module && pathToFileURL(`${job.runtime}/${job.snapshot.module}`).href,
   };
   const store = job.snapshot && (await fileStore(job.snapshot.file));
-  const [pyodide, restored] = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
-  pyodide.FS.mkdirTree(PROJECT_DIR);
-  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.project }, PROJECT_DIR);
-  const result = await runPytest(pyodide, job);
-  console.log(summary(result, pyodide.version, `Node ${process.version}`, restored));
+  const start = async () => {
+    const [pyodide, restored] = await bootPyodide(loadPyodide, runtime, job.snapshot, store);
+    pyodide.FS.mkdirTree(PROJECT_DIR);
+    pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.project }, PROJECT_DIR);
+    return [pyodide, restored];
+  };
+  const result = await runSuite(start, job);
+  console.log(summary(result, `Node ${process.version}`));
   return result.exit_code;
 }
 
@@ -399,7 +518,7 @@ async function driveBrowser(job) {
       throw new SetupError(`the page asked for files outside ${origin}: ${refused.join(", ")}`);
     }
     if (result.setupError) throw new SetupError(result.setupError);
-    console.log(summary(result, result.pyodide, name, result.restored));
+    console.log(summary(result, name));
     return result.exit_code;
   } finally {
     await browser.close();

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import email.parser
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,7 @@ from pyo3_pyodide.wheel import tags as wheel_tags
 
 DEFAULT_TEST_PATH = "tests"
 RUNNER = Path(__file__).with_name("run_pytest.mjs")
+INSIDE = Path(__file__).with_name("pytest_inside.py")  # runs inside Pyodide, around pytest
 SNAPSHOT_URL = "/snapshot.bin"  # where a browser run reads and writes its memory snapshot
 SETUP_FAILED = 100  # run_pytest.mjs's exit code when the suite never ran
 PYTEST_EXIT_CODES = {
@@ -62,7 +64,8 @@ PYTEST_EXIT_CODES = {
 }
 # pytest reads these from the project's root folder; the browser gets them with the tests.
 PYTEST_CONFIG_FILES = ("pyproject.toml", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg")
-SKIPPED_FOLDERS = {"__pycache__", ".pytest_cache"}
+# Folders a browser run does not copy (besides hidden ones): build output, caches, environments.
+SKIPPED_FOLDERS = {"__pycache__", "target", "dist", "build", "node_modules", "venv"}
 
 
 class WasmTestError(Exception):
@@ -195,46 +198,164 @@ def read_wheel(wheel: Path) -> WheelMetadata:
 # Running the tests
 
 
-def pytest_arguments(project_dir: Path, arguments: list[str]) -> tuple[list[str], list[str]]:
-    """pytest's arguments as seen from the project folder inside Pyodide, and the test paths in them
-    (the default test folder when none is given)."""
+# How the suite runs: [tool.pyodide-target]'s test keys
+
+SETTINGS_TABLE = "[tool.pyodide-target]"
+TEST_KEYS = ("test-dir", "test-requirements", "known-failures")
+
+
+@dataclasses.dataclass(frozen=True)
+class TestSettings:
+    """[tool.pyodide-target]'s test keys: pyproject.toml's, each replaced by a --config file's."""
+
+    test_dir: str = "."  # the folder pytest runs from, relative to the project
+    requirements: tuple[str, ...] | None = None  # None: the wasm-test (else test) dependency group
+    known_failures: dict[str, str] = dataclasses.field(default_factory=dict)  # test id or pattern -> why
+    known_failures_from: str = ""  # the file they were read from, for messages
+
+
+def settings_table(path: Path, data: dict, only_test_keys: bool) -> dict:
+    """`path`'s [tool.pyodide-target] test keys, checked; `only_test_keys`: refuse any other key."""
+    table = data.get("tool", {}).get("pyodide-target", {})
+    where = f"{path}'s {SETTINGS_TABLE}"
+    if not isinstance(table, dict):
+        raise WasmTestError(f"{where} is not a table; expected keys such as {', '.join(TEST_KEYS)}")
+    if only_test_keys:
+        if not table:
+            raise WasmTestError(
+                f"{path} has no {SETTINGS_TABLE} table; expected one with {', '.join(TEST_KEYS)}"
+            )
+        others = sorted(set(table) - set(TEST_KEYS))
+        if others:
+            raise WasmTestError(
+                f"{where} has {', '.join(others)}, which `wasm_test --config` does not take: it takes "
+                f"{', '.join(TEST_KEYS)} (set the others in pyproject.toml)"
+            )
+    found = {}
+    if "test-dir" in table:
+        if not isinstance(table["test-dir"], str) or not table["test-dir"]:
+            raise WasmTestError(
+                f'{where} test-dir = {table["test-dir"]!r}: expected a folder, e.g. "name-py"'
+            )
+        found["test_dir"] = table["test-dir"]
+    if "test-requirements" in table:
+        value = table["test-requirements"]
+        if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
+            raise WasmTestError(
+                f'{where} test-requirements = {value!r}: expected a list, e.g. ["pytest", "hypothesis"]'
+            )
+        for line in value:
+            try:
+                Requirement(line)
+            except InvalidRequirement as error:
+                raise WasmTestError(
+                    f"{where} test-requirements: {line!r} is no requirement ({error})"
+                ) from None
+        found["requirements"] = tuple(value)
+    if "known-failures" in table:
+        value = table["known-failures"]
+        if not isinstance(value, dict) or not all(
+            isinstance(why, str) and why.strip() for why in value.values()
+        ):
+            raise WasmTestError(
+                f"{where} known-failures = {value!r}: expected a table of test ids or patterns, each with its "
+                'reason, e.g. {"tests/test_io.py::test_threads" = "Pyodide has no threads"}'
+            )
+        found["known_failures"] = dict(value)
+        found["known_failures_from"] = path.name
+    return found
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise WasmTestError(f"cannot read {path}: {error.strerror}; expected a TOML file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise WasmTestError(f"{path} is not valid TOML: {error}") from None
+
+
+def test_settings(project_dir: Path, config: Path | None = None, test_dir: str | None = None) -> TestSettings:
+    """The suite's settings: pyproject.toml's [tool.pyodide-target], then `config`'s over it key by key,
+    then `test_dir` (the --test-dir option) over both."""
+    found = settings_table(project_dir / "pyproject.toml", read_toml(project_dir / "pyproject.toml"), False)
+    if config is not None:
+        found.update(settings_table(config, read_toml(config), True))
+    if test_dir is not None:
+        found["test_dir"] = test_dir
+    settings = TestSettings(**found)
     project = project_dir.resolve()
+    folder = (project / settings.test_dir).resolve()
+    if not folder.is_dir() or not folder.is_relative_to(project):
+        raise WasmTestError(
+            f"the test folder {settings.test_dir!r} (test-dir) is not a folder of the project {project}, the "
+            "only folder that Pyodide sees: name one relative to it, e.g. `--test-dir name-py`"
+        )
+    return settings
+
+
+# Running the tests
+
+
+def pytest_arguments(
+    project_dir: Path, arguments: list[str], test_dir: str = "."
+) -> tuple[list[str], list[str]]:
+    """pytest's arguments as seen from the test folder inside Pyodide, and the test paths in them, relative
+    to the project (the default test folder when none is given). A path is read from the test folder, else
+    from the project folder (where nox runs)."""
+    project = project_dir.resolve()
+    base = (project / test_dir).resolve()
     result, paths = [], []
     for argument in arguments:
         path_part = argument.split("::")[0]
-        if argument.startswith("-") or not (project / path_part).exists():
+        found = next(
+            (folder / path_part for folder in (base, project) if (folder / path_part).exists()), None
+        )
+        if argument.startswith("-") or found is None:
             result.append(argument)
             continue
-        path = (project / path_part).resolve()
+        path = found.resolve()
         if not path.is_relative_to(project):
             raise WasmTestError(
                 f"{argument} is outside the project folder {project}, the only folder that "
                 "Pyodide sees: move the tests into it"
             )
-        relative = path.relative_to(project).as_posix()
-        result.append(relative + argument[len(path_part) :])
-        paths.append(relative)
+        result.append(Path(os.path.relpath(path, base)).as_posix() + argument[len(path_part) :])
+        paths.append(path.relative_to(project).as_posix())
     if not paths:
         result.append(DEFAULT_TEST_PATH)
-        paths.append(DEFAULT_TEST_PATH)
+        paths.append((base / DEFAULT_TEST_PATH).relative_to(project).as_posix())
     if sys.stdout.isatty() and not any(argument.startswith("--color") for argument in arguments):
         result.append("--color=yes")
     return [*result, "-p", "no:cacheprovider"], paths
 
 
-def project_files(project_dir: Path, test_paths: list[str]) -> list[str]:
-    """The files a browser run copies into Pyodide: pytest's configuration and the test paths."""
+def copied(relative: Path) -> bool:
+    """Whether a browser run copies this file of the project: not in a hidden folder nor in a folder of
+    build output, caches or virtual environments."""
+    folders = relative.parts[:-1]
+    return not any(folder.startswith(".") or folder in SKIPPED_FOLDERS for folder in folders)
+
+
+def project_files(project_dir: Path, test_paths: list[str], test_dir: str = ".") -> list[str]:
+    """The files a browser run copies into Pyodide, where Node sees the whole project folder: the test
+    folder's files (the data its tests read by relative paths included), the test paths, and pytest's
+    configuration and conftest.py files in the folders above them."""
     project = project_dir.resolve()
-    files = {name for name in PYTEST_CONFIG_FILES if (project / name).is_file()}
-    for test_path in test_paths:
-        path = project / test_path
-        candidates = path.rglob("*") if path.is_dir() else [path]
-        for candidate in candidates:
+    base = (project / test_dir).resolve().relative_to(project)
+    files = {
+        (folder / name).as_posix()
+        for folder in (base, *base.parents)
+        for name in PYTEST_CONFIG_FILES
+        if (project / folder / name).is_file()
+    }
+    for top in (base, *map(Path, test_paths)):
+        path = project / top
+        for candidate in path.rglob("*") if path.is_dir() else [path]:
             relative = candidate.relative_to(project)
-            if candidate.is_file() and not SKIPPED_FOLDERS & set(relative.parts):
+            if candidate.is_file() and copied(relative.relative_to(top) if path.is_dir() else Path(relative.name)):
                 files.add(relative.as_posix())
-        # conftest.py files of the folders above a test path apply to it too
-        for parent in path.relative_to(project).parents:
+        for parent in top.parents:  # conftest.py files of the folders above apply too
             if (project / parent / "conftest.py").is_file():
                 files.add((parent / "conftest.py").as_posix())
     return sorted(files)
@@ -250,7 +371,8 @@ class Plan:
     distributions: dict[str, str]  # name -> version that must be installed
     imports: list[str]
     pytest_args: list[str]
-    test_paths: list[str]
+    test_paths: list[str]  # relative to the project
+    settings: TestSettings = dataclasses.field(default_factory=TestSettings)
 
 
 def plan(
@@ -262,13 +384,14 @@ def plan(
     pytest_args: Iterable[str] = (),
     relock: bool = False,
     package_base_url: str | None = None,
+    settings: TestSettings = TestSettings(),
 ) -> Plan:
     """Pick and check the wheel, get the test wheels, and sort out pytest's arguments."""
     if wheel is None:
         wheel = select_wheel(project_dir, runtime)
     wheel = check_wheel(Path(wheel), runtime, releases)
     tested = read_wheel(wheel)
-    args, test_paths = pytest_arguments(project_dir, list(pytest_args))
+    args, test_paths = pytest_arguments(project_dir, list(pytest_args), settings.test_dir)
     wheels = dependency_wheels(
         project_dir, runtime, [*requirements, *tested.requires], relock, package_base_url
     )
@@ -285,6 +408,7 @@ def plan(
         imports=list(tested.modules),
         pytest_args=args,
         test_paths=test_paths,
+        settings=settings,
     )
 
 
@@ -300,6 +424,19 @@ def snapshot_job(plan: Plan, source) -> dict:
     }
 
 
+def suite_job(plan: Plan) -> dict:
+    """What both modes' runner needs to run the suite: pytest's arguments and folder, the known failures,
+    and the Python that runs around pytest inside Pyodide."""
+    return {
+        "pytestArgs": plan.pytest_args,
+        "testDir": plan.settings.test_dir,
+        "knownFailures": plan.settings.known_failures,
+        "knownFailuresFrom": plan.settings.known_failures_from,
+        "inside": INSIDE.read_text(encoding="utf-8"),
+        "columns": shutil.get_terminal_size().columns,
+    }
+
+
 def node_job(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> dict:
     """The runner's job in Node; `snapshot`: the cache file of the memory snapshot to use or make."""
     return {
@@ -310,8 +447,7 @@ def node_job(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> dic
         "distributions": plan.distributions,
         "imports": plan.imports,
         "project": str(project_dir.resolve()),
-        "pytestArgs": plan.pytest_args,
-        "columns": shutil.get_terminal_size().columns,
+        **suite_job(plan),
     }
 
 
@@ -324,7 +460,7 @@ TEST_PAGE = b"""<!doctype html>
 
 def browser_site(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> tuple[serve.Site, dict]:
     """What the server offers a browser run, and the job the page runs (URLs relative to it)."""
-    files = project_files(project_dir, plan.test_paths)
+    files = project_files(project_dir, plan.test_paths, plan.settings.test_dir)
     site = serve.Site(
         folders={"/pyodide/": plan.runtime.folder},
         files={
@@ -348,8 +484,7 @@ def browser_site(plan: Plan, project_dir: Path, snapshot: Path | None = None) ->
         "imports": plan.imports,
         "files": files,
         "filesURL": "/project/",
-        "pytestArgs": plan.pytest_args,
-        "columns": shutil.get_terminal_size().columns,
+        **suite_job(plan),
     }
     return site, page_job
 
@@ -377,8 +512,9 @@ def run(plan: Plan, project_dir: Path, browser: str | None = None, snapshot: boo
     """Run the tests in Node, or in the browser named (a key of BROWSERS); pytest's exit code
     (SETUP_FAILED: no run). `snapshot`: boot Pyodide from the cached memory snapshot (snapshot.py)."""
     where, find_browser, ensure_driver = BROWSERS[browser] if browser else ("Node", None, None)
+    folder = "" if plan.settings.test_dir == "." else f" from {plan.settings.test_dir}/"
     console.print(
-        f"testing {plan.wheel.name} in {plan.runtime.describe()} in {where}: "
+        f"testing {plan.wheel.name} in {plan.runtime.describe()} in {where}{folder}: "
         f"pytest {' '.join(plan.pytest_args)}"
     )
     snapshot_file = snapshots.snapshot_file(plan.runtime, plan.wheels) if snapshot else None
@@ -403,4 +539,10 @@ def explain_exit(code: int, plan: Plan) -> str:
     if code == SETUP_FAILED:
         return f"Pyodide could not be set up for the tests of {plan.wheel.name} (see above)"
     meaning = PYTEST_EXIT_CODES.get(code, "unknown exit code")
-    return f"pytest inside {plan.runtime.describe()} exited with {code} ({meaning})"
+    explained = f"pytest inside {plan.runtime.describe()} exited with {code} ({meaning})"
+    if code == 3:
+        explained += (
+            "; a plugin that stopped it is named above with the fix (Pyodide has no threads, subprocesses, "
+            "signals or sockets)"
+        )
+    return explained

@@ -29,12 +29,15 @@ LOCK_ERRORS = (
 )
 
 
-def wasm_test_requirements(project_dir: Path) -> list[str]:
-    """The `wasm-test` dependency group when pyproject.toml has one, else `test`; pytest at least."""
+def wasm_test_requirements(project_dir: Path, settings: pyodide_tests.TestSettings) -> list[str]:
+    """[tool.pyodide-target] test-requirements when given, else the `wasm-test` dependency group when
+    pyproject.toml has one, else `test`; pytest at least."""
     pyproject = nox.project.load_toml(project_dir / "pyproject.toml")
     groups = pyproject.get("dependency-groups", {})
     group = "wasm-test" if "wasm-test" in groups else "test"
     requirements = list(nox.project.dependency_groups(pyproject, group)) if group in groups else []
+    if settings.requirements is not None:
+        requirements = list(settings.requirements)
     if not any(pip.requirement_name(line) == "pytest" for line in requirements):
         requirements.append("pytest")
     return requirements
@@ -93,20 +96,35 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
         help="boot Pyodide from scratch, not from the cached memory snapshot with pytest imported",
     )
     add_package_base_url_option(arguments)
+    arguments.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file whose [tool.pyodide-target] test-dir, test-requirements and known-failures "
+        "replace pyproject.toml's, key by key (settings for Pyodide kept outside the project's files)",
+    )
+    arguments.add_argument(
+        "--test-dir",
+        metavar="DIR",
+        help="the project folder pytest runs from, as `cd DIR && pytest` ([tool.pyodide-target] test-dir; "
+        "default: the project's root); test paths are read from it",
+    )
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide, default_target)
     try:
+        settings = pyodide_tests.test_settings(project_dir, options.config, options.test_dir)
         runtimes.node()  # before anything is resolved or downloaded: every run needs it
         runtime = runtimes.ensure_runtime(release)
         plan = pyodide_tests.plan(
             project_dir,
             runtime,
             releases(project_dir).values(),
-            wasm_test_requirements(project_dir),
+            wasm_test_requirements(project_dir, settings),
             wheel=options.wheel,
             pytest_args=[*options.given_back, *pytest_args],
             relock=options.relock,
             package_base_url=options.package_base_url,
+            settings=settings,
         )
         code = pyodide_tests.run(plan, project_dir, browser=options.browser, snapshot=options.snapshot)
     except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:

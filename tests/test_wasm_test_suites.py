@@ -1,0 +1,268 @@
+"""How a real suite's troubles inside Pyodide are handled (issue 19 items 4-7), for real, with jiter's
+Pyodide 314 wheel from PyPI under test, in Node, Chromium and Firefox:
+
+- a test that crashes Pyodide (a fatal error: here a call through a null function pointer, as a Rust
+  trap or the VM's stack overflowing also give) costs that test only: it is reported as crashed with the cause,
+  a fresh Pyodide goes on with the tests not yet run, and the counts cover the whole suite;
+- known failures from `[tool.pyodide-target] known-failures` (or a `--config` file) are strict xfails;
+- `test-dir` runs pytest from a folder of the project, as `cd DIR && pytest`;
+- a plugin that needs what Pyodide lacks (pytest-timeout, from PyPI: signal.setitimer) is named with the fix.
+"""
+
+import re
+
+import pytest
+from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import pytest_inside
+
+from template_tools import matrix
+from template_tools.render import render_project
+from tests.mirrors import MirrorServer
+from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
+from tests.package_mirror import PackageMirror
+from tests.project_helpers import nox, output_of
+from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
+
+STABLE = matrix.load().releases[matrix.load().default]
+SUMMARY = re.compile(
+    r"^wasm_test: pytest exited with (\d+) inside Pyodide \S+ .* in (\w+).*: (.*)$", re.MULTILINE
+)
+
+PASSING = """
+import jiter
+
+
+def test_one():
+    assert jiter.from_json(b"1") == 1
+
+
+def test_two():
+    assert jiter.from_json(b"[2]") == [2]
+"""
+# Two crashes in the middle of the suite: each costs its own test only.
+CRASHING = """
+import ctypes
+
+import jiter
+
+
+def test_before():
+    assert jiter.from_json(b"true") is True
+
+
+def test_crash():
+    ctypes.CFUNCTYPE(None)(0)()  # Pyodide's fatal error: a call through a null function pointer
+
+
+def test_between():
+    assert jiter.from_json(b"null") is None
+
+
+def test_crash_again():
+    ctypes.CFUNCTYPE(None)(0)()
+
+
+def test_after():
+    assert jiter.from_json(b'"x"') == "x"
+"""
+KNOWN = """
+import jiter
+
+
+def test_fails_in_pyodide():
+    assert jiter.from_json(b"1") == 2
+
+
+def test_passes_now():
+    assert jiter.from_json(b"1") == 1
+"""
+
+
+@pytest.fixture(scope="module")
+def env():
+    """The tests' shared cache, and the release's own packages from a stand-in for its CDN."""
+    with MirrorServer() as server:
+        mirror = PackageMirror(server)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
+            mirror.serve_release(runtimes.ensure_runtime(STABLE))
+        yield {"PYO3_PYODIDE_CACHE": str(TEST_CACHE), PACKAGE_BASE_URL_ENV: mirror.base_url}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = render_project(tmp_path_factory.mktemp("suites") / "hello", {"project_name": "hello"})
+    for name, source in (("test_a.py", PASSING), ("test_b.py", CRASHING), ("test_c.py", PASSING)):
+        (project / "crashing" / name).parent.mkdir(exist_ok=True)
+        (project / "crashing" / name).write_text(source)
+    (project / "known").mkdir()
+    (project / "known" / "test_known.py").write_text(KNOWN)
+    (project / "known" / "test_crash.py").write_text(CRASHING)
+    return project
+
+
+def wasm_test(project, env, *arguments):
+    result = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter_wheel()), *arguments, env=env)
+    output = output_of(result)
+    found = SUMMARY.findall(output)
+    assert len(found) == 1, output[-5000:]
+    code, where, counts = found[0]
+    return result, output, int(code), where, {kind: int(n) for n, kind in re.findall(r"(\d+) (\w+)", counts)}
+
+
+BROWSERS = {
+    "node": ((), "Node"),
+    "chromium": (("--browser",), "Chromium"),
+    "firefox": (("--browser", "firefox"), "Firefox"),
+}
+ENGINES = [name if name == "node" else pytest.param(name, marks=pytest.mark.browser) for name in BROWSERS]
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_crash_costs_one_test_and_the_suite_goes_on(project, env, engine):
+    options, where = BROWSERS[engine]
+    result, output, code, ran_in, counts = wasm_test(project, env, *options, "-v", "crashing")
+    assert result.returncode != 0 and code == 1, output[-5000:]
+    assert ran_in == where
+    assert counts == {"passed": 7, "failed": 0, "crashed": 2}, output[-5000:]
+    for test in ("test_crash", "test_crash_again"):
+        assert (
+            f"wasm_test: CRASHED crashing/test_b.py::{test}: Pyodide suffered a fatal error: TypeError"
+            in output
+        )
+        assert f"Pyodide crashed in crashing/test_b.py::{test} (TypeError" in output
+    # Every other test ran exactly once, in order, across three Pyodides.
+    passed = re.findall(r"^(crashing/\S+) PASSED", output, re.MULTILINE)
+    assert passed == [
+        "crashing/test_a.py::test_one",
+        "crashing/test_a.py::test_two",
+        "crashing/test_b.py::test_before",
+        "crashing/test_b.py::test_between",
+        "crashing/test_b.py::test_after",
+        "crashing/test_c.py::test_one",
+        "crashing/test_c.py::test_two",
+    ], output[-5000:]
+    assert "exited with 1 (tests failed)" in output
+
+    # -x stops at the first crash.
+    result, output, code, _, counts = wasm_test(project, env, *options, "-x", "crashing")
+    assert code == 1 and counts == {"passed": 3, "failed": 0, "crashed": 1}, output[-5000:]
+    assert "stopping there (-x)" in output
+
+
+KNOWN_FAILURES = """
+[tool.pyodide-target]
+known-failures = {{ "known/test_known.py::test_fails_*" = "jiter parses differently here", "known/test_known.py::test_passes_now" = "fixed upstream since", "known/test_crash.py::test_crash" = "a null function pointer", "known/test_gone.py" = "a file removed since" }}
+"""
+
+
+@pytest.mark.network
+def test_known_failures_are_strict_xfails_and_a_crash_among_them_is_expected(project, env, tmp_path):
+    config = tmp_path / "pyodide.toml"
+    config.write_text(KNOWN_FAILURES.format())
+    _result, output, code, _, counts = wasm_test(project, env, "--config", str(config), "-rxX", "known")
+    assert code == 1, output[-5000:]
+    # test_fails_in_pyodide: xfailed; test_passes_now: XPASS(strict), a failure; test_crash crashed as
+    # expected (xfailed); test_crash_again crashed unexpectedly; the rest passed.
+    assert counts == {"passed": 3, "failed": 1, "xfailed": 2, "crashed": 1}, output[-5000:]
+    assert f"4 known failures ({config.name}) mark 3 tests as strict xfails inside Pyodide" in output
+    assert "the known failure 'known/test_gone.py' (pyodide.toml) matches no test collected" in output
+    assert "[XPASS(strict)] known failure in Pyodide (pyodide.toml): fixed upstream since" in output
+    assert "XFAIL known/test_known.py::test_fails_in_pyodide - known failure in Pyodide" in output
+    assert "wasm_test: XFAIL (a known failure) known/test_crash.py::test_crash" in output
+
+
+def test_a_config_file_is_checked_with_its_path_and_the_keys_it_takes(project, env, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[tool.pyodide-target]\nrelease = "314"\n')
+    result = nox(project, "-s", "wasm_test", "--", "--config", str(config), env=env)
+    assert result.returncode != 0
+    assert (
+        f"{config}'s [tool.pyodide-target] has release, which `wasm_test --config` does not take: it takes "
+        "test-dir, test-requirements, known-failures" in output_of(result)
+    )
+    config.write_text('[tool.pyodide-target]\nknown-failures = { "a" = 1 }\n')
+    assert "known-failures = {'a': 1}: expected a table of test ids" in output_of(
+        nox(project, "-s", "wasm_test", "--", "--config", str(config), env=env)
+    )
+    result = nox(project, "-s", "wasm_test", "--", "--test-dir", "no-such-folder", env=env)
+    assert "the test folder 'no-such-folder' (test-dir) is not a folder of the project" in output_of(result)
+
+
+SUBFOLDER_TEST = """
+from pathlib import Path
+
+import jiter
+
+
+def test_reads_a_file_relative_to_its_folder():
+    assert jiter.from_json(Path("data.json").read_bytes()) == {"from": "name-py"}
+
+
+def test_its_conftest_applies(answer):
+    assert answer == 42
+"""
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("engine", ENGINES[:2])
+def test_a_suite_rooted_in_a_subfolder_runs_from_there(project, env, engine):
+    folder = project / "name-py"
+    (folder / "tests").mkdir(parents=True, exist_ok=True)
+    (folder / "data.json").write_text('{"from": "name-py"}')
+    (folder / "pytest.ini").write_text("[pytest]\naddopts = -v\n")
+    (folder / "tests" / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef answer():\n    return 42\n"
+    )
+    (folder / "tests" / "test_sub.py").write_text(SUBFOLDER_TEST)
+    options, _where = BROWSERS[engine]
+    _result, output, code, _, counts = wasm_test(project, env, *options, "--test-dir", "name-py", "tests")
+    assert code == 0 and counts == {"passed": 2, "failed": 0}, output[-5000:]
+    assert "rootdir: /project/name-py" in output and "configfile: pytest.ini" in output
+    assert (
+        "tests/test_sub.py::test_reads_a_file_relative_to_its_folder PASSED" in output
+    )  # addopts -v applied
+
+
+PLUGIN_CONFIG = """
+[tool.pyodide-target]
+test-requirements = ["pytest", "pytest-timeout"]
+"""
+
+
+@pytest.mark.network
+def test_a_plugin_that_needs_signals_is_named_with_the_fix(project, env, tmp_path):
+    config = tmp_path / "timeout.toml"
+    config.write_text(PLUGIN_CONFIG)
+    _result, output, code, _, _ = wasm_test(
+        project, env, "--config", str(config), "--timeout=30", "crashing/test_a.py"
+    )
+    assert code == 3, output[-5000:]
+    found = re.search(r"wasm_test: the plugin pytest-timeout \S+ stopped pytest: (.*)", output)
+    assert found, output[-5000:]
+    assert "AttributeError: module 'signal' has no attribute 'setitimer'" in found[1]
+    assert "Pyodide has no signals" in found[1]
+    assert "Run without it (`nox -s wasm_test -- -p no:timeout`)" in found[1]
+    assert "exited with 3 (internal error); a plugin that stopped it is named above" in output
+
+    # The fix, as named, runs the same tests.
+    _result, output, code, _, counts = wasm_test(
+        project, env, "--config", str(config), "-p", "no:timeout", "crashing/test_a.py"
+    )
+    assert code == 0 and counts == {"passed": 2, "failed": 0}, output[-5000:]
+
+
+def test_known_failure_entries_match_ids_patterns_files_and_parametrized_tests():
+    assert pytest_inside.matches("t/a.py::test_x", "t/a.py::test_x")
+    assert pytest_inside.matches("t/a.py::test_x[1-2]", "t/a.py::test_x")
+    assert pytest_inside.matches("t/a.py::C::test_x", "t/a.py::C")
+    assert pytest_inside.matches("t/a.py::test_x", "t/a.py")
+    assert pytest_inside.matches("t/a.py::test_xy", "t/*::test_x*")
+    assert not pytest_inside.matches("t/a.py::test_xy", "t/a.py::test_x")
+    assert not pytest_inside.matches("t/ab.py::test_x", "t/a")
+    assert pytest_inside.lacking("AttributeError: module 'signal' has no attribute 'setitimer'").startswith(
+        "signals"
+    )
+    assert pytest_inside.lacking("RuntimeError: can't start new thread") == "threads"
+    assert pytest_inside.lacking("ValueError: bad input") is None
