@@ -5,7 +5,9 @@ The fast tests use small projects made here; the real one is jiter 0.19.0's sdis
 line in the Debian sid root and tested inside Pyodide in Node with its own test suite.
 """
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -14,13 +16,14 @@ from pathlib import Path
 import pytest
 from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.wheel import build as wheel_build
 
 from template_tools import matrix, sidroot
 from tests import real_builds
-from tests.adopt_helpers import NOX_LINE, adopt, commit_all, existing_project
+from tests.adopt_helpers import NOX_LINE, SECTION, adopt, adoption_commands, commit_all, existing_project
 from tests.package_mirror import folder_mirror
 from tests.project_helpers import nox, output_of
-from tests.update_helpers import git
+from tests.update_helpers import copy_working_tree, git, run_copier
 
 MATRIX = matrix.load()
 THEIR_NOXFILE = '''import nox
@@ -30,6 +33,11 @@ THEIR_NOXFILE = '''import nox
 def mine(session):
     """Their own session."""
 '''
+# As many real noxfiles have it (rpds-py's): nox then ignores python=False for every session.
+THEIR_UV_NOXFILE = THEIR_NOXFILE.replace(
+    "import nox\n", 'import nox\n\nnox.options.default_venv_backend = "uv"\n'
+)
+PYODIDE_SESSIONS = ("toolchain", "wasm_build", "audit", "wasm_test", "doctor", "serve", "lock", "bundle")
 NEW_FILES = {
     "pyodide-matrix.toml",
     "noxfile_pyodide.py",
@@ -52,17 +60,7 @@ def test_a_project_with_its_own_noxfile_keeps_it_and_adds_one_line(tmp_path):
     (project / "noxfile.py").write_text(f"import pathlib\nimport runpy\n\n{NOX_LINE}\n" + THEIR_NOXFILE)
     listed = nox(project, "--list")
     assert listed.returncode == 0, output_of(listed)
-    for session in (
-        "mine",
-        "toolchain",
-        "wasm_build",
-        "audit",
-        "wasm_test",
-        "doctor",
-        "serve",
-        "lock",
-        "bundle",
-    ):
+    for session in ("mine", *PYODIDE_SESSIONS):
         assert re.search(rf"^[*-] {session}\b", listed.stdout, re.MULTILINE), listed.stdout
 
 
@@ -75,6 +73,204 @@ def test_a_project_without_a_noxfile_gets_one(tmp_path):
     assert dry.returncode == 0, output_of(dry)[-3000:]
     # The target is the answer kept in noxfile_pyodide.py: stable, the matrix's default.
     assert f"Pyodide {MATRIX.default}:" in output_of(dry)
+
+
+def path_without_uv() -> str:
+    """This machine's PATH without any folder that holds a `uv`."""
+    folders = [
+        folder for folder in os.environ["PATH"].split(os.pathsep) if not shutil.which("uv", path=folder)
+    ]
+    return os.pathsep.join(folders)
+
+
+def test_a_noxfile_with_a_default_venv_backend_reaches_every_pyodide_session_without_uv(tmp_path):
+    """`nox.options.default_venv_backend = "uv"` overrides python=False: the sessions say venv_backend="none"."""
+    project = existing_project(tmp_path / "theirs", THEIR_UV_NOXFILE)
+    adopt(project)
+    (project / "noxfile.py").write_text(f"import pathlib\nimport runpy\n\n{NOX_LINE}\n" + THEIR_UV_NOXFILE)
+    without_uv = {"PATH": path_without_uv()}
+    assert shutil.which("uv", path=without_uv["PATH"]) is None
+    # Every session's body parses its arguments: --help shows them and skips the session.
+    helped = nox(project, "-s", *PYODIDE_SESSIONS, "--", "--help", env=without_uv)
+    output = output_of(helped)
+    assert helped.returncode == 0, output[-3000:]
+    assert "No backends present" not in output
+    for session in PYODIDE_SESSIONS:
+        assert f"Session {session} skipped: help shown" in output, output[-3000:]
+    dry = nox(project, "-s", "wasm_build", "--", "--dry-run", env=without_uv)
+    assert dry.returncode == 0, output_of(dry)[-3000:]
+    assert f"Pyodide {MATRIX.default}:" in output_of(dry)
+    # No virtualenv was made for any of them.
+    assert not any((project / ".nox" / session).exists() for session in PYODIDE_SESSIONS)
+
+
+def test_a_project_with_its_own_noxfile_runs_the_sessions_with_nox_f_and_no_edit(tmp_path):
+    project = existing_project(tmp_path / "theirs", THEIR_UV_NOXFILE)
+    adopt(project)
+    command = "nox -f noxfile_pyodide.py -s wasm_build"
+    assert f"`{command}`" in SECTION  # the README's way, run here as written
+    listed = nox(project, "-f", "noxfile_pyodide.py", "--list")
+    assert listed.returncode == 0, output_of(listed)
+    assert set(re.findall(r"^[*-] (\w+)", listed.stdout, re.MULTILINE)) == set(PYODIDE_SESSIONS), (
+        listed.stdout
+    )
+    dry = nox(project, *command.split()[1:], "--", "--dry-run", env={"PATH": path_without_uv()})
+    assert dry.returncode == 0, output_of(dry)[-3000:]
+    assert f"Pyodide {MATRIX.default}:" in output_of(dry)
+    assert (project / "noxfile.py").read_text() == THEIR_UV_NOXFILE
+    assert git(project, "status", "--short", "--untracked-files=no") == ""  # none of their files changed
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(folder).parts
+    }
+
+
+SETUPTOOLS_PYPROJECT = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "plain"
+version = "1.0.0"
+"""
+HATCHLING_PYPROJECT = """[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "purepy"
+version = "1.0.0"
+"""
+NOT_MATURIN = {
+    "an empty folder": ({}, "Found no file at its root; no Cargo.toml there or up to three folders below."),
+    "only a setuptools pyproject.toml": (
+        {"pyproject.toml": SETUPTOOLS_PYPROJECT},
+        "Found at its root: pyproject.toml; no Cargo.toml there or up to three folders below.",
+    ),
+    "a pure-Python hatchling project": (
+        {
+            "pyproject.toml": HATCHLING_PYPROJECT,
+            "README.md": "# purepy\n",
+            "src/purepy/__init__.py": "",
+            "tests/test_purepy.py": "def test_it():\n    pass\n",
+        },
+        "Found at its root: pyproject.toml, README.md; no Cargo.toml there or up to three folders below.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NOT_MATURIN)
+def test_adopting_a_folder_that_is_not_a_maturin_project_is_refused_and_writes_nothing(tmp_path, case):
+    files, found = NOT_MATURIN[case]
+    project = tmp_path / "folder"
+    project.mkdir()
+    for name, text in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    if files:
+        commit_all(project)
+    else:
+        git(project, "init", "--quiet", "--initial-branch=main")
+    before = files_in(project)
+    [copy, *_] = adoption_commands()  # the README's command, as written
+    result = subprocess.run(copy, cwd=project, capture_output=True, text=True, check=False)
+    output = output_of(result)
+    assert result.returncode != 0, output
+    message = output.strip().splitlines()[-1]
+    assert (
+        f"project_kind=adopt needs a PyO3/maturin project, and {project.resolve()} is not one. {found}"
+        in message
+    )
+    assert (
+        'Expected: a pyproject.toml with build-backend = "maturin" in [build-system], and the crate\'s'
+        in message
+    )
+    assert "Nothing was written." in message
+    assert files_in(project) == before
+    assert git(project, "status", "--short", "--untracked-files=all", "--ignored") == ""
+
+
+SETUPTOOLS_RUST_PYPROJECT = """[build-system]
+requires = ["setuptools>=61", "setuptools-rust>=1.9"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "theirs"
+version = "1.0.0"
+"""
+
+
+def test_the_engine_reads_the_build_backend_that_copier_cannot(tmp_path):
+    """Jinja opens no file: the build backend is the engine's to check, before it builds."""
+    project = existing_project(tmp_path / "theirs", None)
+    assert wheel_build.check_build_backend(project) is None  # build-backend = "maturin"
+    (project / "pyproject.toml").write_text(SETUPTOOLS_RUST_PYPROJECT)
+    with pytest.raises(wheel_build.NotAMaturinProject) as refused:
+        wheel_build.check_build_backend(project)
+    assert str(refused.value).startswith(
+        f'{project / "pyproject.toml"} names build-backend = "setuptools.build_meta" in [build-system]; '
+        'expected build-backend = "maturin": wasm_build builds the wheel with maturin, and this template '
+        "supports maturin projects only. Fix: "
+    )
+    (project / "pyproject.toml").unlink()
+    with pytest.raises(wheel_build.NotAMaturinProject, match=r"^found no .*pyproject\.toml; expected"):
+        wheel_build.check_build_backend(project)
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "found"),
+    [
+        (SETUPTOOLS_RUST_PYPROJECT, 'names build-backend = "setuptools.build_meta" in [build-system]'),
+        ('[project]\nname = "theirs"\nversion = "1.0.0"\n', "names no build-backend in [build-system]"),
+    ],
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="until engine/src/pyo3_pyodide/sessions/build.py's wasm_build calls wheel_build.check_build_backend",
+)
+def test_a_pyo3_crate_built_by_another_backend_is_refused_by_its_first_build(tmp_path, pyproject, found):
+    """Copier accepts it (a pyproject.toml, a Cargo.toml); wasm_build refuses it, naming what it found."""
+    project = existing_project(tmp_path / "theirs", None)
+    (project / "pyproject.toml").write_text(pyproject)
+    commit_all(project)
+    adopt(project)
+    build = nox(project, "-s", "wasm_build", "--", "--dry-run")
+    output = output_of(build)
+    assert build.returncode != 0, output[-3000:]
+    assert f"{project / 'pyproject.toml'} {found}" in output, output[-3000:]
+    assert 'expected build-backend = "maturin"' in output
+    assert "this template supports maturin projects only" in output
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory):
+    """A git repository of this template's working tree, tagged v1, and v2 with a changelog line more."""
+    repo = tmp_path_factory.mktemp("template-repo")
+    copy_working_tree(repo)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", "v1")
+    git(repo, "tag", "v1")
+    with (repo / "CHANGELOG.md").open("a") as changelog:
+        changelog.write("\n- v2 of the adoption update test\n")
+    git(repo, "commit", "--quiet", "--all", "-m", "v2")
+    git(repo, "tag", "v2")
+    return repo
+
+
+def test_an_adopted_project_updates(tmp_path, template_repo):
+    """copier update renders both versions into empty folders of its own: the folder check is not for those."""
+    project = existing_project(tmp_path / "theirs", None)
+    run_copier(
+        project, "copy", "--vcs-ref=v1", "--defaults", "--data=project_kind=adopt", str(template_repo), "."
+    )
+    commit_all(project)
+    run_copier(project, "update", "--defaults", "--vcs-ref=v2")
+    assert "_commit: v2" in (project / ".copier-answers.yml").read_text()
 
 
 JITER_SDIST = "jiter-0.19.0.tar.gz"

@@ -68,6 +68,36 @@ class BuildPlan:
         return "\n".join([*lines, shlex.join(self.argv)])
 
 
+class NotAMaturinProject(ToolchainError):
+    """The project is not built by maturin: what its pyproject.toml says, and what this template supports."""
+
+
+def check_build_backend(project_dir: Path) -> None:
+    """wasm_build builds with maturin: refuse a project whose pyproject.toml names another build backend, or
+    none. (Adoption checked only that pyproject.toml and a Cargo.toml exist: copier's Jinja reads no file.)"""
+    path = Path(project_dir) / "pyproject.toml"
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("build-system")
+    except FileNotFoundError:
+        found = f"found no {path}"
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        found = f"could not read {path}: {error}"
+    else:
+        backend = table.get("build-backend") if isinstance(table, dict) else None
+        if backend == "maturin":
+            return
+        if backend is None:
+            found = f"{path} names no build-backend in [build-system] (pip would build it with setuptools)"
+        else:
+            found = f"{path} names build-backend = {json.dumps(backend)} in [build-system]"
+    raise NotAMaturinProject(
+        f'{found}; expected build-backend = "maturin": wasm_build builds the wheel with maturin, and this '
+        "template supports maturin projects only. Fix: for a PyO3 crate built another way (setuptools-rust, "
+        'for one), make maturin its build backend: [build-system] requires = ["maturin>=1.16,<2"], '
+        'build-backend = "maturin"'
+    )
+
+
 def refuse_overriding_rustflags(environ: Mapping[str, str]) -> None:
     """RUSTFLAGS would silently replace the target's rustflags (maturin's and .cargo/config.toml's)."""
     for name in OVERRIDING_RUSTFLAGS_VARS:
