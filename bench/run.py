@@ -5,7 +5,8 @@
    from a cold cargo target;
 2. the extension's size with the template's release profile vs cargo's default release profile;
 3. `nox -s wasm_test` on the example suite in Pyodide vs a bare Node boot that imports the module, and the
-   same suite in headless Chromium and in headless Firefox;
+   same suite in headless Chromium and in headless Firefox; a test that crashes Pyodide (the example's
+   trap()) followed by one more test, vs a test that fails followed by the same test;
 4. the loop a developer lives in: one line of src/lib.rs changed, then `wasm_build` + `wasm_test`, vs the
    native loop (`nox -s tests` after the same change);
 5. a warm `nox -s toolchain` (managed provider) against local stand-ins: seconds and network requests;
@@ -40,11 +41,12 @@ REPO_DIR = matrix.REPO_DIR
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 
-def run(argv: list[str], **kwargs) -> float:
-    """Run a command; its seconds, or the end of its output when it fails."""
+def run(argv: list[str], fails: bool = False, **kwargs) -> float:
+    """Run a command; its seconds, or the end of its output when it fails (unless it `fails` as meant:
+    then when it succeeds)."""
     started = time.perf_counter()
     result = subprocess.run(argv, check=False, capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
+    if (result.returncode != 0) != fails:
         raise SystemExit(f"`{' '.join(argv)}` failed:\n{(result.stdout + result.stderr)[-4000:]}")
     return time.perf_counter() - started
 
@@ -116,14 +118,39 @@ def wasm_test_figures(workdir: Path, project: Path, release) -> dict:
     run([*nox, "--", "--browser", "firefox"], cwd=project)
     [wheel] = (project / "dist").glob("*.whl")
     node = ["node", str(Path(__file__).with_name("boot_import.mjs")), str(ensure_runtime(release).folder)]
+    (project / "bench_crash").mkdir(exist_ok=True)
+    (project / "bench_crash" / "test_crash.py").write_text(CRASH_TESTS)
+    crash, fail, after = (
+        f"bench_crash/test_crash.py::{name}" for name in ("test_crash", "test_fail", "test_after")
+    )
     return interleaved_medians(
         {
             "wasm_test": (nox, {"cwd": project}),
             "boot_import": ([*node, str(wheel), "bench_wasm"], {}),
             "browser": ([*nox, "--", "--browser"], {"cwd": project}),
             "firefox": ([*nox, "--", "--browser", "firefox"], {"cwd": project}),
+            "crash": ([*nox, "--", crash, after], {"cwd": project, "fails": True}),
+            "fail": ([*nox, "--", fail, after], {"cwd": project, "fails": True}),
         }
     )
+
+
+# Case 3's crash: the example's trap() (a WebAssembly `unreachable`: Pyodide's fatal error) vs a plain failure.
+CRASH_TESTS = """
+import bench_wasm
+
+
+def test_crash():
+    bench_wasm._core.trap()
+
+
+def test_fail():
+    assert bench_wasm.add(1, 1) == 3
+
+
+def test_after():
+    assert bench_wasm.add(1, 1) == 2
+"""
 
 
 def package_set_stand_in(workdir: Path, release) -> None:
@@ -275,6 +302,13 @@ def table(builds: dict, tests: dict, loop: dict, toolchain: dict, copy: dict) ->
         f"{tests['boot_import']:.2f} s (the Node boot and import above)",
         f"{tests['firefox'] / tests['boot_import']:.2f}x",
         "-",
+    )
+    view.add_row(
+        "`nox -s wasm_test`: a test that crashes Pyodide, then one more (Node)",
+        f"{tests['crash']:.2f} s",
+        f"{tests['fail']:.2f} s (a test that fails, then the same one more)",
+        f"{tests['crash'] / tests['fail']:.2f}x, +{tests['crash'] - tests['fail']:.2f} s",
+        "+1 s at most (one snapshot restore)",
     )
     view.add_row(
         "edit loop: one line of src/lib.rs, `wasm_build` + `wasm_test`",

@@ -25,6 +25,8 @@ def row(result: dict) -> str:
         ratio = f"{pyodide['seconds'] / native['seconds']:.1f}x"
     skipped = counts.get("skipped", 0) + counts.get("deselected", 0)
     notes = "; ".join(line.splitlines()[0] for line in result["blocked"])
+    if counts.get("crashed"):
+        notes = "; ".join(filter(None, [f"{counts['crashed']} crashed Pyodide (counted as failed)", notes]))
     if native["counts"]:
         native_counts = ", ".join(f"{n} {kind}" for kind, n in native["counts"].items())
         notes = "; ".join(filter(None, [f"natively {native_counts}", notes]))
@@ -35,7 +37,7 @@ def row(result: dict) -> str:
     cells = [
         f"{result['project']} {result['version']}",
         str(counts.get("passed", 0)) if ran else "–",
-        str(counts.get("failed", 0) + counts.get("error", 0)) if ran else "–",
+        str(counts.get("failed", 0) + counts.get("error", 0) + counts.get("crashed", 0)) if ran else "–",
         str(skipped) if ran else "–",
         str(pyodide["known_failures"]) if ran else "–",
         seconds(result["build_seconds"]) + ("" if result["build_ok"] else " (failed)"),

@@ -159,19 +159,12 @@ def run_project(project: Project, work: Path, root: Path | None = None, log=prin
 def pyodide_suite(
     project: Project, checkout: Path, noxfile: list[str], work: Path, result: Result, log
 ) -> None:
-    help_text = output_of(nox(checkout, *noxfile, "-s", "wasm_test", "--", "--help"))
     settings = []
     if project.needs_config():
         config = work / "configs" / f"{project.name}.toml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(project.pyodide_config())
         settings = ["--config", str(config)]
-        if "--config" not in help_text:  # the suite runs without the corpus's settings: the result says so
-            result.blocked.append(
-                "wasm_test has no --config yet (issue 19 item 7): ran without the corpus's test-dir, "
-                "test-requirements and known-failures"
-            )
-            settings = []
     mirror = folder_mirror(runtimes.ensure_runtime(RELEASE), work / "package-set")
     arguments = [
         "--pyodide",

@@ -228,10 +228,6 @@ def test_the_engine_reads_the_build_backend_that_copier_cannot(tmp_path):
         ('[project]\nname = "theirs"\nversion = "1.0.0"\n', "names no build-backend in [build-system]"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="until engine/src/pyo3_pyodide/sessions/build.py's wasm_build calls wheel_build.check_build_backend",
-)
 def test_a_pyo3_crate_built_by_another_backend_is_refused_by_its_first_build(tmp_path, pyproject, found):
     """Copier accepts it (a pyproject.toml, a Cargo.toml); wasm_build refuses it, naming what it found."""
     project = existing_project(tmp_path / "theirs", None)

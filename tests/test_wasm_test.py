@@ -624,3 +624,31 @@ def test_sid_wheel_passes_the_projects_own_tests_in_firefox(sid_built_project):
     project, build = sid_built_project
     assert build.returncode == 0, output_of(build)[-3000:]
     check_sid_run(nox(project, "-s", "wasm_test", "--", "--browser", "firefox", "-v"), "Firefox")
+
+
+@pytest.mark.wasm
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param((), id="node"),
+        pytest.param(("--browser",), id="chromium", marks=pytest.mark.browser),
+        pytest.param(("--browser", "firefox"), id="firefox", marks=pytest.mark.browser),
+    ],
+)
+def test_a_rust_trap_in_the_middle_of_the_suite_costs_that_test_only(sid_built_project, options):
+    """The example's trap() (a WebAssembly `unreachable`, Pyodide's fatal error) run first: it is reported as
+    crashed with the cause, and the tests after it run in a fresh Pyodide."""
+    project, build = sid_built_project
+    assert build.returncode == 0, output_of(build)[-3000:]
+    trap = "tests/test_wasmdemo.py::test_trap_ends_pyodide_with_a_stack"
+    after = ["tests/test_wasmdemo.py::test_add", "tests/test_wasmdemo.py::test_counter"]
+    result = nox(
+        project, "-s", "wasm_test", "--", *options, "-v", "-k", "trap or add or counter", trap, *after
+    )
+    output = output_of(result)
+    assert result.returncode != 0, output[-6000:]
+    code, _, _, counts = pyodide_summary(output)
+    assert (code, counts) == (1, {"passed": 2, "failed": 0, "crashed": 1}), output[-6000:]
+    assert f"wasm_test: CRASHED {trap}: Pyodide suffered a fatal error: RuntimeError: unreachable" in output
+    for test in after:
+        assert f"{test} PASSED" in output, output[-6000:]

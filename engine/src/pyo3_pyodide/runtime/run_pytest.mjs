@@ -10,7 +10,9 @@
 //
 // Pyodide reports some failures without raising (loadPackage calls errorCallback and carries on), so
 // every load is checked, and each installed distribution and module is verified before pytest starts.
-// The exit code is pytest's; SETUP_FAILED means the suite never ran.
+// When Pyodide dies inside a test (a fatal error: a trap, an abort, the VM's stack overflowing), that test
+// counts as crashed and the tests not yet run go on in a fresh Pyodide (runSuite).
+// The exit code is pytest's (1 when a test crashed); SETUP_FAILED means the suite never ran.
 
 const SETUP_FAILED = 100;
 const PROJECT_DIR = "/project";

@@ -18,8 +18,10 @@ Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromi
 Firefox (puppeteer-core, over WebDriver BiDi), with everything served from 127.0.0.1 by serve.py. It loads
 every wheel at once with pyodide.loadPackage (their tags were checked here against the rules of the
 release's own micropip, so micropip itself need not start), checks the installed versions and imports, and
-runs pytest. Pyodide starts from a cached memory snapshot with pytest already imported (snapshot.py;
-`--no-snapshot` boots it from scratch).
+runs pytest through pytest_inside.py (known failures as strict xfails, each test's progress, plugin
+failures named), from the test folder ([tool.pyodide-target] test-dir). A test that crashes Pyodide costs
+that test only: the runner goes on with the tests not yet run in a fresh Pyodide. Pyodide starts from a
+cached memory snapshot with pytest already imported (snapshot.py; `--no-snapshot` boots it from scratch).
 With warm caches and an unchanged lock, nothing touches the network.
 """
 

@@ -91,6 +91,7 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
     out_dir = (project_dir / options.out).resolve()
     try:
         wheel_build.refuse_overriding_rustflags(os.environ)
+        wheel_build.check_build_backend(project_dir)
     except ToolchainError as error:
         session.error(str(error))
     profile_in_cargo_toml = not options.debug or debug_profile_check(session, project_dir)

@@ -353,6 +353,8 @@ def describe_plan(release: Release) -> list[str]:
         state = "installed"
     else:
         state = "unfinished: resumes" if emsdk_dir.exists() else "to install"
+    # template/partials/pyodide_job.yml.jinja reads this line for the emsdk cache key: keep " -> <emsdk dir>, "
+    # (tests/test_workflow.py runs it).
     lines.append(
         f"emsdk {release.emscripten}: git clone {os.environ.get(emsdk.EMSDK_GIT_ENV) or emsdk.EMSDK_GIT_DEFAULT}"
         f" -> {emsdk_dir}, `emsdk install {release.emscripten}` (over 1 GiB from "
