@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pyo3_pyodide.resolve import pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 
 from corpus.projects import Project
 from template_tools import sidroot
@@ -165,7 +165,7 @@ def pyodide_suite(
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(project.pyodide_config())
         settings = ["--config", str(config)]
-    mirror = folder_mirror(runtimes.ensure_runtime(RELEASE), work / "package-set")
+    mirror = folder_mirror(npm.ensure_runtime(RELEASE), work / "package-set")
     arguments = [
         "--pyodide",
         RELEASE.line,

@@ -62,7 +62,7 @@ def sid_root():
 def sid_test_env():
     """wasm_test's environment for the root's release: the tests' shared cache, and Pyodide's own packages
     (pytest, micropip) from a stand-in for its CDN on 127.0.0.1 (tests/package_mirror.py)."""
-    from pyo3_pyodide.runtime import npm as runtimes
+    from pyo3_pyodide.runtime import npm
 
     from tests.mirrors import MirrorServer
     from tests.package_mirror import ENV, PackageMirror
@@ -72,5 +72,5 @@ def sid_test_env():
         mirror = PackageMirror(server)
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
-            mirror.serve_release(runtimes.ensure_runtime(real_builds.SID_RELEASE))
+            mirror.serve_release(npm.ensure_runtime(real_builds.SID_RELEASE))
         yield {"PYO3_PYODIDE_CACHE": str(TEST_CACHE), ENV: mirror.base_url}

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pyo3_pyodide.resolve import pip, pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.runtime.wasm_test import read_wheel
+from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.wheel.pick import read_wheel
 
 from tests.mirrors import MirrorServer
 from tests.pyodide_helpers import WHEEL_CACHE
@@ -34,7 +34,7 @@ ENV = pyodide_packages.BASE_URL_ENV
 HARNESS = ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "micropip")
 
 
-def pypi_wheel(runtime: runtimes.Runtime, name: str, version: str) -> Path:
+def pypi_wheel(runtime: npm.Runtime, name: str, version: str) -> Path:
     """The wheel of `name`==`version` from PyPI for the runtime's Python and platform, downloaded once into
     a cache that outlives test runs."""
     folder = WHEEL_CACHE / "for-pyodide" / runtime.release.npm
@@ -43,13 +43,13 @@ def pypi_wheel(runtime: runtimes.Runtime, name: str, version: str) -> Path:
     if found:
         return found[0]
     python = ".".join(runtime.python.split(".")[:2])
-    options = pip.target_options(python, runtime.platform_tags())
+    options = pip.target_options(python, runtime.micropip_platform_tags())
     command = [sys.executable, "-m", "pip", "download", "--no-deps", *options, "-d", str(folder)]
     subprocess.run([*command, f"{name}=={version}"], check=True, capture_output=True)
     return pypi_wheel(runtime, name, version)
 
 
-def lock_entry(wheel: Path, runtime: runtimes.Runtime, lock: dict | None = None) -> dict:
+def lock_entry(wheel: Path, runtime: npm.Runtime, lock: dict | None = None) -> dict:
     """A pyodide-lock.json entry for `wheel`, as Pyodide writes one for its own packages (with the keys
     the entries of `lock` have, when given: 314's carry an empty `tool` table)."""
     metadata = read_wheel(wheel)
@@ -74,7 +74,7 @@ def lock_entry(wheel: Path, runtime: runtimes.Runtime, lock: dict | None = None)
     }
 
 
-def harness_wheels(runtime: runtimes.Runtime) -> list[Path]:
+def harness_wheels(runtime: npm.Runtime) -> list[Path]:
     """PyPI's wheels of HARNESS at the versions the release's own lock holds."""
     packages = json.loads((runtime.folder / "pyodide-lock.json").read_text())["packages"]
     return [pypi_wheel(runtime, name, packages[name]["version"]) for name in HARNESS if name in packages]
@@ -88,13 +88,11 @@ class PackageMirror:
         self.base_url = server.url("/pyodide/v{version}/full/")  # what PYO3_PYODIDE_PACKAGE_BASE_URL takes
         self.added: dict[str, list[Path]] = {}  # release folder -> the wheels added to its lock so far
 
-    def folder(self, runtime: runtimes.Runtime) -> str:
+    def folder(self, runtime: npm.Runtime) -> str:
         """The URL path of the release's folder: that of Pyodide's own URL for it."""
         return urlsplit(runtime.package_base_url()).path
 
-    def serve_release(
-        self, runtime: runtimes.Runtime, wheels: list[Path] = (), *, harness: bool = True
-    ) -> dict:
+    def serve_release(self, runtime: npm.Runtime, wheels: list[Path] = (), *, harness: bool = True) -> dict:
         """Serve the release's lock with `wheels` (with those of earlier calls, and HARNESS's) as its
         packages of those names, and those wheels; returns the lock served."""
         lock = json.loads((runtime.folder / "pyodide-lock.json").read_text())
@@ -109,13 +107,13 @@ class PackageMirror:
         self.server.serve(folder + "pyodide-lock.json", json.dumps(lock).encode())
         return lock
 
-    def requested(self, runtime: runtimes.Runtime) -> list[str]:
+    def requested(self, runtime: npm.Runtime) -> list[str]:
         """The files of the release's folder asked for so far, in order."""
         folder = self.folder(runtime)
         return [path.removeprefix(folder) for path in self.server.requests if path.startswith(folder)]
 
 
-def folder_mirror(runtime: runtimes.Runtime, folder: Path, wheels: list[Path] = ()) -> str:
+def folder_mirror(runtime: npm.Runtime, folder: Path, wheels: list[Path] = ()) -> str:
     """The release's package set as a local folder (its lock, with HARNESS's and `wheels`' entries for wheels
     from PyPI or given, beside it), for tests that run a project's sessions as a user does; returns the
     file:// base URL to put in PYO3_PYODIDE_PACKAGE_BASE_URL."""

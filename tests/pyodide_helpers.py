@@ -1,4 +1,4 @@
-"""Helpers for the tests that run a rendered project's wasm_test and serve sessions in real Pyodide runtimes."""
+"""Helpers for the tests that run a rendered project's wasm_test and serve sessions in real Pyodide npm."""
 
 import contextlib
 import queue
@@ -13,8 +13,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.runtime import wasm_test
+from pyo3_pyodide.runtime import npm, suite
 
 from tests.project_helpers import nox_command
 
@@ -38,9 +37,9 @@ def jiter_wheel() -> Path:
     return wheel
 
 
-def fake_runtime(release, micropip: str) -> runtimes.Runtime:
+def fake_runtime(release, micropip: str) -> npm.Runtime:
     """A runtime description as an npm package of `release` shipping `micropip` would give (nothing runs)."""
-    return runtimes.Runtime(
+    return npm.Runtime(
         release=release,
         folder=TEST_CACHE / "none",
         abi=release.abi,
@@ -138,5 +137,5 @@ async function openPage(name, driver, executable, viewport) {
 def browser_arguments(name: str) -> list[str]:
     """openPage's first three arguments for `name` ("chromium", "firefox"): the name, the folder of the npm
     library that drives it (installed into the cache if needed) and the installed browser."""
-    _, find_browser, ensure_driver = wasm_test.BROWSERS[name]
+    _, find_browser, ensure_driver = suite.BROWSERS[name]
     return [name, str(ensure_driver()), find_browser()]

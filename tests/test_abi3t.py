@@ -15,10 +15,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from pyo3_pyodide.apps import pyodide_lock
 from pyo3_pyodide.resolve import pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.wheel import audit, tags
+from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.wheel import audit, pick, tags
 
 from template_tools import matrix, sidroot
 from tests import package_mirror, real_builds
@@ -82,11 +81,11 @@ def test_a_bare_abi3t_wheel_is_refused_by_a_gil_build():
 
 def test_the_lock_refuses_abi3t_for_a_314_runtime_with_the_reason():
     wheel = Path(name(STABLE, "abi3.abi3t", python="cp314"))
-    problem = pyodide_lock.release_problem(wheel, fake_runtime(STABLE, "0.11.1"))
+    problem = pick.release_problem(wheel, fake_runtime(STABLE, "0.11.1"))
     assert "while this runtime loads cp314 (or abi3, or pure Python) wheels for " in problem
     assert "; it is tagged abi3t, PEP 803's stable ABI" in problem
     fitting = Path(name(PRERELEASE, "abi3.abi3t"))
-    assert pyodide_lock.release_problem(fitting, fake_runtime(PRERELEASE, "0.11.1")) is None
+    assert pick.release_problem(fitting, fake_runtime(PRERELEASE, "0.11.1")) is None
 
 
 # The audit
@@ -162,7 +161,7 @@ json.dumps({"suffixes": importlib.machinery.EXTENSION_SUFFIXES,
 def test_the_runtimes_micropip_takes_what_tags_fits_takes(release, tmp_path):
     # micropip's own check (its vendored packaging knows no abi3t) in the real runtime, with PyPI's wheel of
     # the micropip version the runtime's lock names; and the runtime's extension suffixes.
-    runtime = runtimes.ensure_runtime(release)
+    runtime = npm.ensure_runtime(release)
     micropip = package_mirror.pypi_wheel(runtime, "micropip", runtime.micropip)
     platform = release.platform_tag
     names = [
@@ -179,7 +178,7 @@ def test_the_runtimes_micropip_takes_what_tags_fits_takes(release, tmp_path):
         check=True,
     )
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    ours = {wheel: tags.fits(wheel, runtime.python_tag, runtime.platform_tags()) for wheel in names}
+    ours = {wheel: tags.fits(wheel, runtime.python_tag, runtime.micropip_platform_tags()) for wheel in names}
     if release is PRERELEASE:
         assert ".abi3t.so" in found["suffixes"]
         assert found["takes"] == ours
@@ -241,7 +240,7 @@ def test_ast_serialize_builds_abi3t_in_the_sid_root_and_passes_its_tests_in_pyod
     assert any("it is tagged abi3t, PEP 803's stable ABI" in finding for finding in findings), findings
     assert any("exports PyModExport_ast_serialize (PEP 793's hook" in finding for finding in findings)
 
-    mirror = package_mirror.folder_mirror(runtimes.ensure_runtime(PRERELEASE), tmp_path / "package-set")
+    mirror = package_mirror.folder_mirror(npm.ensure_runtime(PRERELEASE), tmp_path / "package-set")
     result = nox(
         project,
         "-s",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from pyo3_pyodide.resolve import pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.wheel import build as wheel_build
 
 from template_tools import matrix, sidroot
@@ -317,7 +317,7 @@ def test_jiter_from_pypi_adopts_builds_in_the_sid_root_and_passes_its_tests_in_p
     assert wheel.name.endswith(f"-{prerelease.platform_tag}.whl")
     # Pyodide's own packages (pytest, micropip) come from the release's package set, whose CDN this machine
     # cannot reach: a local folder stands in for it (GitHub's runners use the real one).
-    mirror = folder_mirror(runtimes.ensure_runtime(prerelease), tmp_path / "package-set")
+    mirror = folder_mirror(npm.ensure_runtime(prerelease), tmp_path / "package-set")
     result = nox(
         project,
         "-s",

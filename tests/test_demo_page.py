@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 from packaging.version import Version
-from pyo3_pyodide.runtime import serve
+from pyo3_pyodide.runtime import server
 
 from template_tools import matrix
 from template_tools.render import render_project
@@ -38,8 +38,8 @@ def test_server_types_headers_and_limits(tmp_path):
     (tmp_path / "secret.txt").write_text("not served")
     wheel = tmp_path / "demo-1.0-py3-none-any.whl"
     wheel.write_bytes(b"PK")
-    site = serve.demo_site(web, runtime, wheel, ["demo"])
-    with serve.serving(site) as url:
+    site = server.demo_site(web, runtime, wheel, ["demo"])
+    with server.serving(site) as url:
         status, headers, body = get(url)
         assert (status, headers["Content-Type"], body) == (200, "text/html; charset=utf-8", b"<p>home</p>")
         assert headers["Access-Control-Allow-Origin"] == "*"
@@ -74,12 +74,12 @@ def request(url, method, body=None):
 
 
 def test_server_writes_and_deletes_only_the_uploads_it_names(tmp_path):
-    """wasm_test's browser runs keep their snapshot on the server (runtime/snapshot.py)."""
+    """wasm_test's browser runs keep their snapshot on the server (runtime/snapshots.py)."""
     wheel = tmp_path / "demo-1.0-py3-none-any.whl"
     wheel.write_bytes(b"PK")
     target = tmp_path / "cache" / "snapshot.bin"
-    site = serve.Site(files={"/demo.whl": wheel}, uploads={"/snapshot.bin": target})
-    with serve.serving(site) as url:
+    site = server.Site(files={"/demo.whl": wheel}, uploads={"/snapshot.bin": target})
+    with server.serving(site) as url:
         assert get(url + "snapshot.bin")[0] == 404  # nothing written yet
         assert request(url + "snapshot.bin", "PUT", b"first") == 201
         assert get(url + "snapshot.bin")[2] == b"first" == target.read_bytes()

@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from pyo3_pyodide import doctor
+from pyo3_pyodide import machine
 
 from template_tools import matrix
 from tests.fake_tools import fake_toolchain, write_script
@@ -35,7 +35,7 @@ def tools(folder, release=PRE, **changes):
 
 
 def checks(project, env, release=PRE, environ=None):
-    return doctor.run_checks(release, MATRIX.releases, project, environ or env, env)
+    return machine.run_checks(release, MATRIX.releases, project, environ or env, env)
 
 
 def failed(results):

@@ -304,7 +304,7 @@ def test_serve_on_a_port_in_use_says_which_and_how_to_pick_another(tmp_path, mon
 
 
 def test_a_link_in_web_that_leads_outside_it_is_not_served(tmp_path):
-    from pyo3_pyodide.runtime import serve
+    from pyo3_pyodide.runtime import server
 
     web = tmp_path / "web"
     web.mkdir()
@@ -313,8 +313,8 @@ def test_a_link_in_web_that_leads_outside_it_is_not_served(tmp_path):
     secret.write_text("not for the browser")
     (web / "leak.txt").symlink_to(secret)
     (web / "inside.txt").symlink_to(web / "index.html")  # a link that stays inside is fine
-    site = serve.Site(folders={"/": web})
-    with serve.serving(site) as url:
+    site = server.Site(folders={"/": web})
+    with server.serving(site) as url:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(url + "leak.txt", timeout=30)
         assert refused.value.code == 404

@@ -5,9 +5,9 @@ import json
 import subprocess
 
 import pytest
-from pyo3_pyodide.apps import bundle
+from pyo3_pyodide.apps import static_bundle
 from pyo3_pyodide.resolve import pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix
 from tests.adopt_helpers import adopted_project
@@ -62,7 +62,7 @@ def test_an_adopted_project_serves_the_generic_page(tmp_path):
     with serve_session(project, "--wheel", str(wheel)) as (url, line):
         assert wheel.name in line
         result = subprocess.run(
-            ["node", str(script), str(runtimes.ensure_playwright()), runtimes.chromium(), url],
+            ["node", str(script), str(npm.ensure_playwright()), npm.chromium(), url],
             capture_output=True,
             text=True,
             timeout=300,
@@ -78,9 +78,7 @@ def test_an_adopted_project_serves_the_generic_page(tmp_path):
 
 def test_an_adopted_project_bundles_the_generic_page(tmp_path):
     project = adopted_project(tmp_path / "jiter", name="jiter")
-    mirror = folder_mirror(
-        runtimes.ensure_runtime(STABLE), tmp_path / "package-set"
-    )  # micropip, from the set
+    mirror = folder_mirror(npm.ensure_runtime(STABLE), tmp_path / "package-set")  # micropip, from the set
     made = nox(
         project,
         "-s",
@@ -93,6 +91,6 @@ def test_an_adopted_project_bundles_the_generic_page(tmp_path):
         env={pyodide_packages.BASE_URL_ENV: mirror},
     )
     assert made.returncode == 0, output_of(made)[-3000:]
-    folder = project / bundle.DEFAULT_OUT
-    assert (folder / "index.html").read_bytes() == (bundle.GENERIC_PAGE / "index.html").read_bytes()
-    assert json.loads((folder / bundle.CONFIG_FILE).read_text())["imports"] == ["jiter"]
+    folder = project / static_bundle.DEFAULT_OUT
+    assert (folder / "index.html").read_bytes() == (static_bundle.GENERIC_PAGE / "index.html").read_bytes()
+    assert json.loads((folder / static_bundle.CONFIG_FILE).read_text())["imports"] == ["jiter"]

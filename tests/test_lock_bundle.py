@@ -23,7 +23,8 @@ from typing import ClassVar
 import pytest
 from packaging.version import Version
 from pyo3_pyodide.apps import pyodide_lock as lock
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.wheel import pick
 
 from template_tools import matrix
 from tests import real_builds
@@ -85,7 +86,7 @@ def package_mirror():
             patch.setenv(CACHE_ENV, str(TEST_CACHE))
             for version in (STABLE.version, SID_RELEASE.version, "0.28.3"):
                 extra = [jiter_wheel()] if version == STABLE.version else []
-                served[version] = mirror.serve_release(runtimes.ensure_runtime(RELEASES[version]), extra)
+                served[version] = mirror.serve_release(npm.ensure_runtime(RELEASES[version]), extra)
         yield mirror, served
 
 
@@ -126,7 +127,7 @@ def offline(command: list[str]) -> list[str]:
 
 
 def runtime_lock(release) -> dict:
-    folder = runtimes.ensure_runtime(release).folder
+    folder = npm.ensure_runtime(release).folder
     return json.loads((folder / "pyodide-lock.json").read_text())
 
 
@@ -165,7 +166,7 @@ def test_the_lock_takes_every_spelling_of_the_platform_while_micropip_follows_it
     spellings = [f"pyemscripten_{release.abi}", f"pyodide_{release.abi}", "emscripten_4_0_9"]
     for platform in spellings:
         wheel = tmp_path / f"demo-0.1.0-cp313-cp313-{platform}_wasm32.whl"
-        assert lock.release_problem(wheel, runtime) is None, platform
+        assert pick.release_problem(wheel, runtime) is None, platform
     pep783 = tmp_path / f"demo-0.1.0-cp313-cp313-pyemscripten_{release.abi}_wasm32.whl"
     assert lock.micropip_problem(pep783, runtime) == (
         f"micropip.install(url) refuses {pep783.name} on Pyodide 0.28.3: the micropip it ships (0.10.1) "
@@ -180,7 +181,7 @@ def test_the_lock_takes_every_spelling_of_the_platform_while_micropip_follows_it
         legacy_wheel = tmp_path / f"demo-0.1.0-cp313-cp313-{legacy}_wasm32.whl"
         assert lock.micropip_problem(legacy_wheel, runtime) is None
     other_abi = tmp_path / f"demo-0.1.0-cp314-cp314-pyemscripten_{STABLE.abi}_wasm32.whl"
-    problem = lock.release_problem(other_abi, runtime)
+    problem = pick.release_problem(other_abi, runtime)
     assert "would load it without complaint and fail only at import" in problem
 
 
@@ -244,7 +245,7 @@ def test_lock_adds_the_wheel_and_its_dependencies_and_loads_by_name_offline(rend
 
     loaded = load_with_lock(
         tmp_path,
-        runtimes.ensure_runtime(STABLE).folder,
+        npm.ensure_runtime(STABLE).folder,
         folder / "pyodide-lock.json",
         "hello",
         "import hello; repr(hello.parse('{\"rust\": [1, 2.5]}'))",
@@ -289,7 +290,7 @@ def test_sid_module_loads_by_name_from_the_lock_in_node_offline(sid_built_projec
     entry = json.loads(lock_file.read_text())["packages"]["wasm-demo"]
     assert entry["file_name"] == SID_WHEEL and entry["imports"] == ["wasmdemo"]
     assert entry["sha256"] == hashlib.sha256((project / "dist" / SID_WHEEL).read_bytes()).hexdigest()
-    runtime_folder = runtimes.ensure_runtime(SID_RELEASE).folder
+    runtime_folder = npm.ensure_runtime(SID_RELEASE).folder
     code = "import wasmdemo; f'{wasmdemo.add(2, 3)} {wasmdemo.parse_fraction(\"3/4\")}'"
     by_name = load_with_lock(tmp_path, runtime_folder, lock_file, "wasm-demo", code)
     assert (by_name["version"], by_name["errors"], by_name["value"]) == (SID_PYODIDE, [], "5 0.75")
@@ -386,8 +387,8 @@ def drive_pages(tmp_path, urls: list[str]) -> dict:
     command = [
         "node",
         str(script),
-        str(runtimes.ensure_playwright()),
-        runtimes.chromium(),
+        str(npm.ensure_playwright()),
+        npm.chromium(),
         json.dumps(urls),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)

@@ -366,7 +366,9 @@ def test_patches_apply_all_or_none(setup, mirror):
     first = "0001-Dont-check-exports-for-being-valid-C-identifiers.patch"
     broken = {first: patches[first], "0002-broken.patch": patches[first]}  # 0001 again: no longer applies
     release = release_314(mirror, **serve_xbuildenv(mirror, "314.0.5-broken", broken))
-    message = rf"\(0002-broken.patch\) do not apply.*None of Pyodide's patches is left applied \({first} reversed\)"
+    message = (
+        rf"\(0002-broken.patch\) do not apply.*None of Pyodide's patches is left applied \({first} reversed\)"
+    )
     with pytest.raises(ToolchainError, match=re.compile(message, re.DOTALL)):
         managed.ensure_toolchain(release)
     [emsdk] = (setup.cache / "emsdk").glob("5.0.3-pyodide-*")

@@ -8,7 +8,7 @@ import platformdirs
 import pytest
 import yaml
 from packaging.version import Version
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 
 from template_tools import ENGINE_DIR, matrix
 
@@ -39,7 +39,7 @@ def test_values_follow_the_pyodide_lock_info_of_each_release(version, monkeypatc
     monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
     release = MATRIX.releases[version]
     assert release.npm == version
-    folder = runtimes.npm_package("pyodide", release.npm) / "node_modules" / "pyodide"
+    folder = npm.npm_package("pyodide", release.npm) / "node_modules" / "pyodide"
     lock = json.loads((folder / "pyodide-lock.json").read_text(encoding="utf-8"))
     info, micropip = lock["info"], Version(lock["packages"]["micropip"]["version"])
     platform = "emscripten_" + release.emscripten.replace(".", "_")

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 from pyo3_pyodide.resolve import pip, pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix, sidroot
 from template_tools.render import render_project
@@ -185,7 +185,7 @@ def lock_packages(project: Path, release) -> dict[str, dict]:
 
 
 def assert_cdn_out_of_reach(release) -> None:
-    runtime = runtimes.ensure_runtime(release)
+    runtime = npm.ensure_runtime(release)
     source = pyodide_packages.package_source(runtime)
     assert source.own and pyodide_packages.unreachable(source) is not None, (
         "this test proves a run where Pyodide's CDN cannot be reached; here it can"
@@ -240,7 +240,7 @@ def test_the_sid_built_project_tests_with_pypis_pytest_9(sid_built_project, tmp_
         "pypi"
     }
 
-    mirror = folder_mirror(runtimes.ensure_runtime(PRERELEASE), tmp_path / "package-set")
+    mirror = folder_mirror(npm.ensure_runtime(PRERELEASE), tmp_path / "package-set")
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
     assert 'lint = ["ruff>=0.6"]' in text
@@ -296,7 +296,7 @@ def test_rpds_from_pypi_passes_its_suite_with_pypis_pytest_9(tmp_path, monkeypat
     assert build.returncode == 0, (build.stdout + build.stderr)[-5000:]
     # at least one test per `def test_` of its suite (some are parametrized)
     functions = sum(path.read_text().count("\ndef test_") for path in (project / "tests").glob("test_*.py"))
-    mirror = folder_mirror(runtimes.ensure_runtime(PRERELEASE), tmp_path / "package-set")
+    mirror = folder_mirror(npm.ensure_runtime(PRERELEASE), tmp_path / "package-set")
     for env, line in (({ENV: mirror}, NOT_MET), ({}, UNREACHABLE)):
         result = nox(
             project,

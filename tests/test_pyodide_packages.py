@@ -24,7 +24,7 @@ from packaging.pylock import Pylock
 from packaging.version import Version
 from pyo3_pyodide.cache import cache_dir
 from pyo3_pyodide.resolve import pip, pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix
 from template_tools.render import render_project
@@ -76,11 +76,11 @@ def pure_wheel(folder: Path, name: str, version: str, source: str, requires: tup
     return wheel
 
 
-def shared_runtime(release) -> runtimes.Runtime:
+def shared_runtime(release) -> npm.Runtime:
     """The release's npm runtime, from the cache the Pyodide tests share (installed there once)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_ENV, str(TEST_CACHE))
-        return runtimes.ensure_runtime(release)
+        return npm.ensure_runtime(release)
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +325,7 @@ def test_the_old_test_lock_is_converted_once_then_resolved_again(mirror, runtime
     for release in (STABLE, other):
         sections += (
             f'[release."{release.version}"]\npython = "{STABLE.python}"\n'
-            f'platforms = {json.dumps(runtime.platform_tags())}\nmicropip = "{runtime.micropip}"\n'
+            f'platforms = {json.dumps(runtime.micropip_platform_tags())}\nmicropip = "{runtime.micropip}"\n'
             f'requirements = ["iniconfig"]\nwheels = [\n    {wheels},\n]\n\n'
         )
     legacy = project / "tests" / "wasm_test.lock"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from pyo3_pyodide.resolve import pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
 from pyo3_pyodide.wheel import build
 
@@ -252,7 +252,7 @@ def test_orjson_with_its_vendored_crates_builds_offline_in_the_sid_root_and_pass
     assert changed.split() == ["M", "pyproject.toml"], changed
     [wheel] = (project / "dist").glob("orjson-3.13.0-*.whl")
     assert wheel.name.endswith(f"-{PRERELEASE.platform_tag}.whl")
-    mirror = folder_mirror(runtimes.ensure_runtime(PRERELEASE), tmp_path / "package-set")
+    mirror = folder_mirror(npm.ensure_runtime(PRERELEASE), tmp_path / "package-set")
     tested = nox(
         project,
         "-s",

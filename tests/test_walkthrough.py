@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 from pyo3_pyodide.resolve import pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
+from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix, sidroot
 from tests import real_builds
@@ -55,7 +55,7 @@ def test_the_readmes_quick_starts_work_as_written(tmp_path):
     root = real_builds.usable_root(release)
     # Pyodide's own packages (pytest, micropip) come from the release's package set, whose CDN this machine
     # cannot reach: a local folder stands in for it (the environment variable the generated README names).
-    mirror = folder_mirror(runtimes.ensure_runtime(release), tmp_path / "package-set")
+    mirror = folder_mirror(npm.ensure_runtime(release), tmp_path / "package-set")
 
     # The template's README: its first block scaffolds a project.
     scaffold = console_blocks((matrix.REPO_DIR / "README.md").read_text())[0][0]

@@ -16,10 +16,9 @@ import zipfile
 
 import pytest
 from packaging.version import Version
-from pyo3_pyodide.resolve import test_lock
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.runtime import snapshot as snapshots
-from pyo3_pyodide.runtime import wasm_test
+from pyo3_pyodide.resolve import pylock
+from pyo3_pyodide.runtime import npm, snapshots, suite
+from pyo3_pyodide.wheel import pick
 
 from template_tools import matrix
 from template_tools.render import render_project
@@ -76,7 +75,7 @@ def package_mirror():
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv(CACHE_ENV, str(TEST_CACHE))
             for release in (STABLE, PRERELEASE):
-                mirror.serve_release(runtimes.ensure_runtime(release))
+                mirror.serve_release(npm.ensure_runtime(release))
         yield mirror
 
 
@@ -124,8 +123,8 @@ def test_accepted_tags_follow_the_runtimes_micropip(tmp_path):
     wheel = (
         tmp_path / f"demo-1.0-{release.python_tag}-{release.python_tag}-pyemscripten_{release.abi}_wasm32.whl"
     )
-    assert wasm_test.tag_problem(wheel, fake_runtime(release, "0.11.1"), RELEASES.values()) is None
-    problem = wasm_test.tag_problem(wheel, fake_runtime(release, "0.10.1"), RELEASES.values())
+    assert pick.micropip_problem(wheel, fake_runtime(release, "0.11.1"), RELEASES.values()) is None
+    problem = pick.micropip_problem(wheel, fake_runtime(release, "0.10.1"), RELEASES.values())
     assert (
         f"accepts {release.python_tag} (or abi3, or pure Python) wheels for pyodide_{release.abi}_wasm32 or "
         in problem
@@ -133,13 +132,13 @@ def test_accepted_tags_follow_the_runtimes_micropip(tmp_path):
     legacy = wheel.with_name(
         f"demo-1.0-{release.python_tag}-{release.python_tag}-pyodide_{release.abi}_wasm32.whl"
     )
-    assert wasm_test.tag_problem(legacy, fake_runtime(release, "0.10.1"), RELEASES.values()) is None
+    assert pick.micropip_problem(legacy, fake_runtime(release, "0.10.1"), RELEASES.values()) is None
     pure = wheel.with_name("demo-1.0-py3-none-any.whl")
     abi3 = wheel.with_name(
         f"demo-1.0-cp310-abi3-emscripten_{release.emscripten.replace('.', '_')}_wasm32.whl"
     )
     for fitting in (pure, abi3):
-        assert wasm_test.tag_problem(fitting, fake_runtime(release, "0.10.1"), ()) is None
+        assert pick.micropip_problem(fitting, fake_runtime(release, "0.10.1"), ()) is None
 
 
 def test_the_snapshot_key_follows_the_pure_wheels_and_old_snapshots_go(tmp_path, monkeypatch):
@@ -182,28 +181,24 @@ def test_runtime_lock_that_contradicts_the_matrix_is_refused(tmp_path):
     lock = {"info": {"abi_version": "1999_0", "platform": "emscripten_1_2_3", "python": "3.14.2"}}
     lock["packages"] = {"micropip": {"version": "0.11.1"}}
     (tmp_path / "pyodide-lock.json").write_text(json.dumps(lock))
-    with pytest.raises(
-        runtimes.RuntimeSetupError, match=r"says ABI 1999_0, emscripten_1_2_3, Python 3.14, but"
-    ):
-        runtimes.read_runtime(STABLE, tmp_path)
+    with pytest.raises(npm.RuntimeSetupError, match=r"says ABI 1999_0, emscripten_1_2_3, Python 3.14, but"):
+        npm.read_runtime(STABLE, tmp_path)
     (tmp_path / "pyodide-lock.json").write_text("{}")
-    with pytest.raises(runtimes.RuntimeSetupError, match="lacks info.abi_version/platform/python"):
-        runtimes.read_runtime(STABLE, tmp_path)
+    with pytest.raises(npm.RuntimeSetupError, match="lacks info.abi_version/platform/python"):
+        npm.read_runtime(STABLE, tmp_path)
 
 
 def test_pytest_arguments_keep_options_and_replace_the_default_folder(tmp_path):
     (tmp_path / "tests").mkdir()
     (tmp_path / "more").mkdir()
     (tmp_path / "more" / "test_x.py").write_text("")
-    args, paths = wasm_test.pytest_arguments(tmp_path, ["-k", "add", "-x"])
+    args, paths = suite.pytest_arguments(tmp_path, ["-k", "add", "-x"])
     assert (args[:4], paths) == (["-k", "add", "-x", "tests"], ["tests"])
-    args, paths = wasm_test.pytest_arguments(
-        tmp_path, [str(tmp_path / "more" / "test_x.py") + "::test_a", "-q"]
-    )
+    args, paths = suite.pytest_arguments(tmp_path, [str(tmp_path / "more" / "test_x.py") + "::test_a", "-q"])
     assert (args[:2], paths) == (["more/test_x.py::test_a", "-q"], ["more/test_x.py"])
     assert args[-2:] == ["-p", "no:cacheprovider"]
-    with pytest.raises(wasm_test.WasmTestError, match="is outside the project folder"):
-        wasm_test.pytest_arguments(tmp_path / "more", [str(tmp_path / "tests")])
+    with pytest.raises(suite.WasmTestError, match="is outside the project folder"):
+        suite.pytest_arguments(tmp_path / "more", [str(tmp_path / "tests")])
 
 
 # Real runs
@@ -320,8 +315,8 @@ def test_firefox_run_without_firefox_says_how_to_get_one(project_314, jiter, tmp
     # no Firefox on PATH at all: the message names the package and the variable
     monkeypatch.delenv("PYO3_PYODIDE_FIREFOX", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(runtimes.RuntimeSetupError) as error:
-        runtimes.firefox()
+    with pytest.raises(npm.RuntimeSetupError) as error:
+        npm.firefox()
     message = str(error.value)
     assert "no Firefox on PATH (looked for firefox-esr, firefox)" in message
     assert "`apt-get install firefox-esr`" in message and "set PYO3_PYODIDE_FIREFOX" in message
@@ -409,9 +404,9 @@ def test_cold_run_then_warm_run_without_network(tmp_path, monkeypatch, jiter):
     output = output_of(cold)
     assert cold.returncode == 0, output[-4000:]
     assert f"installing npm pyodide@{STABLE.npm}" in output and "resolving " in output
-    lock_path = project / test_lock.lock_file(STABLE.version)
-    lock = test_lock.read_test_lock(lock_path)
-    micropip = runtimes.ensure_runtime(STABLE).micropip  # the version the runtime's own lock names
+    lock_path = project / pylock.lock_file(STABLE.version)
+    lock = pylock.read_test_lock(lock_path)
+    micropip = npm.ensure_runtime(STABLE).micropip  # the version the runtime's own lock names
     assert lock.inputs["micropip"] == micropip and lock.inputs["python"] == STABLE.python
     # micropip is not installed: the runner loads the wheels with pyodide.loadPackage (its tags are
     # checked on the host by the rules of the release's micropip, whose version is an input of the lock)
@@ -466,7 +461,7 @@ def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_th
     output = output_of(result)
     assert result.returncode == 0, output[-4000:]
     assert pyodide_summary(output)[3] == {"passed": 3, "failed": 0}
-    lock = test_lock.read_test_lock(project / test_lock.lock_file(STABLE.version))
+    lock = pylock.read_test_lock(project / pylock.lock_file(STABLE.version))
     assert lock.inputs["requirements"] == ["pytest>=8", "tabulate"]
     assert {wheel.name: wheel.source for wheel in lock.wheels}["tabulate"] == "pypi"
     relocked = nox(project, "-s", "wasm_test", "--", "--wheel", str(jiter), "--relock", "jiter_pass")
@@ -474,7 +469,7 @@ def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_th
     assert relocked.returncode == 0 and "resolving pytest>=8, tabulate for Pyodide" in output
 
 
-# The memory snapshot (runtime/snapshot.py): made once, restored after; every check holds on that path
+# The memory snapshot (runtime/snapshots.py): made once, restored after; every check holds on that path
 
 SAVED = "wasm_test: saved a snapshot of Pyodide with pytest imported"
 REFUSED = "wasm_test: Pyodide refused its cached snapshot"
@@ -551,30 +546,28 @@ def test_every_release_in_the_matrix_makes_and_restores_a_snapshot(version, tmp_
     """The runner's snapshot path on each release's own runtime: made by the first run, restored by the
     second, whose tests see pytest imported already; release by release, so a release that stops taking
     snapshots shows here (it would still pass its tests, booted from scratch)."""
-    runtime = runtimes.ensure_runtime(RELEASES[version])
+    runtime = npm.ensure_runtime(RELEASES[version])
     wheels = [wheel for wheel in harness_wheels(runtime) if snapshots.is_pure(wheel)]
     project = tmp_path / "project"
     (project / "tests").mkdir(parents=True)
     (project / "tests" / "test_snapshot.py").write_text(
         "import pytest\n\n\ndef test_pytest_is_there():\n    assert pytest.main\n"
     )
-    plan = wasm_test.Plan(
+    plan = suite.Plan(
         runtime=runtime,
         wheel=wheels[0],
         wheels=wheels,
-        distributions={
-            wasm_test.read_wheel(wheel).name: wasm_test.read_wheel(wheel).version for wheel in wheels
-        },
+        distributions={pick.read_wheel(wheel).name: pick.read_wheel(wheel).version for wheel in wheels},
         imports=[],
         pytest_args=["tests", "-p", "no:cacheprovider"],
         test_paths=["tests"],
     )
     snapshot = tmp_path / "cache" / "snapshot.bin"
-    job = wasm_test.node_job(plan, project, snapshot)
-    assert wasm_test.run_node(job, project) == 0
+    job = suite.node_job(plan, project, snapshot)
+    assert suite.run_node(job, project) == 0
     made = capfd.readouterr().out
     assert SAVED in made and RESTORED in made and snapshot.is_file(), made[-3000:]
-    assert wasm_test.run_node(job, project) == 0
+    assert suite.run_node(job, project) == 0
     restored = capfd.readouterr().out
     assert SAVED not in restored and REFUSED not in restored, restored[-3000:]
     assert f"{RESTORED}: 1 passed" in restored
@@ -584,6 +577,7 @@ def test_every_release_in_the_matrix_makes_and_restores_a_snapshot(version, tmp_
 
 SID_TESTS = (
     "test_add",
+    "test_add_raises_overflow_error_instead_of_wrapping",
     "test_parse_fraction",
     "test_rust_errors_become_python_exceptions",
     "test_counter",

@@ -12,8 +12,7 @@ Pyodide 314 wheel from PyPI under test, in Node, Chromium and Firefox:
 import re
 
 import pytest
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.runtime import pytest_inside
+from pyo3_pyodide.runtime import npm, pytest_inside
 
 from template_tools import matrix
 from template_tools.render import render_project
@@ -85,7 +84,7 @@ def env():
         mirror = PackageMirror(server)
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
-            mirror.serve_release(runtimes.ensure_runtime(STABLE))
+            mirror.serve_release(npm.ensure_runtime(STABLE))
         yield {"PYO3_PYODIDE_CACHE": str(TEST_CACHE), PACKAGE_BASE_URL_ENV: mirror.base_url}
 
 

@@ -5,10 +5,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pyo3_pyodide.apps import pyodide_lock
-from pyo3_pyodide.runtime import wasm_test
 from pyo3_pyodide.toolchain.model import Toolchain
-from pyo3_pyodide.wheel import audit, build, tags
+from pyo3_pyodide.wheel import audit, build, pick, tags
 
 from template_tools import matrix
 from tests.pyodide_helpers import fake_runtime
@@ -54,8 +52,8 @@ def test_every_part_agrees(release, tmp_path):
     }
     for kind, name in wheels.items():
         assert (not audit.tag_problems(name, release)) == fits[kind], kind
-        assert (pyodide_lock.release_problem(Path(name), runtime) is None) == fits[kind], kind
-        assert (wasm_test.tag_problem(Path(name), runtime, RELEASES.values()) is None) == fits[kind], kind
+        assert (pick.release_problem(Path(name), runtime) is None) == fits[kind], kind
+        assert (pick.micropip_problem(Path(name), runtime, RELEASES.values()) is None) == fits[kind], kind
 
 
 def test_an_abi3_wheel_newer_than_the_runtime_python_does_not_fit():

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from pyo3_pyodide.errors import EngineError
+
 MATRIX_FILE = "pyodide-matrix.toml"
 STATUSES = ("stable", "legacy", "prerelease")
 REQUIRED_KEYS = (
@@ -45,7 +47,7 @@ def line_of(version: str) -> str:
     return str(parsed.major) if parsed.major >= 314 else f"{parsed.major}.{parsed.minor}"
 
 
-class MatrixError(Exception):
+class MatrixError(EngineError):
     """pyodide-matrix.toml, or the target release named in pyproject.toml, is wrong."""
 
 
@@ -82,8 +84,9 @@ class Release:
         """What maturin's MATURIN_PYEMSCRIPTEN_PLATFORM_VERSION must be, or None for a pre-PEP 783 tag."""
         return self.abi if self.platform_tag.startswith("pyemscripten_") else None
 
-    def accepted_platform_tags(self) -> tuple[str, ...]:
-        """The tag spellings that name this release's platform (which one micropip accepts is in FACTS)."""
+    def platform_tag_spellings(self) -> tuple[str, ...]:
+        """Every spelling of this release's platform tag: what pyodide.loadPackage loads (it checks no tag), while
+        the release's micropip accepts only some (runtime_info.Runtime.micropip_platform_tags)."""
         return (
             f"pyemscripten_{self.abi}_wasm32",
             f"pyodide_{self.abi}_wasm32",
@@ -144,10 +147,10 @@ def _check_release(version: str, table: object) -> Release:
     if ("xbuildenv_url" in table) != ("xbuildenv_sha256" in table):
         raise MatrixError(f"{where} needs both xbuildenv_url and xbuildenv_sha256, or neither")
     release = Release(version=version, **{**table, "rustflags": tuple(table["rustflags"])})
-    if release.platform_tag not in release.accepted_platform_tags():
+    if release.platform_tag not in release.platform_tag_spellings():
         raise MatrixError(
             f"{where} platform_tag = {release.platform_tag!r} does not name this release's platform; "
-            f"expected one of {', '.join(release.accepted_platform_tags())}"
+            f"expected one of {', '.join(release.platform_tag_spellings())}"
         )
     return release
 

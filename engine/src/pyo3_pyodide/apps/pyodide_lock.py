@@ -44,13 +44,14 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from pyo3_pyodide import files
+from pyo3_pyodide.cache import cache_dir
 from pyo3_pyodide.console import console
+from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.resolve import pip, pyodide_packages
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.runtime import wasm_test
-from pyo3_pyodide.runtime.npm import Runtime
-from pyo3_pyodide.toolchain.managed import cache_dir
+from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.runtime_info import Runtime
+from pyo3_pyodide.wheel import pick
 from pyo3_pyodide.wheel import tags as wheel_tags
 
 LOCK_FILE = "pyodide-lock.json"
@@ -63,7 +64,7 @@ SCRIPT = Path(__file__).with_name("add_wheels.py")
 INPUT_DIR = ".input"  # in the staging folder: what add_wheels.py reads; removed before publishing
 
 
-class LockError(Exception):
+class LockError(EngineError):
     """The lock cannot be made; the message says what was found, what was expected and the fix."""
 
 
@@ -85,55 +86,17 @@ class Lock:
 # The wheel
 
 
-def release_problem(wheel: Path, runtime: Runtime) -> str | None:
-    """Why `wheel` was not built for the runtime's ABI, or None."""
-    try:
-        if wheel_tags.fits(wheel.name, runtime.python_tag, runtime.release.accepted_platform_tags()):
-            return None
-    except wheel_tags.BadWheelName as error:
-        return str(error)
-    version = runtime.release.version
-    abi3t = wheel_tags.abi3t_problem(wheel.name, runtime.python_tag)
-    return (
-        f"{wheel.name} was not built for {runtime.describe()}: it is tagged "
-        f"{wheel_tags.spelled(wheel.name)}, while this runtime loads "
-        f"{wheel_tags.accepted_abis(runtime.python_tag)} wheels for "
-        f"{' or '.join(runtime.release.accepted_platform_tags())}{f'; {abi3t}' if abi3t else ''}; Pyodide "
-        f"would load it without complaint and fail only at import. Build one for it: "
-        f"`nox -s wasm_build -- --pyodide {version}`, or pick the release with `--pyodide`"
-    )
-
-
-def select_wheel(project_dir: Path, runtime: Runtime) -> Path:
-    """The newest wheel of this project in dist/ built for the runtime's release."""
-    wheels = wasm_test.project_wheels(project_dir)
-    fitting = [wheel for wheel in wheels if release_problem(wheel, runtime) is None]
-    if not fitting:
-        platforms = runtime.release.accepted_platform_tags()
-        raise LockError(wasm_test.no_fitting_wheel(project_dir, runtime, wheels, list(platforms)))
-    return wasm_test.newest(fitting)
-
-
-def check_wheel(wheel: Path, runtime: Runtime) -> Path:
-    if not wheel.is_file():
-        raise LockError(f"{wheel}: no such file; expected a wheel (`nox -s wasm_build`)")
-    problem = release_problem(wheel, runtime)
-    if problem:
-        raise LockError(problem)
-    return wheel.resolve()
-
-
 def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
     """Why the runtime's micropip refuses `wheel` (loadPackage and the lock take it), or None."""
-    if wasm_test.tag_problem(wheel, runtime, ()) is None:
+    if pick.micropip_problem(wheel, runtime) is None:
         return None
     release = runtime.release
     return (
         f"micropip.install(url) refuses {wheel.name} on Pyodide {release.version}: the micropip it "
         f"ships ({runtime.micropip}) accepts {runtime.python_tag} wheels tagged "
-        f"{' or '.join(runtime.platform_tags())}, and this one is tagged "
+        f"{' or '.join(runtime.micropip_platform_tags())}, and this one is tagged "
         f"{wheel_tags.spelled(wheel.name)} (micropip knows PEP 783's pyemscripten_* tags from "
-        f"{runtimes.MICROPIP_PEP783} on). pyodide.loadPackage(url) and this project's "
+        f"{npm.MICROPIP_PEP783} on). pyodide.loadPackage(url) and this project's "
         "pyodide-lock.json load it all the same: they check no tag. For micropip on this release, "
         f"host a wheel tagged {release.platform_tag}, which `nox -s wasm_build -- --pyodide "
         f"{release.version}` builds (pyodide-matrix.toml's platform_tag)"
@@ -236,7 +199,7 @@ def write_pyodide_lock(
             f"{runtime.describe()} runs Python {runtime.python}, and pyodide-lock (which writes the "
             f"lock inside the runtime) needs Python >= 3.12: make the lock for a newer release"
         )
-    metadata = wasm_test.read_wheel(wheel)
+    metadata = pick.read_wheel(wheel)
     source = pyodide_packages.package_source(runtime, package_base_url)
     package_set = pyodide_packages.load_package_set(runtime, source, refresh)
     dependencies = resolved_wheels(
@@ -280,7 +243,7 @@ def write_pyodide_lock(
             f"adding {', '.join(path.name for path in added)} to the lock of {runtime.describe()}, "
             f"with {TOOL_REQUIREMENT} running inside that runtime"
         )
-        command = [runtimes.node(), str(RUNNER), str(staging / INPUT_DIR / "job.json")]
+        command = [npm.node(), str(RUNNER), str(staging / INPUT_DIR / "job.json")]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()

@@ -6,7 +6,7 @@ and sha256 (`pip download --require-hashes`) into the per-user wheel cache, veri
 a warm run needs no network. Packages that the release provides itself (pyodide_packages.py) are given to
 pip as already there: pinned by constraints to the release's versions, with a stand-in wheel of each
 (metadata only) in a --find-links folder, so that pip never looks for them elsewhere and a PyPI package
-that needs one resolves against the release's version. Used for the tests' dependencies (test_lock.py) and
+that needs one resolves against the release's version. Used for the tests' dependencies (pylock.py) and
 for the pyodide-lock (apps/).
 """
 
@@ -31,11 +31,12 @@ from packaging.version import InvalidVersion, Version
 from pyo3_pyodide import files
 from pyo3_pyodide.cache import cache_dir
 from pyo3_pyodide.console import console
+from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.files import sha256_of
-from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.runtime_info import Runtime
 
 
-class ResolveError(Exception):
+class ResolveError(EngineError):
     """pip could not give the wheels asked for; the message says what pip said and the fix."""
 
 
@@ -76,7 +77,7 @@ def lock_inputs(runtime: Runtime, requirements: Iterable[str]) -> dict:
     """What a lock section is resolved from: when any of it changes, the section is resolved again."""
     return {
         "python": ".".join(runtime.python.split(".")[:2]),
-        "platforms": runtime.platform_tags(),
+        "platforms": runtime.micropip_platform_tags(),
         "micropip": runtime.micropip,
         "requirements": sorted({str(requirement(line)) for line in requirements}),
     }
@@ -84,7 +85,7 @@ def lock_inputs(runtime: Runtime, requirements: Iterable[str]) -> dict:
 
 def pip_target_options(runtime: Runtime) -> list[str]:
     """pip's options that select wheels for the runtime instead of this machine."""
-    return target_options(".".join(runtime.python.split(".")[:2]), runtime.platform_tags())
+    return target_options(".".join(runtime.python.split(".")[:2]), runtime.micropip_platform_tags())
 
 
 def target_options(python: str, platforms: Iterable[str]) -> list[str]:

@@ -50,7 +50,7 @@ from pyo3_pyodide.console import console
 from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.resolve import pip
 from pyo3_pyodide.resolve.pip import LockedWheel, ResolveError
-from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.runtime_info import Runtime
 from pyo3_pyodide.wheel.tags import is_pure
 
 BASE_URL_ENV = "PYO3_PYODIDE_PACKAGE_BASE_URL"

@@ -1,5 +1,5 @@
 // Runs the project's pytest suite inside Pyodide: `node run_pytest.mjs JOB.json`, where JOB.json is
-// written by runtime/wasm_test.py, which has already picked and checked every file named in it.
+// written by runtime/suite.py, which has already picked and checked every file named in it.
 //
 // In Node ("mode": "node") Pyodide runs in this process and the project folder is mounted with NODEFS.
 // With "mode": "browser" this process drives a headless browser: Chromium through playwright-core, or
@@ -34,36 +34,28 @@ const FIREFOX_ENV = { MOZ_REMOTE_SETTINGS_DEVTOOLS: "1" };
 
 class SetupError extends Error {}
 
-// After the wheels are loaded: each distribution has its version and each module of the wheel under test
-// imports. The wheels were resolved and their tags checked on the host for this runtime (the rules its own
-// micropip applies), so they are loaded with pyodide.loadPackage, all at once, without starting micropip.
-const CHECK = `
-import importlib, importlib.metadata, json, sys, traceback
+// The Python that runs inside Pyodide lives in .py files of the package (runtime/inside_pyodide.py: the
+// snapshot's recipe and the check of the installed wheels; runtime/pytest_inside.py: around pytest), given
+// in the job as text (`job.inside`: file name -> source) and written into Pyodide's file system.
+const INSIDE_DIR = "/tmp/pyo3-pyodide-wasm-test";
 
+function writeInside(pyodide, inside) {
+  pyodide.FS.mkdirTree(INSIDE_DIR);
+  for (const [name, source] of Object.entries(inside)) pyodide.FS.writeFile(`${INSIDE_DIR}/${name}`, source);
+}
+
+const IMPORT_INSIDE = `import sys\nif "${INSIDE_DIR}" not in sys.path: sys.path.insert(0, "${INSIDE_DIR}")\n`;
+
+// The wheels were resolved and their tags checked on the host for this runtime (the rules its own micropip
+// applies), so they are loaded with pyodide.loadPackage, all at once, without starting micropip; then checked.
+const CHECK = `${IMPORT_INSIDE}
+import json, inside_pyodide
 job = json.loads(job_json)
-problems = []
-for name, version in job["distributions"].items():
-    try:
-        found = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        found = "nothing"
-    if found != version:
-        problems.append(f"{name} {version} should be installed, found {found}")
-for module in job["imports"]:
-    try:
-        importlib.import_module(module)
-    except BaseException:
-        problems.append(f"import {module} failed:\\n{traceback.format_exc()}")
-json.dumps({"problems": problems, "python": sys.version.split()[0]})
+json.dumps(inside_pyodide.check_installed(job["distributions"], job["imports"]))
 `;
 
-// pytest runs through runtime/pytest_inside.py, given in the job as text and written into Pyodide's file system
-// (see that file: known failures, progress, plugin failures).
-const INSIDE_DIR = "/tmp/pyo3-pyodide-wasm-test";
-const RUN_PYTEST = `
-import json, os, sys
-sys.path.insert(0, inside_dir)
-import pytest_inside
+const RUN_PYTEST = `${IMPORT_INSIDE}
+import json, os, pytest_inside
 
 os.environ["COLUMNS"] = columns  # the host terminal's width, for pytest's lines
 exit_code = pytest_inside.run(
@@ -72,30 +64,16 @@ exit_code = pytest_inside.run(
 json.dumps({"exit_code": exit_code, "python": sys.version.split()[0]})
 `;
 
-// The snapshot's recipe: the pure test wheels unpacked, pytest and the plugins pytest.main imports first
-// imported (compiling them is most of their cost), nothing else. Run in the maker only.
+// The snapshot's recipe (inside_pyodide.warm_up), run in the maker only.
 const WHEEL_DIR = "/tmp/pyo3-pyodide-wheels";
-const WARM_UP = `
-def warm_up():
-    import importlib, os, sysconfig, zipfile
-
-    site_packages = sysconfig.get_path("purelib")
-    for name in sorted(os.listdir("${WHEEL_DIR}")):
-        with zipfile.ZipFile(os.path.join("${WHEEL_DIR}", name)) as wheel:
-            wheel.extractall(site_packages)
-    importlib.invalidate_caches()
-    import _pytest.config
-    import pytest
-    for plugin in _pytest.config.default_plugins:
-        importlib.import_module(f"_pytest.{plugin}")
-
-warm_up()
-del warm_up
+const WARM_UP = `${IMPORT_INSIDE}
+import inside_pyodide
+inside_pyodide.warm_up("${WHEEL_DIR}")
 `;
 
-// A Pyodide instance made only to be snapshotted (see runtime/snapshot.py). Its output is kept and shown
+// A Pyodide instance made only to be snapshotted (see runtime/snapshots.py). Its output is kept and shown
 // only if the recipe fails.
-async function makeSnapshot(loadPyodide, indexURL, wheels, readBytes) {
+async function makeSnapshot(loadPyodide, indexURL, wheels, inside, readBytes) {
   const maker = await loadPyodide({ indexURL, _makeSnapshot: true });
   if (typeof maker.makeMemorySnapshot !== "function") {
     throw new Error(`Pyodide ${maker.version} has no makeMemorySnapshot`);
@@ -103,6 +81,7 @@ async function makeSnapshot(loadPyodide, indexURL, wheels, readBytes) {
   const output = [];
   maker.setStdout({ batched: (line) => output.push(line) });
   maker.setStderr({ batched: (line) => output.push(line) });
+  writeInside(maker, inside);
   maker.FS.mkdirTree(WHEEL_DIR);
   for (const wheel of wheels) maker.FS.writeFile(`${WHEEL_DIR}/${wheel.file}`, await readBytes(wheel.source));
   try {
@@ -137,7 +116,7 @@ async function bootPyodide(loadPyodide, runtime, snapshot, store) {
   let bytes = await store.read();
   if (!bytes) {
     try {
-      bytes = await makeSnapshot(loadPyodide, runtime.indexURL, snapshot.wheels, store.readBytes);
+      bytes = await makeSnapshot(loadPyodide, runtime.indexURL, snapshot.wheels, snapshot.inside, store.readBytes);
       await store.write(bytes);
       const size = (bytes.byteLength / 2 ** 20).toFixed(1);
       console.log(`wasm_test: saved a snapshot of Pyodide with pytest imported (${size} MiB), for the next runs`);
@@ -256,11 +235,8 @@ function causeOf(error) {
 // One pytest run in `pyodide`, synchronous: a fatal error then reaches this caller (run asynchronously, it
 // would surface in an event-loop task of Pyodide's, out of reach).
 function runPytestOnce(pyodide, job, progress, firstRun) {
-  pyodide.FS.mkdirTree(INSIDE_DIR);
-  pyodide.FS.writeFile(`${INSIDE_DIR}/pytest_inside.py`, job.inside);
   const folder = job.testDir && job.testDir !== "." ? `${PROJECT_DIR}/${job.testDir}` : PROJECT_DIR;
   const values = {
-    inside_dir: INSIDE_DIR,
     folder,
     args_json: JSON.stringify(job.pytestArgs),
     known_json: JSON.stringify(job.knownFailures || {}),
@@ -283,6 +259,7 @@ export async function runSuite(start, job) {
   let result = null;
   while (!result) {
     const [pyodide, restored] = await start();
+    writeInside(pyodide, job.inside);
     const python = await installWheels(pyodide, job);
     if (!first) {
       first = { pyodide: pyodide.version, restored, python };

@@ -8,10 +8,14 @@ Pyodide itself (web.py) are imported only when one of them runs, so a build neve
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
+
+from pyo3_pyodide.errors import EngineError
 
 # The nox these sessions need (its API as they use it). Checked when the noxfile installs the engine, not at
 # every start: `nox.needs_version` made nox look its own version up at every start, 0.09 s of a 0.7 s no-op
@@ -34,6 +38,20 @@ def check_nox() -> None:
         )
 
 
+def reported(body: Callable[..., None]) -> Callable[..., None]:
+    """The one place where an engine error becomes nox's `session.error`: its message, no traceback."""
+
+    @functools.wraps(body)
+    def session_body(session: nox.Session, target: str | None = None) -> None:
+        try:
+            body(session, target)
+        except EngineError as error:
+            session.error(str(error))
+
+    return session_body
+
+
+@reported
 def toolchain(session: nox.Session, target: str | None = None) -> None:
     """Install the Rust and Emscripten toolchains the target release pins (--list, --prune)."""
     from pyo3_pyodide.sessions import build
@@ -41,6 +59,7 @@ def toolchain(session: nox.Session, target: str | None = None) -> None:
     build.toolchain(session, Path.cwd(), target)
 
 
+@reported
 def wasm_build(session: nox.Session, target: str | None = None) -> None:
     """Build the Pyodide wheel into dist/ and audit it (--pyodide, --toolchain, --debug, --dry-run)."""
     from pyo3_pyodide.sessions import build
@@ -48,6 +67,7 @@ def wasm_build(session: nox.Session, target: str | None = None) -> None:
     build.wasm_build(session, Path.cwd(), target)
 
 
+@reported
 def audit(session: nox.Session, target: str | None = None) -> None:
     """Check wheels: tags, side module, PyInit export, no pthreads (`-- WHEEL... [--pyodide]`)."""
     from pyo3_pyodide.sessions import build
@@ -55,6 +75,7 @@ def audit(session: nox.Session, target: str | None = None) -> None:
     build.audit(session, Path.cwd(), target)
 
 
+@reported
 def doctor(session: nox.Session, target: str | None = None) -> None:
     """Check this machine's toolchains against the target release's pins, with a fix per problem."""
     from pyo3_pyodide.sessions import build
@@ -62,6 +83,7 @@ def doctor(session: nox.Session, target: str | None = None) -> None:
     build.doctor(session, Path.cwd(), target)
 
 
+@reported
 def wasm_test(session: nox.Session, target: str | None = None) -> None:
     """Run the tests inside Pyodide with the wheel installed (--browser, --wheel, pytest args)."""
     from pyo3_pyodide.sessions import web
@@ -69,6 +91,7 @@ def wasm_test(session: nox.Session, target: str | None = None) -> None:
     web.wasm_test(session, Path.cwd(), target)
 
 
+@reported
 def lock(session: nox.Session, target: str | None = None) -> None:
     """Write dist/lock/pyodide-lock.json: the runtime's lock plus the wheel (--base-url, --wheel)."""
     from pyo3_pyodide.sessions import web
@@ -76,6 +99,7 @@ def lock(session: nox.Session, target: str | None = None) -> None:
     web.lock(session, Path.cwd(), target)
 
 
+@reported
 def bundle(session: nox.Session, target: str | None = None) -> None:
     """Write dist/bundle/: page, Pyodide runtime, lock and wheels, for static hosting (--out)."""
     from pyo3_pyodide.sessions import web
@@ -83,6 +107,7 @@ def bundle(session: nox.Session, target: str | None = None) -> None:
     web.bundle(session, Path.cwd(), target)
 
 
+@reported
 def serve(session: nox.Session, target: str | None = None) -> None:
     """Serve the demo page web/ with Pyodide and the wheel on 127.0.0.1 (--port, --bundle)."""
     from pyo3_pyodide.sessions import web

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import nox
 
-from pyo3_pyodide.matrix import MatrixError, Release, extension_budget
+from pyo3_pyodide.matrix import Release, extension_budget
 from pyo3_pyodide.sessions.options import add_target_options, parse, parser, releases, targets
 from pyo3_pyodide.toolchain import system
-from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
+from pyo3_pyodide.toolchain.model import Toolchain
 from pyo3_pyodide.wheel import build as wheel_build
 
 
@@ -30,12 +30,9 @@ def managed_provider():
 
 def provide(session: nox.Session, provider: str, release: Release, project_dir: Path) -> Toolchain:
     """Make the toolchain ready (installing it for "managed") or fail with the reason and the fix."""
-    try:
-        if provider == "system":
-            return system.system_toolchain(release, releases(project_dir))
-        return managed_provider().ensure_toolchain(release)
-    except ToolchainError as error:
-        session.error(str(error))
+    if provider == "system":
+        return system.system_toolchain(release, releases(project_dir))
+    return managed_provider().ensure_toolchain(release)
 
 
 def toolchain(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
@@ -89,11 +86,8 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
     )
     options = parse(session, arguments)
     out_dir = (project_dir / options.out).resolve()
-    try:
-        wheel_build.refuse_overriding_rustflags(os.environ)
-        wheel_build.check_build_backend(project_dir)
-    except ToolchainError as error:
-        session.error(str(error))
+    wheel_build.refuse_overriding_rustflags(os.environ)
+    wheel_build.check_build_backend(project_dir)
     profile_in_cargo_toml = not options.debug or debug_profile_check(session, project_dir)
     for release in targets(session, project_dir, options.pyodide, default_target):
         if options.dry_run:
@@ -188,10 +182,7 @@ def audit_or_fail(
 ) -> None:
     from pyo3_pyodide.wheel import audit as wheel_audit
 
-    try:
-        budget = extension_budget(project_dir)
-    except MatrixError as error:
-        session.error(str(error))
+    budget = extension_budget(project_dir)
     reports = wheel_audit.audit_wheels(wheels, release, budget)
     for report in reports:
         session.log(wheel_audit.format_report(report, sizes=sizes))
@@ -232,9 +223,9 @@ def doctor(session: nox.Session, project_dir: Path, default_target: str | None =
             )
         else:
             toolchain_env.update(installed.env)
-    from pyo3_pyodide import doctor as machine_checks
+    from pyo3_pyodide import machine
 
-    checks = machine_checks.run_checks(release, releases(project_dir), project_dir, os.environ, toolchain_env)
+    checks = machine.run_checks(release, releases(project_dir), project_dir, os.environ, toolchain_env)
     print(
         f"Pyodide {release.version}: Python {release.python}, Emscripten {release.emscripten}, "
         f"Rust {release.rust_toolchain} ({options.toolchain} toolchain)"

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import nox
 
-from pyo3_pyodide.matrix import MATRIX_FILE, MatrixError, Release, load_matrix, target_name
+from pyo3_pyodide.matrix import MATRIX_FILE, Release, load_matrix, target_name
 from pyo3_pyodide.toolchain.model import PROVIDERS
 
 T = TypeVar("T")
@@ -58,13 +58,10 @@ def targets(
     session: nox.Session, project_dir: Path, names: list[str] | str | None, default_target: str | None = None
 ) -> list[Release]:
     """The releases the arguments name, else the project's target (pyproject.toml's, else the noxfile's)."""
-    try:
-        matrix = load_matrix(project_dir / MATRIX_FILE)
-        if isinstance(names, str):
-            names = [names]
-        return [matrix.resolve(name) for name in names or [target_name(project_dir, default_target)]]
-    except MatrixError as error:
-        session.error(str(error))
+    matrix = load_matrix(project_dir / MATRIX_FILE)
+    if isinstance(names, str):
+        names = [names]
+    return [matrix.resolve(name) for name in names or [target_name(project_dir, default_target)]]
 
 
 def releases(project_dir: Path) -> dict[str, Release]:

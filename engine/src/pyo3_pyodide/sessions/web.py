@@ -9,27 +9,17 @@ from pathlib import Path
 
 import nox
 
-from pyo3_pyodide.apps import bundle as static_bundle
-from pyo3_pyodide.apps import pyodide_lock
+from pyo3_pyodide.apps import pyodide_lock, static_bundle
 from pyo3_pyodide.console import console
 from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.resolve import pip, pyodide_packages
-from pyo3_pyodide.resolve.test_lock import TEST_LOCK_FILES
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.runtime import serve as server
-from pyo3_pyodide.runtime import wasm_test as pyodide_tests
+from pyo3_pyodide.resolve.pylock import TEST_LOCK_FILES
+from pyo3_pyodide.runtime import npm, server, suite
 from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser, releases, targets
-
-# What stops `lock` and `bundle` with a message for people: the lock, the runtime, the wheel, the resolution.
-LOCK_ERRORS = (
-    pyodide_lock.LockError,
-    runtimes.RuntimeSetupError,
-    pyodide_tests.WasmTestError,
-    pip.ResolveError,
-)
+from pyo3_pyodide.wheel import pick
 
 
-def wasm_test_requirements(project_dir: Path, settings: pyodide_tests.TestSettings) -> list[str]:
+def wasm_test_requirements(project_dir: Path, settings: suite.TestSettings) -> list[str]:
     """[tool.pyodide-target] test-requirements when given, else the `wasm-test` dependency group when
     pyproject.toml has one, else `test`; pytest at least."""
     pyproject = nox.project.load_toml(project_dir / "pyproject.toml")
@@ -57,7 +47,7 @@ class BrowserOption(argparse.Action):
     (`--browser tests/test_x.py`) is pytest's: it goes back to pytest's arguments."""
 
     def __call__(self, parser, namespace, value, option_string=None) -> None:
-        names = tuple(pyodide_tests.BROWSERS)
+        names = tuple(suite.BROWSERS)
         if value is not None and value not in names:
             if not Path(value.split("::")[0]).exists():
                 parser.error(f"--browser takes {' or '.join(names)} (alone: {self.const}), not {value!r}")
@@ -111,26 +101,23 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
     )
     options, pytest_args = parse_known(session, arguments)
     [release] = targets(session, project_dir, options.pyodide, default_target)
-    try:
-        settings = pyodide_tests.test_settings(project_dir, options.config, options.test_dir)
-        runtimes.node()  # before anything is resolved or downloaded: every run needs it
-        runtime = runtimes.ensure_runtime(release)
-        plan = pyodide_tests.plan(
-            project_dir,
-            runtime,
-            releases(project_dir).values(),
-            wasm_test_requirements(project_dir, settings),
-            wheel=options.wheel,
-            pytest_args=[*options.given_back, *pytest_args],
-            relock=options.relock,
-            package_base_url=options.package_base_url,
-            settings=settings,
-        )
-        code = pyodide_tests.run(plan, project_dir, browser=options.browser, snapshot=options.snapshot)
-    except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:
-        session.error(str(error))
+    settings = suite.test_settings(project_dir, options.config, options.test_dir)
+    npm.node()  # before anything is resolved or downloaded: every run needs it
+    runtime = npm.ensure_runtime(release)
+    plan = suite.plan(
+        project_dir,
+        runtime,
+        releases(project_dir).values(),
+        wasm_test_requirements(project_dir, settings),
+        wheel=options.wheel,
+        pytest_args=[*options.given_back, *pytest_args],
+        relock=options.relock,
+        package_base_url=options.package_base_url,
+        settings=settings,
+    )
+    code = suite.run(plan, project_dir, browser=options.browser, snapshot=options.snapshot)
     if code != 0:
-        session.error(pyodide_tests.explain_exit(code, plan))
+        session.error(suite.explain_exit(code, plan))
 
 
 def serve(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
@@ -162,15 +149,12 @@ def serve(session: nox.Session, project_dir: Path, default_target: str | None = 
         return
     [release] = targets(session, project_dir, options.pyodide, default_target)
     web_dir = static_bundle.page_folder(project_dir)
-    try:
-        runtime = runtimes.ensure_runtime(release)
-        if options.wheel is None:
-            wheel = pyodide_tests.select_wheel(project_dir, runtime)
-        else:
-            wheel = pyodide_tests.check_wheel(options.wheel, runtime, releases(project_dir).values())
-    except (pyodide_tests.WasmTestError, pip.ResolveError, runtimes.RuntimeSetupError) as error:
-        session.error(str(error))
-    imports = [name for name in pyodide_tests.read_wheel(wheel).modules if "." not in name]
+    runtime = npm.ensure_runtime(release)
+    if options.wheel is None:
+        wheel = pick.select_wheel(project_dir, runtime)
+    else:
+        wheel = pick.check_wheel(options.wheel, runtime, releases=releases(project_dir).values())
+    imports = [name for name in pick.read_wheel(wheel).modules if "." not in name]
     site = server.demo_site(web_dir, runtime.folder, wheel, imports)
     what = f"{runtime.describe()} and {wheel.name}"
     serve_until_stopped(session, site, options.port, web_dir, what)
@@ -243,16 +227,13 @@ def add_lock_options(arguments: argparse.ArgumentParser, default_out: Path) -> N
 
 def lock_target(
     session: nox.Session, project_dir: Path, options: argparse.Namespace, default_target: str | None
-) -> tuple[runtimes.Runtime, Path]:
+) -> tuple[npm.Runtime, Path]:
     """The runtime of the release the options name, and the wheel to add to its lock."""
     [release] = targets(session, project_dir, options.pyodide, default_target)
-    try:
-        runtime = runtimes.ensure_runtime(release)
-        if options.wheel is None:
-            return runtime, pyodide_lock.select_wheel(project_dir, runtime)
-        return runtime, pyodide_lock.check_wheel(options.wheel, runtime)
-    except (pyodide_lock.LockError, runtimes.RuntimeSetupError) as error:
-        session.error(str(error))
+    runtime = npm.ensure_runtime(release)
+    if options.wheel is None:
+        return runtime, pick.select_wheel(project_dir, runtime, pick.release_problem)
+    return runtime, pick.check_wheel(options.wheel, runtime, pick.release_problem)
 
 
 def lock(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
@@ -273,17 +254,14 @@ def lock(session: nox.Session, project_dir: Path, default_target: str | None = N
     base_url = options.base_url
     if base_url and not base_url.endswith("/"):
         base_url += "/"
-    try:
-        made = pyodide_lock.write_pyodide_lock(
-            runtime,
-            wheel,
-            project_dir / options.out,
-            base_url=base_url,
-            refresh=options.refresh,
-            package_base_url=options.package_base_url,
-        )
-    except LOCK_ERRORS as error:
-        session.error(str(error))
+    made = pyodide_lock.write_pyodide_lock(
+        runtime,
+        wheel,
+        project_dir / options.out,
+        base_url=base_url,
+        refresh=options.refresh,
+        package_base_url=options.package_base_url,
+    )
     session.log(
         f"wrote {made.path}: the lock of {runtime.describe()} plus "
         f"{', '.join(path.name for path in made.wheels)}"
@@ -302,17 +280,14 @@ def bundle(session: nox.Session, project_dir: Path, default_target: str | None =
     add_lock_options(arguments, static_bundle.DEFAULT_OUT)
     options = parse(session, arguments)
     runtime, wheel = lock_target(session, project_dir, options, default_target)
-    try:
-        made = static_bundle.write_bundle(
-            runtime,
-            wheel,
-            static_bundle.page_folder(project_dir),
-            project_dir / options.out,
-            options.refresh,
-            package_base_url=options.package_base_url,
-        )
-    except LOCK_ERRORS as error:
-        session.error(str(error))
+    made = static_bundle.write_bundle(
+        runtime,
+        wheel,
+        static_bundle.page_folder(project_dir),
+        project_dir / options.out,
+        options.refresh,
+        package_base_url=options.package_base_url,
+    )
     size = static_bundle.size_of(made.folder) / 2**20
     session.log(
         f"wrote {made.folder} ({size:.1f} MiB): {runtime.describe()}, its lock plus "

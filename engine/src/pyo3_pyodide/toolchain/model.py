@@ -10,13 +10,14 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.matrix import Release
 
 PROVIDERS = ("managed", "system")
 TARGET = "wasm32-unknown-emscripten"  # the Rust target of every Pyodide build
 
 
-class ToolchainError(Exception):
+class ToolchainError(EngineError):
     """A toolchain is missing or does not match the pins; the message says what was found and the fix."""
 
 

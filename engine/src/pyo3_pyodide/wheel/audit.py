@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.wheel import tags as wheel_tags
 
@@ -81,7 +82,7 @@ EXPORT_HOOK = "PyModExport_"  # PEP 793's; Python looks for it before PyInit_ fr
 EXPORT_HOOK_SINCE = (3, 15)
 
 
-class WasmError(Exception):
+class WasmError(EngineError):
     """The bytes are not a complete, well-formed WebAssembly module; the message says where."""
 
 

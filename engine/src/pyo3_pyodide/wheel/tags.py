@@ -19,12 +19,14 @@ from collections.abc import Iterable
 from packaging import tags as packaging_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from pyo3_pyodide.errors import EngineError
+
 Tag = packaging_tags.Tag
 ABI3T = "abi3t"
 ABI3T_SINCE = (3, 15)  # the first CPython that imports abi3t extensions (PEP 803)
 
 
-class BadWheelName(ValueError):
+class BadWheelName(EngineError, ValueError):
     """Not a wheel file name; the message says why and what to keep."""
 
 

@@ -15,7 +15,7 @@ On the host, before Pyodide starts:
    the per-user cache and are checked against the lock's sha256 at every run; a missing one is fetched again
    by its URL (Pyodide's) or by pip with --require-hashes (PyPI's).
 Then run_pytest.mjs: in Node, with the project folder mounted; or driving Chromium (playwright-core) or
-Firefox (puppeteer-core, over WebDriver BiDi), with everything served from 127.0.0.1 by serve.py. It loads
+Firefox (puppeteer-core, over WebDriver BiDi), with everything served from 127.0.0.1 by server.py. It loads
 every wheel at once with pyodide.loadPackage (their tags were checked here against the rules of the
 release's own micropip, so micropip itself need not start), checks the installed versions and imports, and
 runs pytest through pytest_inside.py (known failures as strict xfails, each test's progress, plugin
@@ -28,7 +28,6 @@ With warm caches and an unchanged lock, nothing touches the network.
 from __future__ import annotations
 
 import dataclasses
-import email.parser
 import json
 import os
 import shutil
@@ -36,25 +35,23 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-import zipfile
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from pyo3_pyodide.console import console
+from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.matrix import Release
-from pyo3_pyodide.resolve.test_lock import dependency_wheels
-from pyo3_pyodide.runtime import npm as runtimes
-from pyo3_pyodide.runtime import serve
-from pyo3_pyodide.runtime import snapshot as snapshots
-from pyo3_pyodide.runtime.npm import Runtime
-from pyo3_pyodide.wheel import tags as wheel_tags
+from pyo3_pyodide.resolve.pylock import dependency_wheels
+from pyo3_pyodide.runtime import npm, server, snapshots
+from pyo3_pyodide.runtime_info import Runtime
+from pyo3_pyodide.wheel import pick
 
 DEFAULT_TEST_PATH = "tests"
 RUNNER = Path(__file__).with_name("run_pytest.mjs")
-INSIDE = Path(__file__).with_name("pytest_inside.py")  # runs inside Pyodide, around pytest
+# The Python that runs inside Pyodide: before pytest, and around it.
+INSIDE = [Path(__file__).with_name(name) for name in ("inside_pyodide.py", "pytest_inside.py")]
 SNAPSHOT_URL = "/snapshot.bin"  # where a browser run reads and writes its memory snapshot
 SETUP_FAILED = 100  # run_pytest.mjs's exit code when the suite never ran
 PYTEST_EXIT_CODES = {
@@ -70,134 +67,8 @@ PYTEST_CONFIG_FILES = ("pyproject.toml", "pytest.ini", ".pytest.ini", "tox.ini",
 SKIPPED_FOLDERS = {"__pycache__", "target", "dist", "build", "node_modules", "venv"}
 
 
-class WasmTestError(Exception):
+class WasmTestError(EngineError):
     """Something keeps the tests from running; the message says what was found and the fix."""
-
-
-# The wheel under test
-
-
-def tag_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> str | None:
-    """Why `runtime` would not accept `wheel`, or None when one of its tags fits."""
-    try:
-        if wheel_tags.fits(wheel.name, runtime.python_tag, runtime.platform_tags()):
-            return None
-    except wheel_tags.BadWheelName as error:
-        return str(error)
-    release = runtime.release
-    built_for = [
-        other.version
-        for other in releases
-        if wheel_tags.fits(wheel.name, other.python_tag, other.accepted_platform_tags())
-    ]
-    advice = f"Rebuild it for this runtime: `nox -s wasm_build -- --pyodide {release.version}`"
-    if built_for:
-        advice = (
-            f"It was built for Pyodide {' or '.join(built_for)}: test it there "
-            f"(`nox -s wasm_test -- --pyodide {built_for[0]} --wheel {wheel}`), or rebuild it for "
-            f"this one (`nox -s wasm_build -- --pyodide {release.version}`)"
-        )
-    return (
-        f"{wheel.name} does not fit {runtime.describe()}: it is tagged {wheel_tags.spelled(wheel.name)}, while "
-        f"this runtime accepts {runtime.python_tag} (or abi3, or pure Python) wheels for "
-        f"{' or '.join(runtime.platform_tags())}; Pyodide would load it without complaint and fail "
-        f"only at import. {advice}"
-    )
-
-
-def project_name(project_dir: Path) -> str:
-    pyproject = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))
-    return canonicalize_name(pyproject["project"]["name"])
-
-
-def project_wheels(project_dir: Path) -> list[Path]:
-    """This project's wheels in dist/, whatever their tags."""
-    name = project_name(project_dir)
-    return [
-        wheel
-        for wheel in sorted((project_dir / "dist").glob("*.whl"))
-        if canonicalize_name(wheel.name.split("-")[0]) == name
-    ]
-
-
-def no_fitting_wheel(project_dir: Path, runtime: Runtime, wheels: list[Path], platforms: list[str]) -> str:
-    """Why no wheel in dist/ fits `runtime`, and the commands that fix it."""
-    found = ", ".join(wheel.name for wheel in wheels) or "none"
-    return (
-        f"{project_dir / 'dist'} holds no wheel of {project_name(project_dir)} for "
-        f"{runtime.describe()}, i.e. tagged {runtime.python_tag} with one of {', '.join(platforms)}; "
-        f"found: {found}. Build one with `nox -s wasm_build -- --pyodide {runtime.release.version}`, "
-        "or name a wheel with `--wheel PATH`"
-    )
-
-
-def newest(wheels: list[Path]) -> Path:
-    return max(wheels, key=lambda wheel: wheel.stat().st_mtime)
-
-
-def select_wheel(project_dir: Path, runtime: Runtime) -> Path:
-    """The newest wheel of this project in dist/ that `runtime` accepts."""
-    wheels = project_wheels(project_dir)
-    fitting = [wheel for wheel in wheels if tag_problem(wheel, runtime, ()) is None]
-    if not fitting:
-        raise WasmTestError(no_fitting_wheel(project_dir, runtime, wheels, runtime.platform_tags()))
-    return newest(fitting)
-
-
-def check_wheel(wheel: Path, runtime: Runtime, releases: Iterable[Release]) -> Path:
-    if not wheel.is_file():
-        raise WasmTestError(f"{wheel}: no such file; expected a wheel (`nox -s wasm_build`)")
-    problem = tag_problem(wheel, runtime, releases)
-    if problem:
-        raise WasmTestError(problem)
-    return wheel.resolve()
-
-
-@dataclasses.dataclass(frozen=True)
-class WheelMetadata:
-    name: str  # as its METADATA spells it
-    version: str  # as its METADATA spells it, which is what importlib.metadata reports
-    requires: tuple[str, ...]  # Requires-Dist, without those of extras
-    modules: tuple[str, ...]  # its top-level packages and every extension module, dotted
-
-
-def read_wheel(wheel: Path) -> WheelMetadata:
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            names = archive.namelist()
-            metadata_name = next(name for name in names if PurePosixPath(name).match("*.dist-info/METADATA"))
-            metadata = email.parser.BytesParser().parsebytes(archive.read(metadata_name))
-    except (OSError, zipfile.BadZipFile, StopIteration) as error:
-        raise WasmTestError(
-            f"{wheel} is not a readable wheel with a *.dist-info/METADATA ({error!r}); "
-            "build or download it again"
-        ) from None
-    requires = []
-    for line in metadata.get_all("Requires-Dist") or []:
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if requirement.marker is None or "extra" not in str(requirement.marker):
-            requires.append(str(requirement))
-    modules = set()
-    for name in names:
-        parts = PurePosixPath(name).parts
-        if parts[0].endswith((".dist-info", ".data")):
-            continue
-        if len(parts) > 1 or parts[0].endswith(".py"):
-            modules.add(parts[0].removesuffix(".py"))
-        if name.endswith(".so"):
-            modules.add(".".join([*parts[:-1], parts[-1].split(".")[0]]))
-    return WheelMetadata(
-        name=metadata["Name"],
-        version=metadata["Version"],
-        requires=tuple(requires),
-        modules=tuple(sorted(modules)),
-    )
-
-
-# Running the tests
 
 
 # How the suite runs: [tool.pyodide-target]'s test keys
@@ -355,7 +226,9 @@ def project_files(project_dir: Path, test_paths: list[str], test_dir: str = ".")
         path = project / top
         for candidate in path.rglob("*") if path.is_dir() else [path]:
             relative = candidate.relative_to(project)
-            if candidate.is_file() and copied(relative.relative_to(top) if path.is_dir() else Path(relative.name)):
+            if candidate.is_file() and copied(
+                relative.relative_to(top) if path.is_dir() else Path(relative.name)
+            ):
                 files.add(relative.as_posix())
         for parent in top.parents:  # conftest.py files of the folders above apply too
             if (project / parent / "conftest.py").is_file():
@@ -390,9 +263,9 @@ def plan(
 ) -> Plan:
     """Pick and check the wheel, get the test wheels, and sort out pytest's arguments."""
     if wheel is None:
-        wheel = select_wheel(project_dir, runtime)
-    wheel = check_wheel(Path(wheel), runtime, releases)
-    tested = read_wheel(wheel)
+        wheel = pick.select_wheel(project_dir, runtime)
+    wheel = pick.check_wheel(Path(wheel), runtime, releases=releases)
+    tested = pick.read_wheel(wheel)
     args, test_paths = pytest_arguments(project_dir, list(pytest_args), settings.test_dir)
     wheels = dependency_wheels(
         project_dir, runtime, [*requirements, *tested.requires], relock, package_base_url
@@ -400,7 +273,7 @@ def plan(
     others = [*wheels, wheel]
     distributions = {}
     for path in others:
-        metadata = read_wheel(path)
+        metadata = pick.read_wheel(path)
         distributions[metadata.name] = metadata.version
     return Plan(
         runtime=runtime,
@@ -420,10 +293,15 @@ def snapshot_job(plan: Plan, source) -> dict:
     module = "pyodide.asm.mjs"
     return {
         "module": module if (plan.runtime.folder / module).is_file() else None,
+        "inside": inside_sources(),
         "wheels": [
             {"file": path.name, "source": source(path)} for path in plan.wheels if snapshots.is_pure(path)
         ],
     }
+
+
+def inside_sources() -> dict[str, str]:
+    return {path.name: path.read_text(encoding="utf-8") for path in INSIDE}
 
 
 def suite_job(plan: Plan) -> dict:
@@ -434,7 +312,7 @@ def suite_job(plan: Plan) -> dict:
         "testDir": plan.settings.test_dir,
         "knownFailures": plan.settings.known_failures,
         "knownFailuresFrom": plan.settings.known_failures_from,
-        "inside": INSIDE.read_text(encoding="utf-8"),
+        "inside": inside_sources(),
         "columns": shutil.get_terminal_size().columns,
     }
 
@@ -460,10 +338,10 @@ TEST_PAGE = b"""<!doctype html>
 """
 
 
-def browser_site(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> tuple[serve.Site, dict]:
+def browser_site(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> tuple[server.Site, dict]:
     """What the server offers a browser run, and the job the page runs (URLs relative to it)."""
     files = project_files(project_dir, plan.test_paths, plan.settings.test_dir)
-    site = serve.Site(
+    site = server.Site(
         folders={"/pyodide/": plan.runtime.folder},
         files={
             "/run_pytest.mjs": RUNNER,
@@ -498,15 +376,15 @@ def run_node(job: dict, cwd: Path) -> int:
         job_path.write_text(json.dumps(job, indent=1), encoding="utf-8")
         sys.stdout.flush()
         sys.stderr.flush()
-        command = [runtimes.node(), str(RUNNER), str(job_path)]
+        command = [npm.node(), str(RUNNER), str(job_path)]
         return subprocess.run(command, cwd=cwd, check=False).returncode
 
 
 # The browsers `--browser` drives: name -> (the name shown, the installed program, the npm library that
 # drives it, installed into the cache). Both are driven the same way by run_pytest.mjs.
 BROWSERS = {
-    "chromium": ("Chromium", runtimes.chromium, runtimes.ensure_playwright),
-    "firefox": ("Firefox", runtimes.firefox, runtimes.ensure_puppeteer),
+    "chromium": ("Chromium", npm.chromium, npm.ensure_playwright),
+    "firefox": ("Firefox", npm.firefox, npm.ensure_puppeteer),
 }
 
 
@@ -525,7 +403,7 @@ def run(plan: Plan, project_dir: Path, browser: str | None = None, snapshot: boo
     executable = find_browser()
     driver = ensure_driver()
     site, page_job = browser_site(plan, project_dir, snapshot_file)
-    with serve.serving(site) as url:
+    with server.serving(site) as url:
         job = {
             "mode": "browser",
             "browser": browser,

@@ -24,12 +24,13 @@ from pathlib import Path
 
 from pyo3_pyodide import files
 from pyo3_pyodide.cache import cache_dir
-from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.runtime_info import Runtime
 from pyo3_pyodide.wheel import tags as wheel_tags
 
 STALE_SECONDS = 3600
 KEEP = 4  # snapshots per release (several projects, or a lock that changes back and forth)
-RUNNER = Path(__file__).with_name("run_pytest.mjs")
+# What a snapshot is made by: the runner, and the Python it runs inside Pyodide.
+RECIPE = [Path(__file__).with_name(name) for name in ("run_pytest.mjs", "inside_pyodide.py")]
 
 
 def is_pure(wheel: Path) -> bool:
@@ -40,7 +41,7 @@ def is_pure(wheel: Path) -> bool:
 def snapshot_key(runtime: Runtime, wheels: list[Path]) -> str:
     digest = hashlib.sha256()
     # the runtime's folder is written once (npm.py); Pyodide itself refuses a snapshot of another build
-    parts = [runtime.release.version, str(runtime.folder), files.sha256_of(RUNNER)]
+    parts = [runtime.release.version, str(runtime.folder), *map(files.sha256_of, RECIPE)]
     parts += [f"{wheel.name}={files.sha256_of(wheel)}" for wheel in sorted(wheels)]
     digest.update("\n".join(parts).encode())
     return digest.hexdigest()[:32]

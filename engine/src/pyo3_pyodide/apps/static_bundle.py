@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pyo3_pyodide import files
 from pyo3_pyodide.apps import pyodide_lock as lock
-from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.runtime_info import Runtime
 
 DEFAULT_OUT = Path("dist") / "bundle"
 CONFIG_FILE = "demo-config.json"

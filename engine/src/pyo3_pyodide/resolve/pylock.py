@@ -30,7 +30,7 @@ from pyo3_pyodide.console import console
 from pyo3_pyodide.matrix import line_of
 from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.resolve.pip import LockedWheel, ResolveError
-from pyo3_pyodide.runtime.npm import Runtime
+from pyo3_pyodide.runtime_info import Runtime
 
 try:
     from packaging import pylock as pep751

@@ -1,4 +1,5 @@
-"""The generated project's helper module: reading the matrix and the target, with clear errors."""
+"""The matrix module (engine matrix.py, read by generated projects and the template): reading the matrix and
+the target, with clear errors."""
 
 import copy
 import tomllib
