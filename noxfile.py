@@ -22,10 +22,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint and format-check this repository's Python code."""
-    session.install("ruff>=0.17.6")
+    """Lint and format-check this repository's Python code; check the engine's layers (import-linter)."""
+    session.install("ruff>=0.17.6", "import-linter>=2.17")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports", "engine/pyproject.toml", env={"PYTHONPATH": "engine/src"})
 
 
 @nox.session(default=False)

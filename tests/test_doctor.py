@@ -249,3 +249,22 @@ def test_doctor_in_the_debian_root_fails_for_a_release_of_another_emscripten(ren
         f"between versions){also}. Fix: `nox -s toolchain`"
     ) in output.splitlines()
     assert "problem(s) block a Pyodide build (FAIL lines above)" in output
+
+
+def test_the_msrv_check_reads_the_crate_maturin_builds_in_a_workspace(tmp_path):
+    """An adopted workspace: [tool.maturin] manifest-path names a member whose rust-version it inherits
+    from the workspace; the check reads that crate, not the root's Cargo.toml (which has no [package])."""
+    (tmp_path / "pyproject.toml").write_text('[tool.maturin]\nmanifest-path = "name-py/Cargo.toml"\n')
+    (tmp_path / "Cargo.toml").write_text(
+        '[workspace]\nmembers = ["name-py"]\n\n[workspace.package]\nrust-version = "9.0"\n'
+    )
+    (tmp_path / "name-py").mkdir()
+    (tmp_path / "name-py" / "Cargo.toml").write_text(
+        '[package]\nname = "name-py"\nversion = "1.0.0"\nrust-version.workspace = true\n'
+    )
+    check = machine.check_msrv(PRE, tmp_path)
+    assert not check.ok and "rust-version 9.0 is newer than the pinned Rust" in check.detail, check
+    (tmp_path / "name-py" / "Cargo.toml").write_text(
+        '[package]\nname = "name-py"\nversion = "1.0.0"\nrust-version = "1.60"\n'
+    )
+    assert machine.check_msrv(PRE, tmp_path).ok

@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from pyo3_pyodide import project
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.toolchain import managed, system
@@ -193,8 +194,7 @@ def check_flags(release: Release, environ: Mapping[str, str], project_dir: Path)
 
 
 def check_msrv(release: Release, project_dir: Path) -> Check:
-    cargo_toml = tomllib.loads((project_dir / "Cargo.toml").read_text())
-    msrv = cargo_toml.get("package", {}).get("rust-version")
+    msrv = project.rust_version(project_dir)  # the crate maturin builds: manifest-path's in a workspace
     if not msrv:
         return Check("msrv", True, "Cargo.toml sets no rust-version", blocker=False)
     wanted = tuple(int(part) for part in (msrv.split(".") + ["0", "0"])[:3])

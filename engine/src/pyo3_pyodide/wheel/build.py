@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from pyo3_pyodide import project
 from pyo3_pyodide.cache import cache_dir, file_lock
 from pyo3_pyodide.files import staged_folder
 from pyo3_pyodide.matrix import Release
@@ -137,27 +138,8 @@ def c_compiler_env(toolchain: Toolchain) -> dict[str, str]:
 
 def debug_profile_defined(project_dir: Path) -> bool:
     """Whether the Cargo.toml that holds the build's profiles (the workspace root's) defines DEBUG_PROFILE."""
-    project_dir = Path(project_dir)
-    manifest = project_dir / "Cargo.toml"
-    try:
-        pyproject = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))
-        manifest = project_dir / pyproject["tool"]["maturin"]["manifest-path"]
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
-        pass
-    # cargo reads profiles from the workspace root only: the first Cargo.toml upwards with [workspace],
-    # else the package's own.
-    manifest = manifest.resolve()
-    root = None
-    for candidate in [manifest, *(folder / "Cargo.toml" for folder in manifest.parents[1:])]:
-        try:
-            table = tomllib.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-        if root is None or "workspace" in table:
-            root = table
-        if "workspace" in table:
-            break
-    return DEBUG_PROFILE in (root or {}).get("profile", {})
+    root = project.workspace_root(project.manifest_path(project_dir))
+    return DEBUG_PROFILE in root.get("profile", {})
 
 
 def debug_profile_toml() -> str:
