@@ -48,7 +48,7 @@ def test_the_engine_installs_once_then_every_session_runs_offline(render):
 
 def test_a_changed_engine_pin_installs_again_and_a_failed_install_says_so(render):
     project = render(project_name="hello")
-    noxfile = project / "noxfile.py"
+    noxfile = project / "noxfile_pyodide.py"
     noxfile.write_text(engine_pin(noxfile, "pyo3-pyodide @ file:///nonexistent/engine"))
     result = nox(project, "-s", "wasm_build", "--", "--dry-run", offline=True)
     output = output_of(result)
@@ -76,7 +76,7 @@ def test_an_engine_that_needs_a_newer_nox_says_so_once_installed_and_counts_as_n
     sessions.write_text(
         sessions.read_text().replace(f'NOX_REQUIREMENT = "{NOX_REQUIREMENT}"', 'NOX_REQUIREMENT = ">=2999"')
     )
-    noxfile = project / "noxfile.py"
+    noxfile = project / "noxfile_pyodide.py"
     noxfile.write_text(engine_pin(noxfile, f"pyo3-pyodide @ file://{engine}"))
     result = nox(project, "-s", "wasm_build", "--", "--dry-run")  # pip fetches flit_core to build it
     output = output_of(result)

@@ -1,5 +1,6 @@
 """Rendering the template: the files a project gets, and that its pins equal the matrix."""
 
+import ast
 import dataclasses
 import json
 import re
@@ -21,7 +22,9 @@ EXPECTED_FILES = {
     "LICENSE-APACHE",
     "LICENSE-MIT",
     "README.md",
+    "docs/pyodide.md",
     "noxfile.py",
+    "noxfile_pyodide.py",
     "pyodide-matrix.toml",
     "pyproject.toml",
     "src/lib.rs",
@@ -67,7 +70,7 @@ def test_defaults(render):
     assert pyproject["tool"]["pyodide-target"]["release"] == "stable"
     cargo = tomllib.loads((project / "Cargo.toml").read_text())
     assert cargo["lib"] == {"name": "_core", "crate-type": ["cdylib"]}
-    assert "extension-module" in cargo["dependencies"]["pyo3"]["features"]
+    assert cargo["dependencies"]["pyo3"] == "0.30"  # no deprecated `extension-module` feature
     assert cargo["profile"]["release"] == {"opt-level": "z", "lto": True, "codegen-units": 1, "strip": True}
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["pyodide_version"] == "stable"
@@ -115,10 +118,52 @@ def test_a_rendered_project_holds_no_engine_code(render):
     """Outside tests/ and python/, the noxfile is the project's only Python: the engine is a package."""
     project = render(project_name="hello")
     code = {name for name in files_of(project) if name.endswith((".py", ".mjs", ".js"))}
-    assert {name for name in code if not name.startswith(("tests/", "python/"))} == {"noxfile.py"}
-    noxfile = (project / "noxfile.py").read_text()
+    outside = {name for name in code if not name.startswith(("tests/", "python/"))}
+    assert outside == {"noxfile.py", "noxfile_pyodide.py"}
+    noxfile = (project / "noxfile_pyodide.py").read_text()
     # The noxfile names the engine of the very source it was rendered from, at the rendered commit.
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert f'ENGINE = "pyo3-pyodide @ file://{answers["_src_path"]}/engine"' in noxfile
     assert re.search(r'ENGINE_COMMIT = "[0-9a-f]{40}"', noxfile)
     assert "sys.path.insert" not in noxfile
+
+
+# The line of noxfile.py that loads the template's sessions (as ast.unparse writes it).
+LOAD_LINE = "runpy.run_path(str(pathlib.Path(__file__).with_name('noxfile_pyodide.py')))"
+
+
+def test_the_authors_noxfile_holds_tests_lint_and_the_line_that_loads_the_template_s_sessions(render):
+    """noxfile.py is the author's: `copier update` has nothing of its own to change there."""
+    project = render(project_name="hello")
+    noxfile = (project / "noxfile.py").read_text()
+    tree = ast.parse(noxfile)
+    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert functions == ["tests", "lint"]
+    assert ast.unparse(tree.body[-1]) == LOAD_LINE
+    assert "ENGINE" not in noxfile and "pyo3_pyodide" not in noxfile
+    sessions = (project / "noxfile_pyodide.py").read_text()
+    assert "TARGET" not in sessions  # a new project names its target in pyproject.toml
+    for session in ("toolchain", "wasm_build", "audit", "wasm_test", "lock", "bundle", "serve", "doctor"):
+        assert f'def {session}(session: nox.Session) -> None:\n    """' in sessions, session
+
+
+def test_the_readme_is_about_the_crate_and_the_pyodide_guide_has_a_file_of_its_own(render):
+    project = render(project_name="hello", module_name="hellomod")
+    readme = (project / "README.md").read_text()
+    assert len(readme.splitlines()) <= 60, readme
+    assert "[docs/pyodide.md](docs/pyodide.md)" in readme
+    assert ">>> hellomod.add(2, 3)\n5\n" in readme
+    guide = (project / "docs/pyodide.md").read_text()
+    for heading in ("Sessions", "Build for Pyodide", "Test inside Pyodide", "Demo page", "Pins"):
+        assert f"\n## {heading}\n" in guide and f"\n## {heading}\n" not in readme, heading
+    assert "\n## Use the module in a web app\n" in guide
+    assert 'await app.loadPackage("hello");' in guide
+
+
+def test_the_package_exports_no_demo_only_function(render):
+    project = render(project_name="hello")
+    init = ast.parse((project / "python/hello/__init__.py").read_text())
+    [exports] = [node.value for node in init.body if isinstance(node, ast.Assign)]
+    assert ast.literal_eval(exports) == ["Counter", "add", "parse_fraction"]
+    stub = (project / "python/hello/_core.pyi").read_text()
+    assert "def panic_with(message: str) -> None:" in stub and "def trap() -> NoReturn:" in stub

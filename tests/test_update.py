@@ -195,6 +195,25 @@ def test_a_pinned_project_keeps_its_release_until_asked_to_move(template_repo, t
     assert "<<<<<<<" not in lib_rs.read_text()
 
 
+def test_update_leaves_the_authors_noxfile_alone_and_moves_the_engine_pin(template_repo, tmp_path):
+    """The template's sessions and their engine pin live in noxfile_pyodide.py: an update that moves the pin
+    changes nothing in noxfile.py, where the owner keeps `tests` and `lint`."""
+    project = make_project(template_repo, tmp_path / "own-noxfile")
+    noxfile = project / "noxfile.py"
+    pytest_line = 'session.run("pytest", *session.posargs)'
+    assert noxfile.read_text().count(pytest_line) == 1
+    edited = noxfile.read_text().replace(pytest_line, 'session.run("pytest", "-x", *session.posargs)')
+    noxfile.write_text(edited)
+    commit_all(project, "Our own pytest options")
+
+    copier(project, "update", "--defaults", "--vcs-ref=v2")
+
+    assert noxfile.read_text() == edited
+    assert "noxfile.py" not in git(project, "status", "--short")
+    v2 = git(template_repo, "rev-parse", "v2^{commit}").strip()
+    assert f'ENGINE_COMMIT = "{v2}"' in (project / "noxfile_pyodide.py").read_text()
+
+
 def test_the_release_task_filed_the_changelog(template_repo):
     changelog = git(template_repo, "show", "v2:CHANGELOG.md")
     assert re.search(r"^## v2 \(\d{4}-\d{2}-\d{2}\)\n\n- v2 of the update test", changelog, re.MULTILINE)

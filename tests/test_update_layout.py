@@ -71,11 +71,11 @@ def test_update_removes_the_vendored_engine(layout_repo, tmp_path):
     project = project_at_v1(layout_repo, tmp_path / "hello")
     run_copier(project, "update", "--defaults", "--vcs-ref=v2")
     assert not (project / "pyodide_tools").exists()
-    noxfile = (project / "noxfile.py").read_text()
+    noxfile = (project / "noxfile_pyodide.py").read_text()
     assert f'ENGINE = "pyo3-pyodide @ file://{layout_repo}/engine"' in noxfile
     assert f'ENGINE_COMMIT = "{git(layout_repo, "rev-parse", "v2").strip()}"' in noxfile
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v2"
-    assert "<<<<<<<" not in noxfile
+    assert "<<<<<<<" not in noxfile and "<<<<<<<" not in (project / "noxfile.py").read_text()
 
 
 def test_an_edited_vendored_module_stays_recoverable(layout_repo, tmp_path):

@@ -1,13 +1,15 @@
 from typing import NoReturn
 
 def add(a: int, b: int) -> int:
-    """Add two integers."""
+    """Add two integers; raises OverflowError when the sum does not fit in a 64-bit integer."""
 
 def parse_fraction(text: str) -> float:
     """Parse a fraction like "3/4" into a float.
 
     Raises ValueError for text that is not a fraction and ZeroDivisionError for a zero denominator.
     """
+
+# panic_with and trap are examples for the tests, not part of the package's API.
 
 def panic_with(message: str) -> None:
     """Panic in Rust; the panic arrives as pyo3_runtime.PanicException (a BaseException)."""
