@@ -31,7 +31,7 @@ def test_tests_and_lint_sessions_pass(render):
 
 @pytest.mark.native
 def test_cargo_test_links_and_passes_without_nox(render):
-    """Without the deprecated `extension-module` feature the test binary links against libpython."""
+    """The Rust unit tests run with a plain `cargo test` (no deprecated `extension-module` feature)."""
     project = render(project_name="hello")
     environment = {key: value for key, value in os.environ.items() if key != "PYO3_BUILD_EXTENSION_MODULE"}
     result = subprocess.run(
