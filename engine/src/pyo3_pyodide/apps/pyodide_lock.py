@@ -50,7 +50,7 @@ from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.runtime import npm
-from pyo3_pyodide.runtime_info import Runtime
+from pyo3_pyodide.runtime_info import MICROPIP_PEP783, Runtime
 from pyo3_pyodide.wheel import pick
 from pyo3_pyodide.wheel import tags as wheel_tags
 
@@ -96,7 +96,7 @@ def micropip_problem(wheel: Path, runtime: Runtime) -> str | None:
         f"ships ({runtime.micropip}) accepts {runtime.python_tag} wheels tagged "
         f"{' or '.join(runtime.micropip_platform_tags())}, and this one is tagged "
         f"{wheel_tags.spelled(wheel.name)} (micropip knows PEP 783's pyemscripten_* tags from "
-        f"{npm.MICROPIP_PEP783} on). pyodide.loadPackage(url) and this project's "
+        f"{MICROPIP_PEP783} on). pyodide.loadPackage(url) and this project's "
         "pyodide-lock.json load it all the same: they check no tag. For micropip on this release, "
         f"host a wheel tagged {release.platform_tag}, which `nox -s wasm_build -- --pyodide "
         f"{release.version}` builds (pyodide-matrix.toml's platform_tag)"
