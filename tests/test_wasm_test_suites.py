@@ -265,3 +265,36 @@ def test_known_failure_entries_match_ids_patterns_files_and_parametrized_tests()
     )
     assert pytest_inside.lacking("RuntimeError: can't start new thread") == "threads"
     assert pytest_inside.lacking("ValueError: bad input") is None
+
+
+# Issue 19 item 11: pydantic-core's gc tests saw "coroutine 'sleep' was never awaited" in browsers only. Its
+# conftest calls time.sleep after gc.collect(); Pyodide replaces time.sleep (pyodide/webloop.py,
+# _initialize_event_loop) with run_sync(asyncio.sleep(t)) wherever run_sync can run: in a browser with JSPI,
+# entered through runPythonAsync, as pytest once was. pytest now runs through runPython, so time.sleep is
+# the blocking one in every engine, and no coroutine is left behind.
+SLEEPING = """
+import gc
+import time
+
+import pyodide.ffi
+
+
+def test_time_sleep_blocks_and_leaves_no_coroutine():
+    assert not pyodide.ffi.can_run_sync()
+    started = time.monotonic()
+    time.sleep(0.05)
+    assert time.monotonic() - started >= 0.05
+    gc.collect()
+"""
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("engine", ENGINES)
+def test_time_sleep_inside_pyodide_is_the_blocking_one_in_every_engine(project, env, engine):
+    folder = project / "sleeping"
+    folder.mkdir(exist_ok=True)
+    (folder / "test_sleep.py").write_text(SLEEPING)
+    (folder / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    options, _ = BROWSERS[engine]
+    _result, output, code, _, counts = wasm_test(project, env, *options, "--test-dir", "sleeping", ".")
+    assert code == 0 and counts == {"passed": 1, "failed": 0}, output[-5000:]
