@@ -23,7 +23,7 @@ from tests import real_builds
 from tests.adopt_helpers import NOX_LINE, SECTION, adopt, adoption_commands, commit_all, existing_project
 from tests.package_mirror import folder_mirror
 from tests.project_helpers import nox, output_of
-from tests.update_helpers import copy_working_tree, git, run_copier
+from tests.update_helpers import git, run_copier, working_tree_repo
 
 MATRIX = matrix.load()
 THEIR_NOXFILE = '''import nox
@@ -245,12 +245,7 @@ def test_a_pyo3_crate_built_by_another_backend_is_refused_by_its_first_build(tmp
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory):
     """A git repository of this template's working tree, tagged v1, and v2 with a changelog line more."""
-    repo = tmp_path_factory.mktemp("template-repo")
-    copy_working_tree(repo)
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "-m", "v1")
-    git(repo, "tag", "v1")
+    repo = working_tree_repo(tmp_path_factory.mktemp("template-repo"))
     with (repo / "CHANGELOG.md").open("a") as changelog:
         changelog.write("\n- v2 of the adoption update test\n")
     git(repo, "commit", "--quiet", "--all", "-m", "v2")

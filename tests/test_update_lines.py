@@ -9,7 +9,7 @@ import yaml
 
 from template_tools import matrix
 from tests.project_helpers import rendered_target
-from tests.update_helpers import COPIER, copy_working_tree, git, run_copier
+from tests.update_helpers import COPIER, git, run_copier, working_tree_repo
 
 MATRIX = matrix.load()
 LEGACY = next(
@@ -35,12 +35,7 @@ def matrix_with_newer_patch() -> str:
 
 @pytest.fixture(scope="module")
 def lines_repo(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("lines-template")
-    copy_working_tree(repo)
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "-m", "v1")
-    git(repo, "tag", "v1")
+    repo = working_tree_repo(tmp_path_factory.mktemp("lines-template"))
     matrix_path = repo / "template" / "pyodide-matrix.toml"
     matrix_path.write_text(matrix_with_newer_patch())
     (repo / "copier-matrix.yml").write_text(matrix.mirror_text(matrix_path))

@@ -48,3 +48,13 @@ def copy_working_tree(repo: Path) -> None:
         if source.is_file():  # a tracked file deleted in the working tree is left out
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, repo / name)
+
+
+def working_tree_repo(repo: Path, tag: str = "v1") -> Path:
+    """`repo`: a git repository of this checkout's working tree, committed and tagged `tag`."""
+    copy_working_tree(repo)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", tag)
+    git(repo, "tag", tag)
+    return repo

@@ -116,7 +116,7 @@ async function bootPyodide(loadPyodide, runtime, snapshot, store) {
   let bytes = await store.read();
   if (!bytes) {
     try {
-      bytes = await makeSnapshot(loadPyodide, runtime.indexURL, snapshot.wheels, snapshot.inside, store.readBytes);
+      bytes = await makeSnapshot(loadPyodide, runtime.indexURL, snapshot.wheels, runtime.inside, store.readBytes);
       await store.write(bytes);
       const size = (bytes.byteLength / 2 ** 20).toFixed(1);
       console.log(`wasm_test: saved a snapshot of Pyodide with pytest imported (${size} MiB), for the next runs`);
@@ -358,7 +358,11 @@ export async function runInBrowser(job) {
     };
     const indexURL = new URL(job.runtime, location.href).href;
     const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
-    const runtime = { indexURL, moduleURL: job.snapshot?.module && `${indexURL}${job.snapshot.module}` };
+    const runtime = {
+      indexURL,
+      moduleURL: job.snapshot?.module && `${indexURL}${job.snapshot.module}`,
+      inside: job.inside,
+    };
     const store = httpStore(job.snapshot, fetchBytes);
     const files = new Map(); // fetched once, written into every Pyodide the suite needs
     for (const file of job.files) files.set(file, await fetchBytes(`${job.filesURL}${file}`));
@@ -407,6 +411,7 @@ async function runInNode(job) {
   const runtime = {
     indexURL: `${job.runtime}/`,
     moduleURL: job.snapshot?.module && pathToFileURL(`${job.runtime}/${job.snapshot.module}`).href,
+    inside: job.inside,
   };
   const store = job.snapshot && (await fileStore(job.snapshot.file));
   const start = async () => {

@@ -293,7 +293,6 @@ def snapshot_job(plan: Plan, source) -> dict:
     module = "pyodide.asm.mjs"
     return {
         "module": module if (plan.runtime.folder / module).is_file() else None,
-        "inside": inside_sources(),
         "wheels": [
             {"file": path.name, "source": source(path)} for path in plan.wheels if snapshots.is_pure(path)
         ],

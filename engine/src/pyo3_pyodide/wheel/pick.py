@@ -43,11 +43,19 @@ def refused(
     )
 
 
+def micropip_platforms(runtime: Runtime) -> list[str]:
+    return runtime.micropip_platform_tags()
+
+
+def release_platforms(runtime: Runtime) -> tuple[str, ...]:
+    return runtime.release.platform_tag_spellings()
+
+
 def micropip_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release] = ()) -> str | None:
     """Why the runtime's micropip would not accept `wheel`, or None; `releases`: those to name when the
     wheel was built for one of them."""
     try:
-        if wheel_tags.fits(wheel.name, runtime.python_tag, runtime.micropip_platform_tags()):
+        if wheel_tags.fits(wheel.name, runtime.python_tag, micropip_platforms(runtime)):
             return None
     except wheel_tags.BadWheelName as error:
         return str(error)
@@ -64,12 +72,12 @@ def micropip_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release] 
             f"(`nox -s wasm_test -- --pyodide {built_for[0]} --wheel {wheel}`), or rebuild it for "
             f"this one (`nox -s wasm_build -- --pyodide {release.version}`)"
         )
-    return refused(wheel, runtime, runtime.micropip_platform_tags(), "does not fit", "accepts", advice)
+    return refused(wheel, runtime, micropip_platforms(runtime), "does not fit", "accepts", advice)
 
 
 def release_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release] = ()) -> str | None:
     """Why `wheel` was not built for the runtime's release (any spelling of its platform tag), or None."""
-    spellings = runtime.release.platform_tag_spellings()
+    spellings = release_platforms(runtime)
     try:
         if wheel_tags.fits(wheel.name, runtime.python_tag, spellings):
             return None
@@ -83,6 +91,7 @@ def release_problem(wheel: Path, runtime: Runtime, releases: Iterable[Release] =
 
 
 Problem = Callable[..., "str | None"]  # micropip_problem or release_problem
+PLATFORMS = {micropip_problem: micropip_platforms, release_problem: release_platforms}  # what each takes
 
 
 def project_name(project_dir: Path) -> str:
@@ -109,11 +118,7 @@ def select_wheel(project_dir: Path, runtime: Runtime, problem: Problem = micropi
     wheels = project_wheels(project_dir)
     fitting = [wheel for wheel in wheels if problem(wheel, runtime) is None]
     if not fitting:
-        platforms = (
-            runtime.micropip_platform_tags()
-            if problem is micropip_problem
-            else runtime.release.platform_tag_spellings()
-        )
+        platforms = PLATFORMS[problem](runtime)
         found = ", ".join(wheel.name for wheel in wheels) or "none"
         raise WheelError(
             f"{project_dir / 'dist'} holds no wheel of {project_name(project_dir)} for "
