@@ -76,7 +76,11 @@ def trap_stack(project, wheel, env):
     output = output_of(result)
     assert result.returncode != 0, output[-4000:]  # a fatal error: Pyodide is gone
     assert "Pyodide has suffered a fatal error" in output, output[-4000:]
-    start = output.index("RuntimeError: unreachable")
+    assert re.search(r"Pyodide crashed in \S+trap\S* \(RuntimeError: unreachable\)", output), output[-4000:]
+    # The stack itself, not the one-line crash report that names the same cause.
+    start = output.index("the stack where it crashed:\nRuntimeError: unreachable\n") + len(
+        "the stack where it crashed:\n"
+    )
     return output[start : start + 3000]
 
 

@@ -232,6 +232,14 @@ function causeOf(error) {
   return `${error?.name || "Error"}: ${String(error?.message ?? error)}`.split("\n")[0];
 }
 
+// The top of the VM's stack when Pyodide died: with a debug build (`wasm_build --debug`) the wasm frames
+// name the Rust functions.
+const STACK_FRAMES = 12;
+function stackOf(error) {
+  const lines = String(error?.stack || causeOf(error)).split("\n");
+  return lines.slice(0, STACK_FRAMES + 1).join("\n");
+}
+
 // One pytest run in `pyodide`, synchronous: a fatal error then reaches this caller (run asynchronously, it
 // would surface in an event-loop task of Pyodide's, out of reach).
 function runPytestOnce(pyodide, job, progress, firstRun) {
@@ -281,6 +289,7 @@ export async function runSuite(start, job) {
         `wasm_test: Pyodide crashed in ${test} (${cause}): that test counts as crashed and is not run again; ` +
           (exitFirst ? "stopping there (-x)" : "the tests not yet run go on in a fresh Pyodide"),
       );
+      console.log(`wasm_test: the stack where it crashed:\n${stackOf(error)}`);
       if (exitFirst) result = { exit_code: 1 };
     }
   }
