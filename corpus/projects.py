@@ -20,6 +20,7 @@ class Project:
     known_failures: dict[str, str] = field(default_factory=dict)  # test id or pattern -> why, in Pyodide
     pytest_args: tuple[str, ...] = ()  # both inside Pyodide and natively
     small: bool = False  # run by `nox -s tests` (the `corpus` marker)
+    browsers: tuple[str, ...] = ()  # also run inside Pyodide in these (wasm_test --browser NAME)
 
     @property
     def pin(self) -> str:
@@ -54,6 +55,7 @@ KEYS = {
     "known-failures",
     "pytest-args",
     "small",
+    "browsers",
 }
 
 
@@ -77,6 +79,7 @@ def load(path: Path = PROJECTS_FILE) -> dict[str, Project]:
             known_failures=dict(table.get("known-failures", {})),
             pytest_args=tuple(table.get("pytest-args", ())),
             small=table.get("small", False),
+            browsers=tuple(table.get("browsers", ())),
         )
         projects[project.name] = project
     return projects

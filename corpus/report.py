@@ -16,6 +16,13 @@ def seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
+def outcomes(suite: dict) -> str:
+    """The suite's counts as pytest words them (3 passed, 1 failed), or that it gave none."""
+    if not suite["counts"]:
+        return f"no counts (exit code {suite['exit_code']})"
+    return ", ".join(f"{n} {kind}" for kind, n in suite["counts"].items())
+
+
 def row(result: dict) -> str:
     pyodide, native = result["pyodide"], result["native"]
     counts = pyodide["counts"]
@@ -27,9 +34,12 @@ def row(result: dict) -> str:
     notes = "; ".join(line.splitlines()[0] for line in result["blocked"])
     if counts.get("crashed"):
         notes = "; ".join(filter(None, [f"{counts['crashed']} crashed Pyodide (counted as failed)", notes]))
+    for browser, suite in result.get("browsers", {}).items():
+        notes = "; ".join(
+            filter(None, [f"in {browser.title()} {outcomes(suite)} ({seconds(suite['seconds'])})", notes])
+        )
     if native["counts"]:
-        native_counts = ", ".join(f"{n} {kind}" for kind, n in native["counts"].items())
-        notes = "; ".join(filter(None, [f"natively {native_counts}", notes]))
+        notes = "; ".join(filter(None, [f"natively {outcomes(native)}", notes]))
     elif native["exit_code"] is not None:
         notes = "; ".join(
             filter(None, [f"natively pytest exited with {native['exit_code']}, no counts", notes])

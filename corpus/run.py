@@ -53,6 +53,7 @@ class Result:
     build_ok: bool = False
     pyodide: Suite = field(default_factory=Suite)
     native: Suite = field(default_factory=Suite)
+    browsers: dict[str, Suite] = field(default_factory=dict)  # the same suite in Pyodide in a browser
     blocked: list[str] = field(default_factory=list)  # what stops a step, and which fix it waits for
 
     def as_dict(self) -> dict:
@@ -151,14 +152,17 @@ def run_project(project: Project, work: Path, root: Path | None = None, log=prin
     if not result.build_ok:
         result.blocked.append(failure("wasm_build", build.stdout + build.stderr))
     else:
-        pyodide_suite(project, checkout, noxfile, work, result, log)
+        result.pyodide = pyodide_suite(project, checkout, noxfile, work, result, log)
+        for browser in project.browsers:
+            result.browsers[browser] = pyodide_suite(project, checkout, noxfile, work, result, log, browser)
     native_suite(project, checkout, root, result, log)
     return result
 
 
 def pyodide_suite(
-    project: Project, checkout: Path, noxfile: list[str], work: Path, result: Result, log
-) -> None:
+    project: Project, checkout: Path, noxfile: list[str], work: Path, result: Result, log, browser: str = ""
+) -> Suite:
+    """`nox -s wasm_test` of the project's suite, in Node or in `browser`."""
     settings = []
     if project.needs_config():
         config = work / "configs" / f"{project.name}.toml"
@@ -170,6 +174,7 @@ def pyodide_suite(
         "--pyodide",
         RELEASE.line,
         *settings,
+        *(["--browser", browser] if browser else []),
         *project.test_paths,
         *project.pytest_args,
     ]
@@ -185,18 +190,20 @@ def pyodide_suite(
         env={pyodide_packages.BASE_URL_ENV: mirror},
         timeout=7200,
     )
-    suite = result.pyodide
-    suite.seconds = round(time.monotonic() - started, 1)
-    suite.known_failures = len(project.known_failures)
+    suite = Suite(seconds=round(time.monotonic() - started, 1), known_failures=len(project.known_failures))
     found = wasm_test_counts(output_of(run))
     if found is None:
         suite.exit_code = run.returncode
         suite.tail = tail(output_of(run))
-        result.blocked.append("wasm_test gave no counts (see pyodide.tail)")
-        return
+        where = f"browsers.{browser}" if browser else "pyodide"
+        result.blocked.append(
+            f"wasm_test{' in ' + browser if browser else ''} gave no counts (see {where}.tail)"
+        )
+        return suite
     suite.exit_code, suite.counts = found
     if suite.exit_code not in (0, 1):
         suite.tail = tail(output_of(run))
+    return suite
 
 
 NATIVE_VENV = "/var/tmp/pyo3-pyodide-corpus-venv"

@@ -59,11 +59,15 @@ def test_the_table_has_a_row_per_project_with_counts_times_and_their_ratio():
     ran = run.Result("a", "1", ["x"], 42.0, True)
     ran.pyodide = run.Suite(0, {"passed": 10, "skipped": 2, "xfailed": 1}, 20.0, 1)
     ran.native = run.Suite(0, {"passed": 13}, 4.0)
+    ran.browsers["firefox"] = run.Suite(1, {"passed": 9, "failed": 1}, 31.0)
     stopped = run.Result("b", "2", ["y"], 3.0, False, blocked=["wasm_build failed:\nerror: x"])
     stopped.native = run.Suite(3, {}, 0.8)
     lines = report.table([ran.as_dict(), stopped.as_dict()]).splitlines()
     assert lines[0].startswith("| project | passed | failed | skipped | known failures | build |")
-    assert lines[2] == "| a 1 | 10 | 0 | 2 | 1 | 42 s | 20 s | 4.0 s | 5.0x | natively 13 passed |"
+    assert lines[2] == (
+        "| a 1 | 10 | 0 | 2 | 1 | 42 s | 20 s | 4.0 s | 5.0x | natively 13 passed; "
+        "in Firefox 9 passed, 1 failed (31 s) |"
+    )
     assert lines[3] == (
         "| b 2 | – | – | – | – | 3.0 s (failed) | – | 0.8 s | – | natively pytest exited with 3, no counts; "
         "wasm_build failed: |"
