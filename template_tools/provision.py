@@ -6,6 +6,8 @@ thing the suite needs checks it and says how it is provided:
 - debootstrap (and Debian's archive keyring), to make the Debian root of the wasm tests: apt-get;
 - chromium, which the `browser` tests drive (any browser the engine would drive counts): apt-get;
 - firefox-esr, for the browser tests that drive Firefox (likewise): apt-get;
+- webkit2gtk-driver (WebKitGTK's WebKitWebDriver and MiniBrowser) and xvfb (the X server MiniBrowser needs,
+  having no headless mode), for the browser tests that drive WebKit: apt-get;
 - rustup's rustfmt and clippy, which a rendered project's `nox -s lint` runs: `rustup component add`;
 - the Debian root with the real wasm toolchain (template_tools/sidroot.py): made once, as root.
 
@@ -43,6 +45,7 @@ CHROMIUM_ENV, CHROMIUM_NAMES = (
     ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
 )
 FIREFOX_ENV, FIREFOX_NAMES = "PYO3_PYODIDE_FIREFOX", ("firefox-esr", "firefox")
+WEBKIT_ENV, WEBKIT_NAMES = "PYO3_PYODIDE_WEBKIT", ("WebKitWebDriver",)
 REPO_DIR = Path(__file__).resolve().parent.parent
 RUST_COMPONENTS = ("rustfmt", "clippy")
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")  # debootstrap checks sid with it
@@ -53,6 +56,7 @@ CARRIED = (
     sidroot.ACCEPT_NO_WASM_BUILD,
     CHROMIUM_ENV,
     FIREFOX_ENV,
+    WEBKIT_ENV,
 )
 
 
@@ -111,6 +115,19 @@ def chromium() -> Need:
 def firefox() -> Need:
     """A Firefox for the browser tests that drive Firefox; Debian's firefox-esr (bookworm has 153.8.0esr)."""
     return _browser("firefox-esr", FIREFOX_ENV, FIREFOX_NAMES, "Debian's firefox-esr")
+
+
+def webkit() -> Need:
+    """WebKitGTK's WebKitWebDriver (and the MiniBrowser it starts), for the browser tests that drive WebKit."""
+    return _browser("webkit2gtk-driver", WEBKIT_ENV, WEBKIT_NAMES, "Debian's webkit2gtk-driver")
+
+
+def xvfb() -> Need:
+    """Xvfb: WebKitGTK's MiniBrowser has no headless mode, so the WebKit tests give it an X server of its own."""
+    path = _executable("Xvfb")
+    found = f"{path} ({_debian_version('xvfb')})" if path else "no `Xvfb` on PATH"
+    expected = "Debian's xvfb, the X server the WebKit browser tests start"
+    return _apt_need("xvfb", path is not None, found, expected, ("xvfb",))
 
 
 def rust_components() -> Need:
@@ -183,7 +200,7 @@ def sid_root() -> Need:
 
 def provision(system_only: bool = False, out: Callable[[str], object] = print) -> None:
     """Check everything; provide what is missing where this process can; raise ProvisionError otherwise."""
-    checks: list[Callable[[], Need]] = [debootstrap, chromium, firefox]
+    checks: list[Callable[[], Need]] = [debootstrap, chromium, firefox, webkit, xvfb]
     if not system_only:
         checks.append(rust_components)
     checks.append(sid_root)  # last: making it needs debootstrap
@@ -283,7 +300,9 @@ def _browser(package: str, variable: str, names: tuple[str, ...], what: str) -> 
             need.fix, need.provide = f"unset {variable}, or set it to a browser's executable", None
         return need
     path = next(filter(None, map(_executable, names)), None)
-    found = f"{path} ({_debian_version(Path(path).name)})" if path else f"none of {', '.join(names)} on PATH"
+    # The package installs the first of `names`; another one is asked for by its own name.
+    installed = package if path and Path(path).name == names[0] else path and Path(path).name
+    found = f"{path} ({_debian_version(installed)})" if path else f"none of {', '.join(names)} on PATH"
     return _apt_need(package, path is not None, found, expected, (package,))
 
 

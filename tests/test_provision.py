@@ -25,6 +25,7 @@ from tests.mirrors import MirrorServer
 
 RELEASES = list(matrix.load().releases.values())
 REPO_DIR = Path(__file__).resolve().parent.parent
+BROWSER_PACKAGES = ("chromium", "firefox-esr", "webkit2gtk-driver", "xvfb")
 
 FAKE_APT_GET = """\
 import json, os, sys
@@ -88,6 +89,8 @@ class Machine:
             "debian-archive-keyring": str(self.keyring),
             "chromium": str(self.bin / "chromium"),
             "firefox-esr": str(self.bin / "firefox-esr"),
+            "webkit2gtk-driver": str(self.bin / "WebKitWebDriver"),
+            "xvfb": str(self.bin / "Xvfb"),
         }
         (folder / "packages.json").write_text(json.dumps(packages))
         for name, code in (
@@ -150,7 +153,7 @@ def machine(tmp_path, monkeypatch):
 
 
 def everything(machine: Machine) -> None:
-    machine.install("debootstrap", "debian-archive-keyring", "chromium", "firefox-esr")
+    machine.install("debootstrap", "debian-archive-keyring", *BROWSER_PACKAGES)
     machine.add_components("rustfmt", "clippy")
     machine.make_root(RELEASES[0].emscripten)
 
@@ -172,6 +175,8 @@ def test_with_everything_there_it_only_checks(machine, capsys):
         f"provision: ok: debootstrap: {machine.sbin}/debootstrap (Debian 1.0-fake1), keyring {machine.keyring}",
         f"provision: ok: chromium: {machine.bin}/chromium (Debian 1.0-fake1)",
         f"provision: ok: firefox-esr: {machine.bin}/firefox-esr (Debian 1.0-fake1)",
+        f"provision: ok: webkit2gtk-driver: {machine.bin}/WebKitWebDriver (Debian 1.0-fake1)",
+        f"provision: ok: xvfb: {machine.bin}/Xvfb (Debian 1.0-fake1)",
         f"provision: ok: rust components: {machine.bin}/cargo with rustfmt, clippy",
         (
             f"provision: ok: Debian root: Debian sid root {machine.root}: emscripten {release.emscripten}, "
@@ -190,7 +195,7 @@ def test_as_root_it_installs_what_is_missing_then_a_second_run_only_checks(machi
     assert (code, err) == (0, "")
     assert machine.calls("apt-get") == [
         ["update"],
-        ["install", "-y", "debootstrap", "debian-archive-keyring", "chromium", "firefox-esr"],
+        ["install", "-y", "debootstrap", "debian-archive-keyring", *BROWSER_PACKAGES],
     ]
     assert machine.calls("rustup") == [["component", "add", "rustfmt", "clippy"]]
     provided = [line for line in lines if line.startswith("provision: provided in ")]
@@ -199,11 +204,13 @@ def test_as_root_it_installs_what_is_missing_then_a_second_run_only_checks(machi
         "debootstrap",
         "chromium",
         "firefox-esr",
+        "webkit2gtk-driver",
+        "xvfb",
     ]
 
     code, lines, err = provision_main(capsys)
     assert (code, err) == (0, "")
-    assert all(line.startswith("provision: ok: ") for line in lines) and len(lines) == 5
+    assert all(line.startswith("provision: ok: ") for line in lines) and len(lines) == 7
     assert len(machine.calls("apt-get")) == 2 and len(machine.calls("rustup")) == 1  # nothing more ran
 
 
@@ -224,12 +231,20 @@ def test_not_root_it_stops_before_anything_with_the_one_command_to_run(machine, 
     )
     firefox = ", ".join(provision.FIREFOX_NAMES)
     assert f"- firefox-esr: found none of {firefox} on PATH; expected Debian's firefox-esr (or any of" in err
+    assert (
+        "- webkit2gtk-driver: found none of WebKitWebDriver on PATH; expected Debian's webkit2gtk-driver"
+        in err
+    )
+    assert (
+        "- xvfb: found no `Xvfb` on PATH; expected Debian's xvfb, the X server the WebKit browser tests"
+        in err
+    )
     assert f"- Debian root: found no root at {machine.root}; expected a complete Debian root" in err
     command = (
         f"cd {shlex.quote(str(REPO_DIR))} && sudo env PYO3_PYODIDE_SIDROOT={shlex.quote(str(machine.root))} "
         f"{shlex.quote(sys.executable)} -m template_tools.provision --system"
     )
-    providing = "Providing chromium, firefox-esr, Debian root needs root (apt-get, debootstrap, chroot); run:"
+    providing = "Providing chromium, firefox-esr, webkit2gtk-driver, xvfb, Debian root needs root (apt-get, debootstrap, chroot); run:"
     assert f"{providing}\n    {command}\n" in err
     assert "Fix:" not in err  # the one command is the fix
     assert err.rstrip().endswith(
@@ -253,7 +268,8 @@ def test_without_apt_get_it_names_the_packages_to_install_otherwise(machine, cap
     assert code == 1
     assert (
         "This machine has no apt-get (it is not Debian or Ubuntu): install debootstrap, "
-        "debian-archive-keyring, chromium, firefox-esr with its own package manager." in err
+        "debian-archive-keyring, chromium, firefox-esr, webkit2gtk-driver, xvfb with its own package manager."
+        in err
     )
     assert "sudo" not in err  # this process is root already
     machine.user(1000, monkeypatch)
@@ -263,7 +279,7 @@ def test_without_apt_get_it_names_the_packages_to_install_otherwise(machine, cap
 
 
 def test_a_failing_apt_get_stops_with_its_own_words(machine, capsys, monkeypatch):
-    machine.install("debootstrap", "debian-archive-keyring", "chromium")
+    machine.install("debootstrap", "debian-archive-keyring", "chromium", "webkit2gtk-driver", "xvfb")
     machine.add_components("rustfmt", "clippy")
     machine.make_root(RELEASES[0].emscripten)
     monkeypatch.setenv("FAKE_APT_FAILS", "1")
@@ -296,10 +312,15 @@ def test_a_browser_the_engine_would_drive_counts(machine, capsys, monkeypatch):
     machine.tool("google-chrome", "")  # what GitHub's Ubuntu runners carry
     machine.tool("my-firefox", "")
     monkeypatch.setenv(provision.FIREFOX_ENV, "my-firefox")
+    (machine.bin / "WebKitWebDriver").rename(machine.bin / "my-webkit-driver")  # a WebKit built from source
+    monkeypatch.setenv(provision.WEBKIT_ENV, "my-webkit-driver")
     code, lines, err = provision_main(capsys)
     assert (code, err) == (0, "")
     assert f"provision: ok: chromium: {machine.bin}/google-chrome (not from a Debian package)" in lines
     assert f"provision: ok: firefox-esr: {machine.bin}/my-firefox (${provision.FIREFOX_ENV})" in lines
+    assert (
+        f"provision: ok: webkit2gtk-driver: {machine.bin}/my-webkit-driver (${provision.WEBKIT_ENV})" in lines
+    )
     assert machine.calls("apt-get") == []
 
     monkeypatch.setenv(provision.FIREFOX_ENV, "no-such-firefox")  # a package would not help: say so
@@ -429,7 +450,15 @@ def test_this_machine_provisioned_twice_the_second_run_only_checks():
     )
     elapsed = time.monotonic() - started
     assert (second.returncode, second.stderr) == (0, ""), second.stdout
-    names = ["debootstrap", "chromium", "firefox-esr", "rust components", "Debian root"]
+    names = [
+        "debootstrap",
+        "chromium",
+        "firefox-esr",
+        "webkit2gtk-driver",
+        "xvfb",
+        "rust components",
+        "Debian root",
+    ]
     assert [line.split(": ")[2] for line in second.stdout.splitlines()] == names
     assert all(line.startswith("provision: ok: ") for line in second.stdout.splitlines())
     assert elapsed < 5, f"a run with everything there took {elapsed:.1f} s"
