@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from pyo3_pyodide.runtime import npm, suite
+from pyo3_pyodide.runtime import browsers, npm
 
 from tests.project_helpers import nox_command
 
@@ -137,5 +137,5 @@ async function openPage(name, driver, executable, viewport) {
 def browser_arguments(name: str) -> list[str]:
     """openPage's first three arguments for `name` ("chromium", "firefox"): the name, the folder of the npm
     library that drives it (installed into the cache if needed) and the installed browser."""
-    _, find_browser, ensure_driver = suite.BROWSERS[name]
-    return [name, str(ensure_driver()), find_browser()]
+    browser = browsers.BROWSERS[name]
+    return [name, str(browser.library()), browser.programs()["executable"]]

@@ -16,6 +16,9 @@ LEGACY_NIGHTLY = MATRIX.resolve("0.27")  # a dated nightly with rustup's own std
 LEGACY_WASM_EH = MATRIX.resolve("0.29")  # a dated nightly with Pyodide's wasm-eh sysroot
 
 
+MINIBROWSER = "lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
+
+
 @pytest.fixture
 def project(render):
     return render(project_name="doc-check", pyodide_version=PRE.version)
@@ -29,8 +32,10 @@ def tools(folder, release=PRE, **changes):
         day = datetime.date.fromisoformat(release.rust_toolchain.removeprefix("nightly-"))
         pinned = {"emcc": release.emscripten, "nightly": day - datetime.timedelta(days=1)}
     env = fake_toolchain(folder, **{**pinned, **changes})
-    for browser in ("chromium", "firefox-esr"):  # installed, as wasm_test's browsers are
-        write_script(folder / "bin" / browser, "exit 0\n")
+    # installed, as wasm_test's browsers are: WebKitGTK's MiniBrowser where Debian puts it, under the prefix
+    for program in ("bin/chromium", "bin/firefox-esr", "bin/WebKitWebDriver", "bin/Xvfb", MINIBROWSER):
+        (folder / program).parent.mkdir(parents=True, exist_ok=True)
+        write_script(folder / program, "exit 0\n")
     return env
 
 
@@ -122,6 +127,15 @@ def test_browsers_are_found_on_path_or_named_and_a_missing_one_is_a_warning(tmp_
     assert not firefox.ok and not firefox.blocker
     assert "no Firefox on PATH (looked for firefox-esr, firefox)" in firefox.line()
     assert "`apt-get install firefox-esr`" in firefox.line() and "PYO3_PYODIDE_FIREFOX" in firefox.line()
+    # WebKit beside them: the driver, the MiniBrowser it starts and the X server it runs in
+    assert results["webkit"].line() == (
+        f"ok   webkit: {bin_dir}/WebKitWebDriver, {tmp_path}/{MINIBROWSER}, {bin_dir}/Xvfb, for "
+        "`nox -s wasm_test -- --browser webkit`."
+    )
+    (bin_dir / "Xvfb").unlink()
+    webkit = failed(checks(project, env))["webkit"]
+    assert not webkit.blocker and "no `Xvfb` on PATH" in webkit.line()
+    assert "`apt-get install xvfb`" in webkit.line()
 
     named = {
         **env,
@@ -224,9 +238,11 @@ def test_doctor_in_the_debian_root_passes_for_the_release_of_its_emscripten(rend
         "ok   std: no prebuilt wasm32-unknown-emscripten std, but rust-src is there: wasm_build builds std "
         "with -Zbuild-std."
     ) in lines
-    # the root has no browsers (the suite drives the host's): those two are warnings, nothing else is
+    # the root has no browsers (the suite drives the host's): those are warnings, nothing else is
     warnings = [line for line in lines if line.startswith(("FAIL", "warn"))]
-    assert [line.split(":")[0] for line in warnings] == ["warn chromium", "warn firefox"], output
+    assert [line.split(":")[0] for line in warnings] == ["warn chromium", "warn firefox", "warn webkit"], (
+        output
+    )
     assert all("apt-get install" in line for line in warnings)
 
 

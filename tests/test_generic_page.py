@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from pyo3_pyodide.apps import static_bundle
 from pyo3_pyodide.resolve import pyodide_packages
-from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.runtime import browsers, npm
 
 from template_tools import matrix
 from tests.adopt_helpers import adopted_project
@@ -62,7 +62,13 @@ def test_an_adopted_project_serves_the_generic_page(tmp_path):
     with serve_session(project, "--wheel", str(wheel)) as (url, line):
         assert wheel.name in line
         result = subprocess.run(
-            ["node", str(script), str(npm.ensure_playwright()), npm.chromium(), url],
+            [
+                "node",
+                str(script),
+                str(npm.ensure_playwright()),
+                browsers.CHROMIUM.programs()["executable"],
+                url,
+            ],
             capture_output=True,
             text=True,
             timeout=300,

@@ -23,7 +23,7 @@ from typing import ClassVar
 import pytest
 from packaging.version import Version
 from pyo3_pyodide.apps import pyodide_lock as lock
-from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.runtime import browsers, npm
 from pyo3_pyodide.wheel import pick
 
 from template_tools import matrix
@@ -388,7 +388,7 @@ def drive_pages(tmp_path, urls: list[str]) -> dict:
         "node",
         str(script),
         str(npm.ensure_playwright()),
-        npm.chromium(),
+        browsers.CHROMIUM.programs()["executable"],
         json.dumps(urls),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)

@@ -330,16 +330,19 @@ def test_a_browser_the_engine_would_drive_counts(machine, capsys, monkeypatch):
     assert f"Fix: `unset {provision.FIREFOX_ENV}, or set it to a browser's executable`" in err
 
 
-def test_chromium_is_looked_up_as_the_engine_looks_it_up():
-    from pyo3_pyodide.runtime import npm
+@pytest.mark.parametrize(
+    ("name", "looked_up"),
+    [
+        ("chromium", (provision.CHROMIUM_ENV, provision.CHROMIUM_NAMES)),
+        ("firefox", (provision.FIREFOX_ENV, provision.FIREFOX_NAMES)),
+        ("webkit", (provision.WEBKIT_ENV, provision.WEBKIT_NAMES)),
+    ],
+)
+def test_each_browser_is_looked_up_as_the_engine_looks_it_up(name, looked_up):
+    from pyo3_pyodide.runtime import browsers
 
-    assert (provision.CHROMIUM_ENV, provision.CHROMIUM_NAMES) == (npm.CHROMIUM_ENV, npm.CHROMIUM_NAMES)
-
-
-def test_firefox_is_looked_up_as_the_engine_looks_it_up():
-    from pyo3_pyodide.runtime import npm
-
-    assert (provision.FIREFOX_ENV, provision.FIREFOX_NAMES) == (npm.FIREFOX_ENV, npm.FIREFOX_NAMES)
+    assert looked_up == (browsers.BROWSERS[name].variable, browsers.BROWSERS[name].names)
+    assert set(browsers.BROWSERS) == {"chromium", "firefox", "webkit"}  # a new browser is provisioned too
 
 
 def unpinned_emscripten() -> str:

@@ -1,5 +1,5 @@
-"""`nox -s wasm_test` for real: a project's pytest suite inside Pyodide, in Node and in headless Chromium and
-Firefox.
+"""`nox -s wasm_test` for real: a project's pytest suite inside Pyodide, in Node and in Chromium, Firefox and
+WebKit (WebKitGTK).
 
 The runtimes are the npm `pyodide` packages the matrix pins; the wheels under test are real: jiter 0.19.0
 from PyPI (PyO3, built for Pyodide 314) and the cp315 wheel that the Debian sid root builds from a rendered
@@ -13,11 +13,13 @@ import re
 import shutil
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from packaging.version import Version
 from pyo3_pyodide.resolve import pylock
-from pyo3_pyodide.runtime import npm, snapshots, suite
+from pyo3_pyodide.runtime import browsers, npm, snapshots, suite
+from pyo3_pyodide.runtime_info import RuntimeSetupError
 from pyo3_pyodide.wheel import pick
 
 from template_tools import matrix
@@ -233,10 +235,11 @@ def test_jiter_in_node_passing_and_failing_folders(project_314, jiter):
 
 
 # How each browser is asked for: `--browser` alone (and before a test path) and `--browser chromium`
-# mean Chromium; `--browser firefox` means Firefox.
+# mean Chromium; `--browser firefox` means Firefox, `--browser webkit` WebKit.
 BROWSER_RUNS = {
     "chromium": ("Chromium", ["--browser", "jiter_pass"], ["--browser", "chromium", "jiter_fail"]),
     "firefox": ("Firefox", ["--browser", "firefox", "jiter_pass"], ["--browser", "firefox", "jiter_fail"]),
+    "webkit": ("WebKit", ["--browser", "webkit", "jiter_pass"], ["--browser", "webkit", "jiter_fail"]),
 }
 
 
@@ -288,44 +291,80 @@ def test_a_request_off_127_0_0_1_fails_the_browser_run(project_314, jiter, brows
     )
     output = output_of(result)
     assert result.returncode != 0, output[-4000:]
+    # WebKit's refusing proxy sees an https request's host only (the browser asks it to CONNECT there)
+    path = "" if browser == "webkit" else r"pyodide/v314\.0\.7/full/pyodide-lock\.json"
     assert re.search(
-        r"the page asked for files outside http://127\.0\.0\.1:\d+: "
-        r"https://cdn\.jsdelivr\.net/pyodide/v314\.0\.7/full/pyodide-lock\.json",
+        rf"the page asked for files outside http://127\.0\.0\.1:\d+: https://cdn\.jsdelivr\.net/{path}(,|$)",
         output,
+        re.MULTILINE,
     ), output[-4000:]
     assert f"Pyodide could not be set up for the tests of {jiter.name}" in output
 
 
-def test_browser_run_without_chromium_says_how_to_get_one(project_314, jiter):
-    env = {"PYO3_PYODIDE_CHROMIUM": "/nonexistent/chromium"}
-    result = nox(
-        project_314, "-s", "wasm_test", "--", "--browser", "--wheel", str(jiter), "jiter_pass", env=env
-    )
-    assert result.returncode != 0
-    assert "PYO3_PYODIDE_CHROMIUM='/nonexistent/chromium' is not an executable program" in output_of(result)
-
-
-def test_firefox_run_without_firefox_says_how_to_get_one(project_314, jiter, tmp_path, monkeypatch):
-    env = {"PYO3_PYODIDE_FIREFOX": "/nonexistent/firefox"}
-    args = ["--browser", "firefox", "--wheel", str(jiter), "jiter_pass"]
+@pytest.mark.parametrize("name", list(browsers.BROWSERS))
+def test_a_browser_run_without_its_browser_says_how_to_get_one(
+    project_314, jiter, tmp_path, monkeypatch, name
+):
+    browser = browsers.BROWSERS[name]
+    env = {browser.variable: "/nonexistent/browser"}
+    args = ["--browser", name, "--wheel", str(jiter), "jiter_pass"]
     result = nox(project_314, "-s", "wasm_test", "--", *args, env=env)
     assert result.returncode != 0
-    assert "PYO3_PYODIDE_FIREFOX='/nonexistent/firefox' is not an executable program" in output_of(result)
+    assert f"{browser.variable}='/nonexistent/browser' is not an executable program" in output_of(result)
     assert "inside Pyodide" not in output_of(result)
-    # no Firefox on PATH at all: the message names the package and the variable
-    monkeypatch.delenv("PYO3_PYODIDE_FIREFOX", raising=False)
+    # none on PATH at all: the message names the package and the variable
+    monkeypatch.delenv(browser.variable, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(npm.RuntimeSetupError) as error:
-        npm.firefox()
+    with pytest.raises(RuntimeSetupError) as error:
+        browser.programs()
     message = str(error.value)
-    assert "no Firefox on PATH (looked for firefox-esr, firefox)" in message
-    assert "`apt-get install firefox-esr`" in message and "set PYO3_PYODIDE_FIREFOX" in message
+    assert f"no {browser.title} on PATH (looked for {', '.join(browser.names)})" in message
+    assert f"set {browser.variable}" in message
+    assert {
+        "chromium": "`apt-get install chromium`",
+        "firefox": "`apt-get install firefox-esr`",
+        "webkit": "Debian 12 and Ubuntu 24.04: `apt-get install webkit2gtk-driver xvfb`",
+    }[name] in message
+
+
+def stand_in(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_webkit_is_found_with_its_minibrowser_and_xvfb_or_named_with_the_install_command(
+    tmp_path, monkeypatch
+):
+    webkit = browsers.BROWSERS["webkit"]
+    monkeypatch.delenv(webkit.variable, raising=False)
+    driver = stand_in(tmp_path / "usr/bin/WebKitWebDriver")
+    monkeypatch.setenv("PATH", str(driver.parent))
+    with pytest.raises(RuntimeSetupError) as error:
+        webkit.programs()
+    assert f"found {driver}, but no MiniBrowser beside it or under {tmp_path}/usr/" in str(error.value)
+    assert "`apt-get install webkit2gtk-driver xvfb`" in str(error.value)
+    # Debian's and Ubuntu's: under the multiarch folder of the driver's prefix
+    minibrowser = stand_in(tmp_path / "usr/lib/aarch64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
+    with pytest.raises(RuntimeSetupError) as error:
+        webkit.programs()
+    assert f"found {driver}, but no `Xvfb` on PATH" in str(error.value)
+    assert "`apt-get install xvfb`" in str(error.value)
+    xvfb = stand_in(tmp_path / "usr/bin/Xvfb")
+    found = {"executable": str(driver), "minibrowser": str(minibrowser), "xvfb": str(xvfb)}
+    assert webkit.programs() == found
+    # a WebKit built from source keeps MiniBrowser beside WebKitWebDriver; the variable names it
+    built = stand_in(tmp_path / "WebKitBuild/Release/bin/WebKitWebDriver")
+    beside = stand_in(built.with_name("MiniBrowser"))
+    monkeypatch.setenv(webkit.variable, str(built))
+    assert webkit.programs() == {"executable": str(built), "minibrowser": str(beside), "xvfb": str(xvfb)}
 
 
 def test_browser_option_refuses_a_word_that_is_no_browser_and_no_test_path(project_314, jiter):
     result = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), "--browser", "firefx")
     assert result.returncode != 0
-    assert "--browser takes chromium or firefox (alone: chromium), not 'firefx'" in output_of(result)
+    assert "--browser takes chromium, firefox or webkit (alone: chromium), not 'firefx'" in output_of(result)
 
 
 def test_wheel_for_another_release_is_refused_before_pyodide_starts(render, jiter):
@@ -606,18 +645,12 @@ def test_sid_wheel_passes_the_projects_own_tests_in_node(sid_built_project):
 
 @pytest.mark.wasm
 @pytest.mark.browser
-def test_sid_wheel_passes_the_projects_own_tests_in_chromium(sid_built_project):
+@pytest.mark.parametrize("browser", list(BROWSER_RUNS))
+def test_sid_wheel_passes_the_projects_own_tests_in_a_browser(sid_built_project, browser):
     project, build = sid_built_project
     assert build.returncode == 0, output_of(build)[-3000:]
-    check_sid_run(nox(project, "-s", "wasm_test", "--", "--browser", "-v"), "Chromium")
-
-
-@pytest.mark.wasm
-@pytest.mark.browser
-def test_sid_wheel_passes_the_projects_own_tests_in_firefox(sid_built_project):
-    project, build = sid_built_project
-    assert build.returncode == 0, output_of(build)[-3000:]
-    check_sid_run(nox(project, "-s", "wasm_test", "--", "--browser", "firefox", "-v"), "Firefox")
+    where = BROWSER_RUNS[browser][0]
+    check_sid_run(nox(project, "-s", "wasm_test", "--", "--browser", browser, "-v"), where)
 
 
 @pytest.mark.wasm
@@ -627,6 +660,7 @@ def test_sid_wheel_passes_the_projects_own_tests_in_firefox(sid_built_project):
         pytest.param((), id="node"),
         pytest.param(("--browser",), id="chromium", marks=pytest.mark.browser),
         pytest.param(("--browser", "firefox"), id="firefox", marks=pytest.mark.browser),
+        pytest.param(("--browser", "webkit"), id="webkit", marks=pytest.mark.browser),
     ],
 )
 def test_a_rust_trap_in_the_middle_of_the_suite_costs_that_test_only(sid_built_project, options):

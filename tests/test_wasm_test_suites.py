@@ -1,5 +1,5 @@
 """How a real suite's troubles inside Pyodide are handled (issue 19 items 4-7), for real, with jiter's
-Pyodide 314 wheel from PyPI under test, in Node, Chromium and Firefox:
+Pyodide 314 wheel from PyPI under test, in Node, Chromium, Firefox and WebKit:
 
 - a test that crashes Pyodide (a fatal error: here a call through a null function pointer, as a Rust
   trap or the VM's stack overflowing also give) costs that test only: it is reported as crashed with the cause,
@@ -113,6 +113,7 @@ BROWSERS = {
     "node": ((), "Node"),
     "chromium": (("--browser",), "Chromium"),
     "firefox": (("--browser", "firefox"), "Firefox"),
+    "webkit": (("--browser", "webkit"), "WebKit"),
 }
 ENGINES = [name if name == "node" else pytest.param(name, marks=pytest.mark.browser) for name in BROWSERS]
 

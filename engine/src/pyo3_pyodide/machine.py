@@ -18,7 +18,8 @@ from pathlib import Path
 
 from pyo3_pyodide import project
 from pyo3_pyodide.matrix import Release
-from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.runtime import browsers
+from pyo3_pyodide.runtime_info import RuntimeSetupError
 from pyo3_pyodide.toolchain import managed, system
 from pyo3_pyodide.toolchain.model import TARGET, ToolchainError
 from pyo3_pyodide.wheel import audit
@@ -223,18 +224,18 @@ def check_node(env: Mapping[str, str]) -> Check:
     return Check("node", major_minor >= NODE_MINIMUM, f"{node} is Node {version}", fix, blocker=False)
 
 
-# The browsers `wasm_test -- --browser` drives: (name, the engine's lookup, the option that drives it)
-BROWSERS = (("chromium", npm.chromium, "--browser"), ("firefox", npm.firefox, "--browser firefox"))
-
-
 def check_browsers(env: Mapping[str, str]) -> Iterator[Check]:
     """The installed browsers `wasm_test` can drive (it downloads none), found as wasm_test finds them; a
     missing one is a warning with wasm_test's own message."""
-    for name, find, option in BROWSERS:
+    for browser in browsers.BROWSERS.values():
         try:
-            yield Check(name, True, f"{find(env)}, for `nox -s wasm_test -- {option}`", blocker=False)
-        except npm.RuntimeSetupError as error:
-            yield Check(name, False, str(error), blocker=False)
+            programs = ", ".join(browser.programs(env).values())
+        except RuntimeSetupError as error:
+            yield Check(browser.name, False, str(error), blocker=False)
+        else:
+            yield Check(
+                browser.name, True, f"{programs}, for `nox -s wasm_test -- {browser.option}`", blocker=False
+            )
 
 
 def check_built_wheels(release: Release, project_dir: Path) -> Check:

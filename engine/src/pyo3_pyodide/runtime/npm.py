@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
 
 from pyo3_pyodide import files
@@ -33,10 +32,6 @@ PLAYWRIGHT_CORE = "1.65.1"  # drives an installed Chromium; it downloads no brow
 # Firefox); it downloads no browser of its own
 PUPPETEER_CORE = "25.16.0"
 NODE_HELP = "Install Node.js >= 18 (https://nodejs.org, or your package manager) and run again"
-CHROMIUM_ENV = "PYO3_PYODIDE_CHROMIUM"
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FIREFOX_ENV = "PYO3_PYODIDE_FIREFOX"
-FIREFOX_NAMES = ("firefox-esr", "firefox")
 
 
 def find_program(name: str, fix: str) -> str:
@@ -74,49 +69,6 @@ def npm_package(name: str, version: str) -> Path:
                 )
             write_json(staging / MARKER, {"package": name, "version": version})
     return folder
-
-
-def installed_browser(
-    variable: str, names: tuple[str, ...], env: Mapping[str, str] | None = None
-) -> str | None:
-    """The program $`variable` names (which must exist), else the first of `names` on PATH, else None."""
-    env = os.environ if env is None else env
-    path = env.get("PATH", os.defpath)
-    chosen = env.get(variable)
-    if chosen:
-        found = shutil.which(chosen, path=path)
-        if found is None:
-            raise RuntimeSetupError(
-                f"{variable}={chosen!r} is not an executable program: set it to the browser's executable, "
-                f"or unset it to use the first of {', '.join(names)} on PATH"
-            )
-        return found
-    return next(filter(None, (shutil.which(name, path=path) for name in names)), None)
-
-
-def chromium(env: Mapping[str, str] | None = None) -> str:
-    """The Chromium (or Chrome) that `--browser` drives: $PYO3_PYODIDE_CHROMIUM, else the first on PATH."""
-    found = installed_browser(CHROMIUM_ENV, CHROMIUM_NAMES, env)
-    if found:
-        return found
-    raise RuntimeSetupError(
-        f"no Chromium on PATH (looked for {', '.join(CHROMIUM_NAMES)}); `--browser` drives an "
-        "installed one and downloads none. Install it (Debian/Ubuntu: `apt-get install chromium`, "
-        f"macOS: `brew install --cask chromium`), or set {CHROMIUM_ENV} to a Chrome or Chromium "
-        "executable"
-    )
-
-
-def firefox(env: Mapping[str, str] | None = None) -> str:
-    """The Firefox that `--browser firefox` drives: $PYO3_PYODIDE_FIREFOX, else the first on PATH."""
-    found = installed_browser(FIREFOX_ENV, FIREFOX_NAMES, env)
-    if found:
-        return found
-    raise RuntimeSetupError(
-        f"no Firefox on PATH (looked for {', '.join(FIREFOX_NAMES)}); `--browser firefox` drives an "
-        "installed one and downloads none. Install it (Debian/Ubuntu: `apt-get install firefox-esr`, "
-        f"macOS: `brew install --cask firefox`), or set {FIREFOX_ENV} to a Firefox executable"
-    )
 
 
 def ensure_runtime(release: Release) -> Runtime:

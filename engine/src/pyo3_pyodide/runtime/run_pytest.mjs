@@ -2,8 +2,10 @@
 // written by runtime/suite.py, which has already picked and checked every file named in it.
 //
 // In Node ("mode": "node") Pyodide runs in this process and the project folder is mounted with NODEFS.
-// With "mode": "browser" this process drives a headless browser: Chromium through playwright-core, or
-// Firefox through puppeteer-core over WebDriver BiDi ("browser" says which, "driver" where the library is).
+// With "mode": "browser" this process drives a browser: Chromium through playwright-core, Firefox through
+// puppeteer-core over WebDriver BiDi ("browser" says which, "library" where the library is), or WebKitGTK's
+// MiniBrowser through its WebKitWebDriver over WebDriver classic, in an Xvfb of its own (webkit.mjs).
+// runtime/browsers.py finds the installed programs ("executable", and for WebKit "minibrowser", "xvfb").
 // The page, served by wasm_test on 127.0.0.1, imports this same file and calls runInBrowser(), which
 // fetches the test files over HTTP and writes them into Pyodide's file system. Any request to another
 // origin is refused and fails the run.
@@ -439,7 +441,7 @@ async function runInNode(job) {
 // fail every request whose URL `allowed` refuses.
 async function launchChromium(job) {
   const { createRequire } = await import("node:module");
-  const { chromium } = createRequire(`${job.driver}/package.json`)("playwright-core");
+  const { chromium } = createRequire(`${job.library}/package.json`)("playwright-core");
   const browser = await chromium.launch({ executablePath: job.executable, args: CHROMIUM_ARGS });
   const page = await browser.newPage();
   const guard = (allowed) =>
@@ -454,12 +456,12 @@ async function launchFirefox(job) {
   const { pathToFileURL } = await import("node:url");
   let puppeteer;
   try {
-    const entry = createRequire(`${job.driver}/package.json`).resolve("puppeteer-core");
+    const entry = createRequire(`${job.library}/package.json`).resolve("puppeteer-core");
     const module = await import(pathToFileURL(entry).href);
     puppeteer = module.default ?? module;
   } catch (error) {
     throw new SetupError(
-      `puppeteer-core from ${job.driver} does not load in Node ${process.version} ` +
+      `puppeteer-core from ${job.library} does not load in Node ${process.version} ` +
         `(its package.json asks for Node >= 22.12): ${error.message}`,
     );
   }
@@ -481,7 +483,13 @@ async function launchFirefox(job) {
   return { browser, page, name: `Firefox ${version}`, guard };
 }
 
-const LAUNCHERS = { chromium: launchChromium, firefox: launchFirefox };
+// WebKit: webkit.mjs uses Node's own modules, so it is imported here only (this file is also the page's).
+async function launchWebKit(job) {
+  const webkit = await import(new URL("webkit.mjs", import.meta.url).href);
+  return webkit.launchWebKit(job);
+}
+
+const LAUNCHERS = { chromium: launchChromium, firefox: launchFirefox, webkit: launchWebKit };
 
 async function driveBrowser(job) {
   const launch = LAUNCHERS[job.browser];

@@ -44,7 +44,7 @@ from pyo3_pyodide.console import console
 from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.resolve.pylock import dependency_wheels
-from pyo3_pyodide.runtime import npm, server, snapshots
+from pyo3_pyodide.runtime import browsers, npm, server, snapshots
 from pyo3_pyodide.runtime_info import Runtime
 from pyo3_pyodide.wheel import pick
 
@@ -379,18 +379,10 @@ def run_node(job: dict, cwd: Path) -> int:
         return subprocess.run(command, cwd=cwd, check=False).returncode
 
 
-# The browsers `--browser` drives: name -> (the name shown, the installed program, the npm library that
-# drives it, installed into the cache). Both are driven the same way by run_pytest.mjs.
-BROWSERS = {
-    "chromium": ("Chromium", npm.chromium, npm.ensure_playwright),
-    "firefox": ("Firefox", npm.firefox, npm.ensure_puppeteer),
-}
-
-
 def run(plan: Plan, project_dir: Path, browser: str | None = None, snapshot: bool = True) -> int:
-    """Run the tests in Node, or in the browser named (a key of BROWSERS); pytest's exit code
+    """Run the tests in Node, or in the browser named (a key of browsers.BROWSERS); pytest's exit code
     (SETUP_FAILED: no run). `snapshot`: boot Pyodide from the cached memory snapshot (snapshot.py)."""
-    where, find_browser, ensure_driver = BROWSERS[browser] if browser else ("Node", None, None)
+    where = browsers.BROWSERS[browser].title if browser else "Node"
     folder = "" if plan.settings.test_dir == "." else f" from {plan.settings.test_dir}/"
     console.print(
         f"testing {plan.wheel.name} in {plan.runtime.describe()} in {where}{folder}: "
@@ -399,18 +391,10 @@ def run(plan: Plan, project_dir: Path, browser: str | None = None, snapshot: boo
     snapshot_file = snapshots.snapshot_file(plan.runtime, plan.wheels) if snapshot else None
     if not browser:
         return run_node(node_job(plan, project_dir, snapshot_file), project_dir)
-    executable = find_browser()
-    driver = ensure_driver()
+    launch = browsers.BROWSERS[browser].job()
     site, page_job = browser_site(plan, project_dir, snapshot_file)
     with server.serving(site) as url:
-        job = {
-            "mode": "browser",
-            "browser": browser,
-            "executable": executable,
-            "driver": str(driver),
-            "url": url,
-            "page": page_job,
-        }
+        job = {"mode": "browser", **launch, "url": url, "page": page_job}
         return run_node(job, project_dir)
 
 

@@ -1,8 +1,8 @@
 // Drives WebKitGTK (Safari's engine, on Linux) for run_pytest.mjs: `launchWebKit(job)` gives what
 // driveBrowser needs, as launchChromium and launchFirefox do: { browser, page, name, guard }.
 //
-// job.executable is WebKitWebDriver, job.driver the MiniBrowser it starts, job.xvfb the X server
-// (runtime/webkit.py finds all three). MiniBrowser has no headless mode, so an Xvfb of our own runs on a
+// job.executable is WebKitWebDriver, job.minibrowser the MiniBrowser it starts, job.xvfb the X server
+// (runtime/browsers.py finds all three). MiniBrowser has no headless mode, so an Xvfb of our own runs on a
 // display it picks itself (-displayfd) and stops with the browser. The driver speaks WebDriver classic only
 // (no BiDi, no console log endpoint, no request interception), over plain HTTP on 127.0.0.1, one command at
 // a time. So:
@@ -46,7 +46,7 @@ function refusingProxy(refuse) {
       head += chunk.toString("latin1");
       if (!head.includes("\r\n")) return;
       const [method, target] = head.split("\r\n")[0].split(" ");
-      refuse(method === "CONNECT" ? `https://${target}/` : target);
+      refuse(method === "CONNECT" ? `https://${target.replace(/:443$/, "")}/` : target);
       socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       socket.removeAllListeners("data");
     });
@@ -213,7 +213,7 @@ export async function launchWebKit(job) {
         request(port, "POST", "/session", {
           capabilities: {
             alwaysMatch: {
-              "webkitgtk:browserOptions": { binary: job.driver, args: ["--automation", `--proxy=http://${through}`, "--ignore-host=127.0.0.1"] },
+              "webkitgtk:browserOptions": { binary: job.minibrowser, args: ["--automation", `--proxy=http://${through}`, "--ignore-host=127.0.0.1"] },
               timeouts: { script: null, pageLoad: 300_000 },
             },
           },

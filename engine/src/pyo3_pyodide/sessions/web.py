@@ -14,7 +14,7 @@ from pyo3_pyodide.console import console
 from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.resolve.pylock import TEST_LOCK_FILES
-from pyo3_pyodide.runtime import npm, server, suite
+from pyo3_pyodide.runtime import browsers, npm, server, suite
 from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser, releases, targets
 from pyo3_pyodide.wheel import pick
 
@@ -43,14 +43,15 @@ def add_wheel_options(
 
 
 class BrowserOption(argparse.Action):
-    """`--browser` alone means Chromium, `--browser firefox` Firefox. A test path right after it
-    (`--browser tests/test_x.py`) is pytest's: it goes back to pytest's arguments."""
+    """`--browser` alone means Chromium, `--browser NAME` the browser of that name (browsers.BROWSERS). A
+    test path right after it (`--browser tests/test_x.py`) is pytest's: it goes back to pytest's arguments."""
 
     def __call__(self, parser, namespace, value, option_string=None) -> None:
-        names = tuple(suite.BROWSERS)
+        names = tuple(browsers.BROWSERS)
         if value is not None and value not in names:
             if not Path(value.split("::")[0]).exists():
-                parser.error(f"--browser takes {' or '.join(names)} (alone: {self.const}), not {value!r}")
+                takes = f"{', '.join(names[:-1])} or {names[-1]}"
+                parser.error(f"--browser takes {takes} (alone: {self.const}), not {value!r}")
             namespace.given_back = [*namespace.given_back, value]
             value = None
         setattr(namespace, self.dest, value or self.const)
@@ -59,7 +60,7 @@ class BrowserOption(argparse.Action):
 def wasm_test(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser(
         "wasm_test",
-        "Run the test suite inside Pyodide, in Node or in headless Chromium or Firefox. Other arguments "
+        "Run the test suite inside Pyodide, in Node or in a browser (Chromium, Firefox, WebKit). Other arguments "
         "go to pytest; a path among them replaces the default test folder, tests/.",
     )
     add_wheel_options(arguments)
@@ -67,11 +68,14 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
         "--browser",
         action=BrowserOption,
         nargs="?",
-        const="chromium",
-        metavar="chromium|firefox",
-        help="run in a headless browser, the installed one: Chromium (alone or `chromium`; "
-        "$PYO3_PYODIDE_CHROMIUM picks another) or Firefox (`firefox`; $PYO3_PYODIDE_FIREFOX picks "
-        "another)",
+        const=browsers.DEFAULT.name,
+        metavar="|".join(browsers.BROWSERS),
+        help="run in a browser, the installed one: "
+        + ", ".join(
+            f"{browser.title} (`{browser.name}`; ${browser.variable} picks another)"
+            for browser in browsers.BROWSERS.values()
+        )
+        + f"; alone: {browsers.DEFAULT.title}",
     )
     arguments.set_defaults(given_back=[])
     arguments.add_argument(
