@@ -49,12 +49,12 @@ def extension_size(dist: Path) -> int:
 def bare_maturin(project: Path, out_dir: Path) -> tuple[list[str], dict[str, str]]:
     """The maturin command and environment wasm_build runs, from the engine the project installed."""
     sys.path.append(str(PROJECT / ".nox" / f"pyo3-pyodide-{sys.implementation.cache_tag}"))
-    from pyo3_pyodide.matrix import target_release
+    from pyo3_pyodide.project import target_release
     from pyo3_pyodide.toolchain import system
     from pyo3_pyodide.wheel import build
 
     release = target_release(project)
-    toolchain = system.system_toolchain(release, {release.version: release})
+    toolchain = system.ensure(release, {release.version: release})
     plan = build.plan_build(toolchain, out_dir, build.maturin_command())
     return list(plan.argv), build.build_environment(plan)
 

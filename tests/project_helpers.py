@@ -57,7 +57,7 @@ def output_of(result: subprocess.CompletedProcess) -> str:
 
 def rendered_target(project: Path) -> dict:
     """The target release as the engine resolves it in the rendered project."""
-    code = "import dataclasses, json; from pyo3_pyodide.matrix import target_release; "
+    code = "import dataclasses, json; from pyo3_pyodide.project import target_release; "
     code += "print(json.dumps(dataclasses.asdict(target_release('.'))))"
     result = subprocess.run(
         [sys.executable, "-c", code],

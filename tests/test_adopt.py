@@ -14,6 +14,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from pyo3_pyodide.project import Project
 from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.wheel import build as wheel_build
@@ -207,10 +208,10 @@ version = "1.0.0"
 def test_the_engine_reads_the_build_backend_that_copier_cannot(tmp_path):
     """Jinja opens no file: the build backend is the engine's to check, before it builds."""
     project = existing_project(tmp_path / "theirs", None)
-    assert wheel_build.check_build_backend(project) is None  # build-backend = "maturin"
+    assert wheel_build.check_build_backend(Project.read(project)) is None  # build-backend = "maturin"
     (project / "pyproject.toml").write_text(SETUPTOOLS_RUST_PYPROJECT)
     with pytest.raises(wheel_build.NotAMaturinProject) as refused:
-        wheel_build.check_build_backend(project)
+        wheel_build.check_build_backend(Project.read(project))
     assert str(refused.value).startswith(
         f'{project / "pyproject.toml"} names build-backend = "setuptools.build_meta" in [build-system]; '
         'expected build-backend = "maturin": wasm_build builds the wheel with maturin, and this template '
@@ -218,7 +219,7 @@ def test_the_engine_reads_the_build_backend_that_copier_cannot(tmp_path):
     )
     (project / "pyproject.toml").unlink()
     with pytest.raises(wheel_build.NotAMaturinProject, match=r"^found no .*pyproject\.toml; expected"):
-        wheel_build.check_build_backend(project)
+        wheel_build.check_build_backend(Project.read(project))
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from pyo3_pyodide.project import Project
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
 from pyo3_pyodide.wheel import build
 
@@ -175,11 +176,11 @@ def test_the_template_defines_the_debug_profile_the_engine_would(render, tmp_pat
     assert cargo_toml["profile"]["wasm-debug"] == build.DEBUG_PROFILE_SETTINGS
     assert tomllib.loads(build.debug_profile_toml())["profile"]["wasm-debug"] == build.DEBUG_PROFILE_SETTINGS
     assert cargo_toml["profile"]["release"]["strip"] is True  # the release profile stays small
-    assert build.debug_profile_defined(project)
+    assert build.debug_profile_defined(Project.read(project))
     # An adopted project without the table, then one whose profiles live in its workspace root.
     text = (project / "Cargo.toml").read_text()
     (project / "Cargo.toml").write_text(text.split("[profile.wasm-debug]")[0])
-    assert not build.debug_profile_defined(project)
+    assert not build.debug_profile_defined(Project.read(project))
     workspace = tmp_path / "ws"
     (workspace / "crates" / "py").mkdir(parents=True)
     (workspace / "Cargo.toml").write_text(
@@ -187,4 +188,4 @@ def test_the_template_defines_the_debug_profile_the_engine_would(render, tmp_pat
     )
     (workspace / "crates" / "py" / "Cargo.toml").write_text('[package]\nname = "py"\nversion = "0.1.0"\n')
     (workspace / "pyproject.toml").write_text('[tool.maturin]\nmanifest-path = "crates/py/Cargo.toml"\n')
-    assert build.debug_profile_defined(workspace)
+    assert build.debug_profile_defined(Project.read(workspace))

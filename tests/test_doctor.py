@@ -4,6 +4,9 @@ import datetime
 
 import pytest
 from pyo3_pyodide import machine
+from pyo3_pyodide.project import Project
+from pyo3_pyodide.toolchain import system
+from pyo3_pyodide.toolchain.model import ToolchainError
 
 from template_tools import matrix
 from tests.fake_tools import fake_toolchain, write_script
@@ -40,7 +43,8 @@ def tools(folder, release=PRE, **changes):
 
 
 def checks(project, env, release=PRE, environ=None):
-    return machine.run_checks(release, MATRIX.releases, project, environ or env, env)
+    """The doctor's checks with `--toolchain system`."""
+    return machine.run_checks(release, Project.read(project), environ or env, system)
 
 
 def failed(results):
@@ -59,16 +63,36 @@ def test_wrong_emcc_names_the_release_it_fits(tmp_path, project):
     check = failed(checks(project, tools(tmp_path, emcc=STABLE.emscripten)))["emcc"]
     assert check.blocker
     assert check.line() == (
-        f"FAIL emcc: {tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, the pin is {PRE.emscripten} (no "
-        f"stable ABI between versions); it matches Pyodide {STABLE.version} (`--pyodide {STABLE.version}`). "
-        "Fix: `nox -s toolchain`"
+        f"FAIL emcc: {tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, Pyodide {PRE.version} pins "
+        f"{PRE.emscripten} (no stable ABI between versions); it matches Pyodide {STABLE.version} (`--pyodide "
+        f"{STABLE.version}`). Fix: put Emscripten {PRE.emscripten}'s emcc first on PATH (`source "
+        "emsdk_env.sh`), or use the managed toolchain (drop `--toolchain system`)"
     )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"emcc": STABLE.emscripten},
+        {"emcc": None},
+        {"rustc": None},
+        {"rustc": "1.50.0"},
+        {"rust_src": False},
+    ],
+)
+def test_the_doctor_reports_the_check_that_stops_the_build_with_its_text(tmp_path, project, changes):
+    """One check, one text: a build with `--toolchain system` fails with the doctor's first FAIL line."""
+    env = tools(tmp_path, **changes)
+    with pytest.raises(ToolchainError) as raised:
+        system.ensure(PRE, MATRIX.releases, env)
+    first = next(check for check in checks(project, env) if not check.ok and check.blocker)
+    assert first.line() == f"FAIL {raised.value}"
 
 
 def test_missing_tools(tmp_path, project):
     problems = failed(checks(project, fake_toolchain(tmp_path, emcc=None, rustc=None, node=None)))
     assert problems["emcc"].detail == "not found on PATH"
-    assert problems["rust"].detail == "rustc or cargo not found on PATH"
+    assert problems["rust"].detail == "rustc and cargo not found on PATH"
     assert not problems["node"].blocker  # only wasm_test needs Node
 
 
@@ -180,8 +204,8 @@ def test_doctor_session_exits_non_zero_on_a_blocker(tmp_path, project):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert (
-        f"FAIL emcc: {tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, the pin is {PRE.emscripten}"
-        in output
+        f"FAIL emcc: {tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, Pyodide {PRE.version} pins "
+        f"{PRE.emscripten}" in output
     )
     assert "ok   flags:" in output
     assert "1 problem(s) block a Pyodide build" in output
@@ -261,8 +285,9 @@ def test_doctor_in_the_debian_root_fails_for_a_release_of_another_emscripten(ren
     assert returncode != 0, output
     also = f"; it matches Pyodide {', '.join(fitting)} (`--pyodide {fitting[0]}`)" if fitting else ""
     assert (
-        f"FAIL emcc: {emcc_path} is Emscripten {emcc}, the pin is {release.emscripten} (no stable ABI "
-        f"between versions){also}. Fix: `nox -s toolchain`"
+        f"FAIL emcc: {emcc_path} is Emscripten {emcc}, Pyodide {release.version} pins {release.emscripten} "
+        f"(no stable ABI between versions){also}. Fix: put Emscripten {release.emscripten}'s emcc first on "
+        "PATH (`source emsdk_env.sh`), or use the managed toolchain (drop `--toolchain system`)"
     ) in output.splitlines()
     assert "problem(s) block a Pyodide build (FAIL lines above)" in output
 
@@ -278,9 +303,9 @@ def test_the_msrv_check_reads_the_crate_maturin_builds_in_a_workspace(tmp_path):
     (tmp_path / "name-py" / "Cargo.toml").write_text(
         '[package]\nname = "name-py"\nversion = "1.0.0"\nrust-version.workspace = true\n'
     )
-    check = machine.check_msrv(PRE, tmp_path)
+    check = machine.check_msrv(PRE, Project.read(tmp_path))
     assert not check.ok and "rust-version 9.0 is newer than the pinned Rust" in check.detail, check
     (tmp_path / "name-py" / "Cargo.toml").write_text(
         '[package]\nname = "name-py"\nversion = "1.0.0"\nrust-version = "1.60"\n'
     )
-    assert machine.check_msrv(PRE, tmp_path).ok
+    assert machine.check_msrv(PRE, Project.read(tmp_path)).ok

@@ -1,8 +1,7 @@
-"""The matrix module (engine matrix.py, read by generated projects and the template): reading the matrix and
-the target, with clear errors."""
+"""The matrix module (engine matrix.py, read by generated projects and the template): reading the matrix, with
+clear errors (the target a project names: engine/tests/test_project_model.py)."""
 
 import copy
-import tomllib
 
 import pytest
 
@@ -84,27 +83,3 @@ def test_unknown_target_names_the_known_ones():
         f"Pyodide release '0.99.0' is not in pyodide-matrix.toml; known: stable, {lines}, "
         f"{', '.join(SHIPPED.releases)}. Pick one of those, or run `copier update` to get newer releases."
     )
-
-
-def test_target_comes_from_pyproject_or_the_override(tmp_path):
-    (tmp_path / "pyodide-matrix.toml").write_bytes(matrix.MATRIX_PATH.read_bytes())
-    legacy = next(version for version, release in SHIPPED.releases.items() if release.status == "legacy")
-    (tmp_path / "pyproject.toml").write_text(f'[tool.pyodide-target]\nrelease = "{legacy}"\n')
-    assert tools.target_release(tmp_path).version == legacy
-    assert tools.target_release(tmp_path, override="stable").version == GOOD["default"]
-
-
-def test_missing_or_broken_files_say_what_to_do(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("[project]\n")
-    with pytest.raises(
-        tools.MatrixError,
-        match=r"not found: this project's pins live there; restore it with `git checkout -- ",
-    ):
-        tools.target_release(tmp_path)
-    (tmp_path / "pyodide-matrix.toml").write_text("default = \n")
-    with pytest.raises(tools.MatrixError, match="is not valid TOML"):
-        tools.target_release(tmp_path)
-    (tmp_path / "pyodide-matrix.toml").write_bytes(matrix.MATRIX_PATH.read_bytes())
-    with pytest.raises(tools.MatrixError, match=r"lacks \[tool.pyodide-target\] release"):
-        tools.target_release(tmp_path)
-    assert tomllib.loads((tmp_path / "pyodide-matrix.toml").read_text())["default"] == GOOD["default"]

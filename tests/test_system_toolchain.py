@@ -28,7 +28,7 @@ def below(pin: str) -> str:
 
 
 def provide(release, env):
-    return system.system_toolchain(release, MATRIX.releases, env)
+    return system.ensure(release, MATRIX.releases, env)
 
 
 def test_debian_like_toolchain_builds_std_from_rust_src(tmp_path):
@@ -52,16 +52,18 @@ def test_wrong_emcc_is_refused_naming_found_wanted_and_fix(tmp_path):
     with pytest.raises(ToolchainError) as raised:
         provide(PRE, fake_toolchain(tmp_path, emcc=STABLE.emscripten))
     assert str(raised.value) == (
-        f"{tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, but Pyodide {PRE.version} needs exactly "
-        f"{PRE.emscripten} (there is no stable ABI between Emscripten versions). Fix: use the managed "
-        f"toolchain (drop `--toolchain system`), or build for Pyodide {STABLE.version} with "
-        f"`--pyodide {STABLE.version}`."
+        f"emcc: {tmp_path}/bin/emcc is Emscripten {STABLE.emscripten}, Pyodide {PRE.version} pins "
+        f"{PRE.emscripten} (no stable ABI between versions); it matches Pyodide {STABLE.version} "
+        f"(`--pyodide {STABLE.version}`). Fix: put Emscripten {PRE.emscripten}'s emcc first on PATH "
+        "(`source emsdk_env.sh`), or use the managed toolchain (drop `--toolchain system`)"
     )
 
 
 def test_unknown_emcc_version_gets_no_release_hint(tmp_path):
     assert "6.0.4" not in {release.emscripten for release in MATRIX.releases.values()}
-    with pytest.raises(ToolchainError, match=r"is Emscripten 6.0.4, .*drop `--toolchain system`\)\.$"):
+    with pytest.raises(
+        ToolchainError, match=r"is Emscripten 6.0.4, [^;]*\(no stable ABI between versions\)\. Fix"
+    ):
         provide(PRE, fake_toolchain(tmp_path, emcc="6.0.4"))
 
 
@@ -69,8 +71,8 @@ def test_missing_emcc_says_how_to_get_one(tmp_path):
     with pytest.raises(ToolchainError) as raised:
         provide(PRE, fake_toolchain(tmp_path, emcc=None))
     assert str(raised.value) == (
-        f"emcc not found on PATH; Pyodide {PRE.version} needs Emscripten {PRE.emscripten}. Fix: `nox -s "
-        "toolchain` (managed), or put emsdk's emcc on PATH (`source emsdk_env.sh`)."
+        f"emcc: not found on PATH. Fix: put Emscripten {PRE.emscripten}'s emcc first on PATH (`source "
+        "emsdk_env.sh`), or use the managed toolchain (drop `--toolchain system`)"
     )
 
 
@@ -79,10 +81,9 @@ def test_old_rustc_is_refused(tmp_path):
     with pytest.raises(ToolchainError) as raised:
         provide(STABLE, fake_toolchain(tmp_path, emcc=STABLE.emscripten, rustc=old))
     assert str(raised.value) == (
-        f"rustc {old} is older than the pinned {STABLE.rust_toolchain} ({tmp_path}/bin/rustc); Pyodide "
-        f"{STABLE.version} pins Rust {STABLE.rust_toolchain}. Fix: `rustup toolchain install "
-        f"{STABLE.rust_toolchain}` and put it first on PATH, or use the managed toolchain (drop "
-        "`--toolchain system`)."
+        f"rust: rustc {old} is older than the pinned {STABLE.rust_toolchain} ({tmp_path}/bin/rustc). Fix: "
+        f"`rustup toolchain install {STABLE.rust_toolchain}` and put it first on PATH, or use the managed "
+        "toolchain (drop `--toolchain system`)"
     )
 
 
@@ -100,6 +101,12 @@ def test_wasm_eh_line_refuses_std_from_rust_src(tmp_path):
 
 def test_wasm_eh_line_with_its_nightly_and_sysroot(tmp_path):
     env = fake_toolchain(tmp_path, emcc=LEGACY_2025.emscripten, **LEGACY_2025_RUSTC, target_std=True)
+    # A wasm std that is not Pyodide's sysroot is refused, as the doctor reports it ...
+    with pytest.raises(ToolchainError, match=r"is not Pyodide's wasm-eh sysroot: mixing unwinding ABIs"):
+        provide(LEGACY_2025, env)
+    # ... and Pyodide's is taken: pyodide-build records where it took it from, beside it.
+    record = tmp_path / "rust-sysroot/lib/rustlib/wasm32-unknown-emscripten_install-url.txt"
+    record.write_text(LEGACY_2025.rust_sysroot_url + "\n")
     ready = provide(LEGACY_2025, env)
     assert not ready.build_std
 

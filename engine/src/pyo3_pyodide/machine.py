@@ -1,27 +1,27 @@
 """`nox -s doctor`: check this machine against the target release's pins, one line per check with the fix.
 
-It covers the pitfalls that otherwise fail late or silently: the wrong emcc, the wrong Rust or a missing
-std, a missing wasm-eh sysroot, -pthread, -sSIDE_MODULE=1 or -fno-PIC in some flags, a RUSTFLAGS variable
-that replaces .cargo/config.toml, a crate MSRV newer than the pinned Rust, no Node for the tests, built
-wheels whose tags the target runtime rejects, and a last build whose link failed on C code compiled
-without -fPIC.
+It reports the toolchain provider's own checks, those its builds run (the system provider: the wrong emcc,
+the wrong Rust or a missing std, a missing wasm-eh sysroot; the managed one: what it has yet to install),
+and the pitfalls that otherwise fail late or silently: -pthread, -sSIDE_MODULE=1 or -fno-PIC in some flags,
+a RUSTFLAGS variable that replaces .cargo/config.toml, a crate MSRV newer than the pinned Rust, no Node for
+the tests, built wheels whose tags the target runtime rejects, and a last build whose link failed on C code
+compiled without -fPIC.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shlex
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pyo3_pyodide import project
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.project import Project
 from pyo3_pyodide.runtime import browsers
 from pyo3_pyodide.runtime_info import RuntimeSetupError
-from pyo3_pyodide.toolchain import managed, system
-from pyo3_pyodide.toolchain.model import TARGET, ToolchainError
+from pyo3_pyodide.toolchain import system
+from pyo3_pyodide.toolchain.model import TARGET, Check, Provider, ToolchainError
 from pyo3_pyodide.wheel import audit
 from pyo3_pyodide.wheel import build as wheel_build
 from pyo3_pyodide.wheel.build import OVERRIDING_RUSTFLAGS_VARS, RUSTFLAGS_VAR, TARGET_SUFFIX
@@ -53,101 +53,6 @@ FLAG_VARS = (
     "LDFLAGS",
 )
 NODE_MINIMUM = (18, 0)
-
-
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """One line of the report; a failed blocker makes `nox -s doctor` exit non-zero."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    blocker: bool = True
-
-    def line(self) -> str:
-        mark = "ok  " if self.ok else ("FAIL" if self.blocker else "warn")
-        fix = f" Fix: {self.fix}" if self.fix and not self.ok else ""
-        return f"{mark} {self.name}: {self.detail}.{fix}"
-
-
-def check_emcc(release: Release, releases: Mapping[str, Release], env: Mapping[str, str]) -> Check:
-    emcc = system.find("emcc", env)
-    if not emcc:
-        return Check(
-            "emcc",
-            False,
-            "not found on PATH",
-            f"`nox -s toolchain`, or `--toolchain system` with emsdk {release.emscripten} activated",
-        )
-    try:
-        found = system.emcc_version(emcc, env)
-    except ToolchainError as error:
-        return Check("emcc", False, str(error), "reinstall it: `nox -s toolchain`")
-    if found != release.emscripten:
-        others = system.matching_releases(releases, found)
-        also = f"; it matches Pyodide {', '.join(others)} (`--pyodide {others[0]}`)" if others else ""
-        return Check(
-            "emcc",
-            False,
-            f"{emcc} is Emscripten {found}, the pin is {release.emscripten} "
-            f"(no stable ABI between versions){also}",
-            "`nox -s toolchain`",
-        )
-    return Check("emcc", True, f"{emcc} is Emscripten {found}, as pinned")
-
-
-def check_rust(release: Release, env: Mapping[str, str]) -> Iterator[Check]:
-    rustc = system.find("rustc", env)
-    if not rustc or not system.find("cargo", env):
-        yield Check(
-            "rust",
-            False,
-            "rustc or cargo not found on PATH",
-            f"`nox -s toolchain`, or install Rust {release.rust_toolchain} with rustup",
-        )
-        return
-    try:
-        found = system.parse_rustc_version(system.run_text([rustc, "-vV"], env))
-        sysroot = system.rust_sysroot(rustc, env)
-    except ToolchainError as error:
-        yield Check("rust", False, str(error), "reinstall Rust: `nox -s toolchain`")
-        return
-    mismatch = system.rust_mismatch(found, release.rust_toolchain)
-    yield Check(
-        "rust",
-        not mismatch,
-        mismatch or f"{rustc} is rustc {found}, fits the pin {release.rust_toolchain}",
-        f"`rustup toolchain install {release.rust_toolchain}`, or `nox -s toolchain`",
-    )
-    if system.has_target_std(sysroot):
-        yield Check("std", True, f"{TARGET} std installed in {sysroot}")
-    elif system.has_rust_src(sysroot) and not release.rust_sysroot_url:
-        yield Check(
-            "std",
-            True,
-            f"no prebuilt {TARGET} std, but rust-src is there: wasm_build builds std with -Zbuild-std",
-        )
-    else:
-        yield Check(
-            "std",
-            False,
-            f"no {TARGET} std in {sysroot}",
-            "`nox -s toolchain`"
-            if release.rust_sysroot_url
-            else f"`rustup target add {TARGET}` or install rust-src",
-        )
-    if release.rust_sysroot_url and system.has_target_std(sysroot):
-        from_pyodide = managed.sysroot_from_pyodide(sysroot / "lib" / "rustlib", release.rust_sysroot_url)
-        yield Check(
-            "sysroot",
-            from_pyodide,
-            "Pyodide's wasm-eh sysroot is installed"
-            if from_pyodide
-            else "the installed std is not Pyodide's wasm-eh sysroot: mixing unwinding ABIs ends in "
-            "undefined __cpp_exception / invoke_* symbols",
-            "`nox -s toolchain`",
-        )
 
 
 def flag_findings(source: str, flags: list[str]) -> Iterator[Check]:
@@ -194,8 +99,8 @@ def check_flags(release: Release, environ: Mapping[str, str], project_dir: Path)
         yield Check("flags", True, "no -pthread, -sSIDE_MODULE=1 or non-pic code in any flags")
 
 
-def check_msrv(release: Release, project_dir: Path) -> Check:
-    msrv = project.rust_version(project_dir)  # the crate maturin builds: manifest-path's in a workspace
+def check_msrv(release: Release, project: Project) -> Check:
+    msrv = project.rust_version()  # the crate maturin builds: manifest-path's in a workspace
     if not msrv:
         return Check("msrv", True, "Cargo.toml sets no rust-version", blocker=False)
     wanted = tuple(int(part) for part in (msrv.split(".") + ["0", "0"])[:3])
@@ -294,18 +199,15 @@ def check_last_build(release: Release, project_dir: Path, environ: Mapping[str, 
 
 
 def run_checks(
-    release: Release,
-    releases: Mapping[str, Release],
-    project_dir: Path,
-    environ: Mapping[str, str],
-    toolchain_env: Mapping[str, str],
+    release: Release, project: Project, environ: Mapping[str, str], provider: Provider
 ) -> list[Check]:
-    """Every check; `environ` is the user's environment, `toolchain_env` the one builds will use."""
+    """Every check: the toolchain provider's own (those its builds run), then the rest; `environ` is the
+    user's environment."""
+    project_dir = project.folder
     return [
-        check_emcc(release, releases, toolchain_env),
-        *check_rust(release, toolchain_env),
+        *provider.checks(release, project.matrix.releases, environ),
         *check_flags(release, environ, project_dir),
-        check_msrv(release, project_dir),
+        check_msrv(release, project),
         check_node(environ),
         *check_browsers(environ),
         check_built_wheels(release, project_dir),

@@ -1,7 +1,8 @@
 """The Pyodide release to target and its pins.
 
 The pins live in pyodide-matrix.toml (one table per Pyodide release); pyproject.toml's
-`[tool.pyodide-target] release` names the release to build for ("stable" follows the matrix's `default`).
+`[tool.pyodide-target] release` names the release to build for ("stable" follows the matrix's `default`),
+read by project.py.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def line_of(version: str) -> str:
 
 
 class MatrixError(EngineError):
-    """pyodide-matrix.toml, or the target release named in pyproject.toml, is wrong."""
+    """pyodide-matrix.toml is wrong, or names no release of the name asked for."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,45 +185,3 @@ def load_matrix(path: Path) -> Matrix:
     except tomllib.TOMLDecodeError as error:
         raise MatrixError(f"{path} is not valid TOML: {error}") from None
     return parse_matrix(data)
-
-
-def target_name(project_dir: Path, default: str | None = None) -> str:
-    """The target release: pyproject.toml's `[tool.pyodide-target] release` ("stable", a line or a version),
-    else `default` (what the noxfile of a project that adopted the Pyodide layer passes)."""
-    path = Path(project_dir) / "pyproject.toml"
-    pyproject = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    named = pyproject.get("tool", {}).get("pyodide-target", {}).get("release")
-    if named is None and default is None:
-        raise MatrixError(
-            'pyproject.toml lacks [tool.pyodide-target] release = "stable" (or a line such as "314", '
-            "or a version): add it to name the Pyodide release to build for"
-        )
-    return named or default
-
-
-BUDGET_KEY = "max-extension-bytes"
-
-
-def extension_budget(project_dir: Path) -> int | None:
-    """The size budget of each extension module in bytes, from pyproject.toml's
-    `[tool.pyodide-target] max-extension-bytes` (None: no budget)."""
-    path = Path(project_dir) / "pyproject.toml"
-    try:
-        pyproject = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except tomllib.TOMLDecodeError as error:
-        raise MatrixError(f"{path} is not valid TOML: {error}") from None
-    value = pyproject.get("tool", {}).get("pyodide-target", {}).get(BUDGET_KEY)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise MatrixError(
-            f"pyproject.toml's [tool.pyodide-target] {BUDGET_KEY} = {value!r} is not a positive whole "
-            f"number of bytes; write it like {BUDGET_KEY} = 150_000"
-        )
-    return value
-
-
-def target_release(project_dir: Path, override: str | None = None) -> Release:
-    """The release to build for: `override` (a `--pyodide` argument) or the one pyproject.toml names."""
-    matrix = load_matrix(Path(project_dir) / MATRIX_FILE)
-    return matrix.resolve(override or target_name(project_dir))

@@ -34,15 +34,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from pyo3_pyodide.console import console
 from pyo3_pyodide.errors import EngineError
-from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.project import Project, TestSettings
 from pyo3_pyodide.resolve.pylock import dependency_wheels
 from pyo3_pyodide.runtime import browsers, npm, server, snapshots
 from pyo3_pyodide.runtime_info import Runtime
@@ -69,102 +66,6 @@ SKIPPED_FOLDERS = {"__pycache__", "target", "dist", "build", "node_modules", "ve
 
 class WasmTestError(EngineError):
     """Something keeps the tests from running; the message says what was found and the fix."""
-
-
-# How the suite runs: [tool.pyodide-target]'s test keys
-
-SETTINGS_TABLE = "[tool.pyodide-target]"
-TEST_KEYS = ("test-dir", "test-requirements", "known-failures")
-
-
-@dataclasses.dataclass(frozen=True)
-class TestSettings:
-    """[tool.pyodide-target]'s test keys: pyproject.toml's, each replaced by a --config file's."""
-
-    test_dir: str = "."  # the folder pytest runs from, relative to the project
-    requirements: tuple[str, ...] | None = None  # None: the wasm-test (else test) dependency group
-    known_failures: dict[str, str] = dataclasses.field(default_factory=dict)  # test id or pattern -> why
-    known_failures_from: str = ""  # the file they were read from, for messages
-
-
-def settings_table(path: Path, data: dict, only_test_keys: bool) -> dict:
-    """`path`'s [tool.pyodide-target] test keys, checked; `only_test_keys`: refuse any other key."""
-    table = data.get("tool", {}).get("pyodide-target", {})
-    where = f"{path}'s {SETTINGS_TABLE}"
-    if not isinstance(table, dict):
-        raise WasmTestError(f"{where} is not a table; expected keys such as {', '.join(TEST_KEYS)}")
-    if only_test_keys:
-        if not table:
-            raise WasmTestError(
-                f"{path} has no {SETTINGS_TABLE} table; expected one with {', '.join(TEST_KEYS)}"
-            )
-        others = sorted(set(table) - set(TEST_KEYS))
-        if others:
-            raise WasmTestError(
-                f"{where} has {', '.join(others)}, which `wasm_test --config` does not take: it takes "
-                f"{', '.join(TEST_KEYS)} (set the others in pyproject.toml)"
-            )
-    found = {}
-    if "test-dir" in table:
-        if not isinstance(table["test-dir"], str) or not table["test-dir"]:
-            raise WasmTestError(
-                f'{where} test-dir = {table["test-dir"]!r}: expected a folder, e.g. "name-py"'
-            )
-        found["test_dir"] = table["test-dir"]
-    if "test-requirements" in table:
-        value = table["test-requirements"]
-        if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
-            raise WasmTestError(
-                f'{where} test-requirements = {value!r}: expected a list, e.g. ["pytest", "hypothesis"]'
-            )
-        for line in value:
-            try:
-                Requirement(line)
-            except InvalidRequirement as error:
-                raise WasmTestError(
-                    f"{where} test-requirements: {line!r} is no requirement ({error})"
-                ) from None
-        found["requirements"] = tuple(value)
-    if "known-failures" in table:
-        value = table["known-failures"]
-        if not isinstance(value, dict) or not all(
-            isinstance(why, str) and why.strip() for why in value.values()
-        ):
-            raise WasmTestError(
-                f"{where} known-failures = {value!r}: expected a table of test ids or patterns, each with its "
-                'reason, e.g. {"tests/test_io.py::test_threads" = "Pyodide has no threads"}'
-            )
-        found["known_failures"] = dict(value)
-        found["known_failures_from"] = path.name
-    return found
-
-
-def read_toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise WasmTestError(f"cannot read {path}: {error.strerror}; expected a TOML file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise WasmTestError(f"{path} is not valid TOML: {error}") from None
-
-
-def test_settings(project_dir: Path, config: Path | None = None, test_dir: str | None = None) -> TestSettings:
-    """The suite's settings: pyproject.toml's [tool.pyodide-target], then `config`'s over it key by key,
-    then `test_dir` (the --test-dir option) over both."""
-    found = settings_table(project_dir / "pyproject.toml", read_toml(project_dir / "pyproject.toml"), False)
-    if config is not None:
-        found.update(settings_table(config, read_toml(config), True))
-    if test_dir is not None:
-        found["test_dir"] = test_dir
-    settings = TestSettings(**found)
-    project = project_dir.resolve()
-    folder = (project / settings.test_dir).resolve()
-    if not folder.is_dir() or not folder.is_relative_to(project):
-        raise WasmTestError(
-            f"the test folder {settings.test_dir!r} (test-dir) is not a folder of the project {project}, the "
-            "only folder that Pyodide sees: name one relative to it, e.g. `--test-dir name-py`"
-        )
-    return settings
 
 
 # Running the tests
@@ -251,20 +152,22 @@ class Plan:
 
 
 def plan(
-    project_dir: Path,
+    project: Project,
     runtime: Runtime,
-    releases: Iterable[Release],
     requirements: list[str],
     wheel: Path | None = None,
     pytest_args: Iterable[str] = (),
     relock: bool = False,
     package_base_url: str | None = None,
-    settings: TestSettings = TestSettings(),
+    settings: TestSettings | None = None,
 ) -> Plan:
-    """Pick and check the wheel, get the test wheels, and sort out pytest's arguments."""
+    """Pick and check the wheel, get the test wheels, and sort out pytest's arguments; `settings` are the
+    project's test settings with the session's options over them (default: pyproject.toml's)."""
+    project_dir = project.folder
+    settings = settings or project.tests
     if wheel is None:
-        wheel = pick.select_wheel(project_dir, runtime)
-    wheel = pick.check_wheel(Path(wheel), runtime, releases=releases)
+        wheel = pick.select_wheel(project, runtime)
+    wheel = pick.check_wheel(Path(wheel), runtime, releases=project.matrix.releases.values())
     tested = pick.read_wheel(wheel)
     args, test_paths = pytest_arguments(project_dir, list(pytest_args), settings.test_dir)
     wheels = dependency_wheels(

@@ -13,26 +13,17 @@ from pathlib import Path
 
 import nox
 
-from pyo3_pyodide.matrix import Release, extension_budget
-from pyo3_pyodide.sessions.options import add_target_options, parse, parser, releases, targets
-from pyo3_pyodide.toolchain import system
-from pyo3_pyodide.toolchain.model import Toolchain
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.project import Project
+from pyo3_pyodide.sessions.options import add_target_options, parse, parser, releases
+from pyo3_pyodide.toolchain.model import Provider, provider
 from pyo3_pyodide.wheel import build as wheel_build
 
 
 def managed_provider():
-    """The managed provider, imported when a session uses it: a build with the system toolchain (and a
-    no-op one) does not pay for loading it (downloads, emsdk, rich tables)."""
-    from pyo3_pyodide.toolchain import managed
-
-    return managed
-
-
-def provide(session: nox.Session, provider: str, release: Release, project_dir: Path) -> Toolchain:
-    """Make the toolchain ready (installing it for "managed") or fail with the reason and the fix."""
-    if provider == "system":
-        return system.system_toolchain(release, releases(project_dir))
-    return managed_provider().ensure_toolchain(release)
+    """The managed provider (its cache and install plan), imported when a session uses it: a build with the
+    system toolchain (and a no-op one) does not pay for loading it (downloads, emsdk, rich tables)."""
+    return provider("managed")
 
 
 def toolchain(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
@@ -48,8 +39,9 @@ def toolchain(session: nox.Session, project_dir: Path, default_target: str | Non
         "--dry-run", action="store_true", help="say what is installed and what would be, install nothing"
     )
     options = parse(session, arguments)
+    project = Project.read(project_dir, default_target)
     if options.dry_run:
-        for release in targets(session, project_dir, options.pyodide, default_target):
+        for release in project.releases(options.pyodide):
             session.log(
                 f"Pyodide {release.version}:\n" + "\n".join(managed_provider().describe_plan(release))
             )
@@ -63,8 +55,8 @@ def toolchain(session: nox.Session, project_dir: Path, default_target: str | Non
         freed = managed_provider().prune(releases(project_dir).values())
         session.log(f"freed {freed / 2**20:.1f} MiB")
         return
-    for release in targets(session, project_dir, options.pyodide, default_target):
-        ready = provide(session, options.toolchain, release, project_dir)
+    for release in project.releases(options.pyodide):
+        ready = provider(options.toolchain).ensure(release, project.matrix.releases)
         session.log(
             f"{options.toolchain} toolchain ready for Pyodide {release.version}: "
             f"{' '.join(f'{k}={v}' for k, v in sorted(ready.env.items()))}"
@@ -87,14 +79,16 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
     options = parse(session, arguments)
     out_dir = (project_dir / options.out).resolve()
     wheel_build.refuse_overriding_rustflags(os.environ)
-    wheel_build.check_build_backend(project_dir)
-    profile_in_cargo_toml = not options.debug or debug_profile_check(session, project_dir)
-    for release in targets(session, project_dir, options.pyodide, default_target):
+    project = Project.read(project_dir, default_target)
+    wheel_build.check_build_backend(project)
+    profile_in_cargo_toml = not options.debug or debug_profile_check(session, project)
+    toolchains = provider(options.toolchain)
+    for release in project.releases(options.pyodide):
         if options.dry_run:
-            planned = dry_plan(options.toolchain, release, out_dir, options.debug, profile_in_cargo_toml)
+            planned = dry_plan(toolchains, release, out_dir, options.debug, profile_in_cargo_toml)
             session.log(f"Pyodide {release.version}:\n{planned}")
             continue
-        ready = provide(session, options.toolchain, release, project_dir)
+        ready = toolchains.ensure(release, project.matrix.releases)
         plan = wheel_build.plan_build(
             ready,
             out_dir,
@@ -107,12 +101,12 @@ def wasm_build(session: nox.Session, project_dir: Path, default_target: str | No
         wheel = wheel_build.newest_wheel(out_dir, ready)
         if wheel is None:
             session.error(f"maturin wrote no wheel tagged {wheel_build.expected_tags(ready)} into {out_dir}")
-        audit_or_fail(session, [wheel], release, project_dir)
+        audit_or_fail(session, [wheel], release, project)
 
 
-def debug_profile_check(session: nox.Session, project_dir: Path) -> bool:
+def debug_profile_check(session: nox.Session, project: Project) -> bool:
     """Whether Cargo.toml defines the --debug profile; where it does not, say so and how to add it."""
-    if wheel_build.debug_profile_defined(project_dir):
+    if wheel_build.debug_profile_defined(project):
         return True
     variables = wheel_build.profile_env(wheel_build.DEBUG_PROFILE, wheel_build.DEBUG_PROFILE_SETTINGS)
     session.warn(
@@ -164,13 +158,14 @@ def run_maturin(session: nox.Session, plan: wheel_build.BuildPlan, log: Path, de
 
 
 def dry_plan(
-    provider: str, release: Release, out_dir: Path, debug: bool = False, profile_in_cargo_toml: bool = True
+    toolchains: Provider,
+    release: Release,
+    out_dir: Path,
+    debug: bool = False,
+    profile_in_cargo_toml: bool = True,
 ) -> str:
     """The build plan without installing or checking anything."""
-    if provider == "managed":
-        planned = managed_provider().planned_toolchain(release)
-    else:
-        planned = Toolchain(provider="system", release=release, env={"(checked at build time)": "..."})
+    planned = toolchains.plan(release)
     plan = wheel_build.plan_build(
         planned, out_dir, debug=debug, debug_profile_in_cargo_toml=profile_in_cargo_toml
     )
@@ -178,12 +173,11 @@ def dry_plan(
 
 
 def audit_or_fail(
-    session: nox.Session, wheels: list[Path], release: Release, project_dir: Path, sizes: bool = False
+    session: nox.Session, wheels: list[Path], release: Release, project: Project, sizes: bool = False
 ) -> None:
     from pyo3_pyodide.wheel import audit as wheel_audit
 
-    budget = extension_budget(project_dir)
-    reports = wheel_audit.audit_wheels(wheels, release, budget)
+    reports = wheel_audit.audit_wheels(wheels, release, project.size_budget)
     for report in reports:
         session.log(wheel_audit.format_report(report, sizes=sizes))
     if any(report.findings for report in reports):
@@ -204,28 +198,20 @@ def audit(session: nox.Session, project_dir: Path, default_target: str | None = 
     )
     add_target_options(arguments, several=False)
     options = parse(session, arguments)
-    [release] = targets(session, project_dir, options.pyodide, default_target)
-    audit_or_fail(session, options.wheels, release, project_dir, options.sizes)
+    project = Project.read(project_dir, default_target)
+    [release] = project.releases(options.pyodide)
+    audit_or_fail(session, options.wheels, release, project, options.sizes)
 
 
 def doctor(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser("doctor", "Check this machine against the target release's pins.")
     add_target_options(arguments, several=False)
     options = parse(session, arguments)
-    [release] = targets(session, project_dir, options.pyodide, default_target)
-    toolchain_env = dict(os.environ)
-    if options.toolchain == "managed":
-        installed = managed_provider().installed_toolchain(release)
-        if installed is None:
-            session.log(
-                f"the managed toolchain for Pyodide {release.version} is not installed "
-                "(`nox -s toolchain`); checking what is on PATH instead"
-            )
-        else:
-            toolchain_env.update(installed.env)
+    project = Project.read(project_dir, default_target)
+    [release] = project.releases(options.pyodide)
     from pyo3_pyodide import machine
 
-    checks = machine.run_checks(release, releases(project_dir), project_dir, os.environ, toolchain_env)
+    checks = machine.run_checks(release, project, os.environ, provider(options.toolchain))
     print(
         f"Pyodide {release.version}: Python {release.python}, Emscripten {release.emscripten}, "
         f"Rust {release.rust_toolchain} ({options.toolchain} toolchain)"

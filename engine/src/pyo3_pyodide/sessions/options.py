@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import nox
 
-from pyo3_pyodide.matrix import MATRIX_FILE, Release, load_matrix, target_name
+from pyo3_pyodide.matrix import MATRIX_FILE, Release, load_matrix
 from pyo3_pyodide.toolchain.model import PROVIDERS
 
 T = TypeVar("T")
@@ -54,17 +54,8 @@ def run_parser(session: nox.Session, parse_args: Callable[[list[str]], T]) -> T:
         session.skip("help shown")
 
 
-def targets(
-    session: nox.Session, project_dir: Path, names: list[str] | str | None, default_target: str | None = None
-) -> list[Release]:
-    """The releases the arguments name, else the project's target (pyproject.toml's, else the noxfile's)."""
-    matrix = load_matrix(project_dir / MATRIX_FILE)
-    if isinstance(names, str):
-        names = [names]
-    return [matrix.resolve(name) for name in names or [target_name(project_dir, default_target)]]
-
-
 def releases(project_dir: Path) -> dict[str, Release]:
+    """The matrix's releases, for `nox -s toolchain -- --list/--prune`, which need no project."""
     return load_matrix(project_dir / MATRIX_FILE).releases
 
 

@@ -12,20 +12,22 @@ import nox
 from pyo3_pyodide.apps import pyodide_lock, static_bundle
 from pyo3_pyodide.console import console
 from pyo3_pyodide.files import sha256_of
+from pyo3_pyodide.project import Project, TestSettings
 from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.resolve.pylock import TEST_LOCK_FILES
 from pyo3_pyodide.runtime import browsers, npm, server, suite
-from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser, releases, targets
+from pyo3_pyodide.sessions.options import add_pyodide_option, parse, parse_known, parser
 from pyo3_pyodide.wheel import pick
 
 
-def wasm_test_requirements(project_dir: Path, settings: suite.TestSettings) -> list[str]:
+def wasm_test_requirements(project: Project, settings: TestSettings) -> list[str]:
     """[tool.pyodide-target] test-requirements when given, else the `wasm-test` dependency group when
     pyproject.toml has one, else `test`; pytest at least."""
-    pyproject = nox.project.load_toml(project_dir / "pyproject.toml")
-    groups = pyproject.get("dependency-groups", {})
+    groups = project.dependency_groups
     group = "wasm-test" if "wasm-test" in groups else "test"
-    requirements = list(nox.project.dependency_groups(pyproject, group)) if group in groups else []
+    requirements = []
+    if group in groups:  # nox resolves PEP 735's include-group
+        requirements = list(nox.project.dependency_groups({"dependency-groups": groups}, group))
     if settings.requirements is not None:
         requirements = list(settings.requirements)
     if not any(pip.requirement_name(line) == "pytest" for line in requirements):
@@ -104,15 +106,15 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
         "default: the project's root); test paths are read from it",
     )
     options, pytest_args = parse_known(session, arguments)
-    [release] = targets(session, project_dir, options.pyodide, default_target)
-    settings = suite.test_settings(project_dir, options.config, options.test_dir)
+    project = Project.read(project_dir, default_target)
+    [release] = project.releases(options.pyodide)
+    settings = project.test_settings(options.config, options.test_dir)
     npm.node()  # before anything is resolved or downloaded: every run needs it
     runtime = npm.ensure_runtime(release)
     plan = suite.plan(
-        project_dir,
+        project,
         runtime,
-        releases(project_dir).values(),
-        wasm_test_requirements(project_dir, settings),
+        wasm_test_requirements(project, settings),
         wheel=options.wheel,
         pytest_args=[*options.given_back, *pytest_args],
         relock=options.relock,
@@ -151,13 +153,14 @@ def serve(session: nox.Session, project_dir: Path, default_target: str | None = 
             )
         serve_bundle(session, project_dir, project_dir / options.bundle, options.port)
         return
-    [release] = targets(session, project_dir, options.pyodide, default_target)
+    project = Project.read(project_dir, default_target)
+    [release] = project.releases(options.pyodide)
     web_dir = static_bundle.page_folder(project_dir)
     runtime = npm.ensure_runtime(release)
     if options.wheel is None:
-        wheel = pick.select_wheel(project_dir, runtime)
+        wheel = pick.select_wheel(project, runtime)
     else:
-        wheel = pick.check_wheel(options.wheel, runtime, releases=releases(project_dir).values())
+        wheel = pick.check_wheel(options.wheel, runtime, releases=project.matrix.releases.values())
     imports = [name for name in pick.read_wheel(wheel).modules if "." not in name]
     site = server.demo_site(web_dir, runtime.folder, wheel, imports)
     what = f"{runtime.describe()} and {wheel.name}"
@@ -233,10 +236,11 @@ def lock_target(
     session: nox.Session, project_dir: Path, options: argparse.Namespace, default_target: str | None
 ) -> tuple[npm.Runtime, Path]:
     """The runtime of the release the options name, and the wheel to add to its lock."""
-    [release] = targets(session, project_dir, options.pyodide, default_target)
+    project = Project.read(project_dir, default_target)
+    [release] = project.releases(options.pyodide)
     runtime = npm.ensure_runtime(release)
     if options.wheel is None:
-        return runtime, pick.select_wheel(project_dir, runtime, pick.release_problem)
+        return runtime, pick.select_wheel(project, runtime, pick.release_problem)
     return runtime, pick.check_wheel(options.wheel, runtime, pick.release_problem)
 
 

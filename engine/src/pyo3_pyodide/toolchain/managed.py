@@ -40,7 +40,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rich.table import Table
@@ -58,9 +58,9 @@ from pyo3_pyodide.console import console
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain import emsdk
 from pyo3_pyodide.toolchain.download import download, mirrored, unpack
-from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
+from pyo3_pyodide.toolchain.model import TARGET, Check, Toolchain, ToolchainError
+from pyo3_pyodide.toolchain.system import SYSROOT_MARKER
 
-SYSROOT_MARKER = f"{TARGET}.pyo3-pyodide.json"  # next to the sysroot, in lib/rustlib
 INSTALL_RUSTUP = (
     "Install rustup from https://rustup.rs (or your package manager: `apt install rustup`, "
     "`brew install rustup`), make sure ~/.cargo/bin is on PATH, and run again"
@@ -250,16 +250,6 @@ def _sysroot_ready(rustlib: Path, url: str, sha256: str | None) -> bool:
     )
 
 
-def sysroot_from_pyodide(rustlib: Path, url: str) -> bool:
-    """Whether the wasm std in `rustlib` is Pyodide's sysroot from `url`: installed by us, or by
-    pyodide-build (which records the URL beside it)."""
-    ours = read_json(rustlib / SYSROOT_MARKER)
-    if ours is not None and ours.get("url") == url:
-        return True
-    theirs = rustlib / f"{TARGET}_install-url.txt"
-    return theirs.is_file() and theirs.read_text(encoding="utf-8").strip() == url
-
-
 def _ensure_rust_sysroot(release: Release) -> None:
     url = release.rust_sysroot_url
     rustlib = _rustlib(release.rust_toolchain)
@@ -302,23 +292,49 @@ def planned_toolchain(release: Release) -> Toolchain:
 
 def installed_toolchain(release: Release) -> Toolchain | None:
     """The managed toolchain for `release` if every part is installed (local checks), else None."""
+    return planned_toolchain(release) if all(check.ok for check in checks(release)) else None
+
+
+# The provider (toolchain.model.Provider)
+
+
+def ensure(release: Release, releases: Mapping[str, Release] | None = None) -> Toolchain:
+    return ensure_toolchain(release)
+
+
+def plan(release: Release) -> Toolchain:
+    return planned_toolchain(release)
+
+
+def checks(
+    release: Release, releases: Mapping[str, Release] | None = None, environ: Mapping[str, str] | None = None
+) -> list[Check]:
+    """What `ensure_toolchain` looks for before it installs: each part there, or not yet (a warning: a build
+    installs it); rustup missing stops a build."""
+    pin = release.rust_toolchain
+    fix = "`nox -s toolchain` (a build installs it too)"
+
+    def part(name: str, ready: bool, what: str) -> Check:
+        return Check(
+            name, ready, f"{what}: {'installed' if ready else 'not installed yet'}", fix, blocker=False
+        )
+
     try:
-        has_toolchain, has_std = rust_status(release.rust_toolchain)
-        if not has_toolchain or (release.rust_sysroot_url is None and not has_std):
-            return None
+        has_toolchain, has_std = rust_status(pin)
+        found = [part("rust", has_toolchain, f"Rust {pin} from rustup")]
         if release.rust_sysroot_url:
             sha256, _ = _expected_sysroot_digest(release)
-            rustlib = _rustlib(release.rust_toolchain)
-            if not _sysroot_ready(rustlib, release.rust_sysroot_url, sha256):
-                return None
-    except ToolchainError:  # no rustup
-        return None
+            ready = has_toolchain and _sysroot_ready(_rustlib(pin), release.rust_sysroot_url, sha256)
+            found.append(part("sysroot", ready, f"Pyodide's wasm-eh sysroot for {TARGET}"))
+        else:
+            found.append(part("std", has_std, f"{TARGET} std from rustup"))
+    except ToolchainError as error:  # no rustup
+        found = [Check("rustup", False, str(error))]
     patches = emsdk.known_patches(release)
-    if patches is None or not emsdk.emsdk_ready(
+    ready = patches is not None and emsdk.emsdk_ready(
         emsdk.emsdk_dir_for(release.emscripten, patches), release.emscripten, patches
-    ):
-        return None
-    return planned_toolchain(release)
+    )
+    return [*found, part("emsdk", ready, f"emsdk {release.emscripten} with Pyodide's patches")]
 
 
 def describe_plan(release: Release) -> list[str]:

@@ -1,5 +1,7 @@
 """The "system" toolchain provider: the emcc, cargo and rustc already on PATH, checked against the pins.
 
+Its checks (`inspect`) are what a build with `--toolchain system` runs and what `nox -s doctor` reports.
+
 For a distro's, conda's or a CI image's compilers. When the target's std is not installed but rust-src is,
 std is built from source with -Zbuild-std (as Debian's rustc needs: it ships no wasm32-unknown-emscripten std).
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from pyo3_pyodide.cache import cache_dir, read_json, write_json
 from pyo3_pyodide.matrix import Release
-from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
+from pyo3_pyodide.toolchain.model import TARGET, Check, Toolchain, ToolchainError
 
 # Rust ships a release every six weeks since 1.0 (2015-05-15); a nightly of a given date is that train's
 # next version. Only used to compare a nightly pin with a crate's rust-version.
@@ -180,52 +182,113 @@ def em_cache_dir(release: Release) -> Path:
     return cache_dir() / "em-cache" / release.emscripten
 
 
-def system_toolchain(
-    release: Release,
-    releases: Mapping[str, Release],
-    env: Mapping[str, str] | None = None,
-) -> Toolchain:
-    """Check the compilers on PATH against `release`'s pins; a ToolchainError says what is wrong."""
+USE_MANAGED = "use the managed toolchain (drop `--toolchain system`)"
+# The managed provider's record of the sysroot it installed, next to it in lib/rustlib.
+SYSROOT_MARKER = f"{TARGET}.pyo3-pyodide.json"
+
+
+def sysroot_from_pyodide(rustlib: Path, url: str) -> bool:
+    """Whether the wasm std in `rustlib` is Pyodide's sysroot from `url`: installed by the managed provider
+    (its SYSROOT_MARKER), or by pyodide-build (which records the URL beside it)."""
+    ours = read_json(rustlib / SYSROOT_MARKER)
+    if ours is not None and ours.get("url") == url:
+        return True
+    theirs = rustlib / f"{TARGET}_install-url.txt"
+    return theirs.is_file() and theirs.read_text(encoding="utf-8").strip() == url
+
+
+def emcc_check(
+    emcc: str | None, release: Release, releases: Mapping[str, Release], env: Mapping[str, str]
+) -> Check:
+    fix = (
+        f"put Emscripten {release.emscripten}'s emcc first on PATH (`source emsdk_env.sh`), or {USE_MANAGED}"
+    )
+    if not emcc:
+        return Check("emcc", False, "not found on PATH", fix)
+    try:
+        found = emcc_version(emcc, env)
+    except ToolchainError as error:
+        return Check("emcc", False, str(error), fix)
+    if found != release.emscripten:
+        others = matching_releases(releases, found)
+        also = f"; it matches Pyodide {', '.join(others)} (`--pyodide {others[0]}`)" if others else ""
+        return Check(
+            "emcc",
+            False,
+            f"{emcc} is Emscripten {found}, Pyodide {release.version} pins {release.emscripten} "
+            f"(no stable ABI between versions){also}",
+            fix,
+        )
+    return Check("emcc", True, f"{emcc} is Emscripten {found}, as pinned")
+
+
+def std_check(rustc: str, sysroot: Path, release: Release) -> Check:
+    """Whether `sysroot` has the wasm std the release needs, or rust-src to build one where it may."""
+    sysroot_fix = f"{USE_MANAGED}: it installs Pyodide's sysroot"
+    if has_target_std(sysroot):
+        if not release.rust_sysroot_url:
+            return Check("std", True, f"{TARGET} std installed in {sysroot}")
+        if sysroot_from_pyodide(sysroot / "lib" / "rustlib", release.rust_sysroot_url):
+            return Check("sysroot", True, f"Pyodide's wasm-eh sysroot is installed in {sysroot}")
+        return Check(
+            "sysroot",
+            False,
+            f"the {TARGET} std in {sysroot} is not Pyodide's wasm-eh sysroot: mixing unwinding ABIs ends in "
+            "undefined __cpp_exception / invoke_* symbols",
+            sysroot_fix,
+        )
+    if release.rust_sysroot_url:
+        return Check(
+            "sysroot",
+            False,
+            f"no {TARGET} std in {sysroot}: Pyodide {release.version} needs Pyodide's wasm-eh sysroot there "
+            "(std built from rust-src would use the wrong unwinding ABI)",
+            sysroot_fix,
+        )
+    if has_rust_src(sysroot):
+        return Check(
+            "std",
+            True,
+            f"no prebuilt {TARGET} std, but rust-src is there: wasm_build builds std with -Zbuild-std",
+        )
+    return Check(
+        "std",
+        False,
+        f"{rustc} has no std for {TARGET} and no rust-src to build one ({sysroot})",
+        f"`rustup target add {TARGET}`, or install rust-src (Debian: `apt install rust-src`)",
+    )
+
+
+def inspect(
+    release: Release, releases: Mapping[str, Release], env: Mapping[str, str] | None = None
+) -> tuple[list[Check], Toolchain | None]:
+    """Every check of the compilers on PATH against `release`'s pins, and the toolchain they make when
+    no blocker failed (None otherwise)."""
     env = dict(os.environ if env is None else env)
     emcc, cargo, rustc = (find(program, env) for program in ("emcc", "cargo", "rustc"))
-    if not emcc:
-        raise ToolchainError(
-            f"emcc not found on PATH; Pyodide {release.version} needs Emscripten {release.emscripten}. "
-            "Fix: `nox -s toolchain` (managed), or put emsdk's emcc on PATH (`source emsdk_env.sh`)."
-        )
-    found_emscripten = emcc_version(emcc, env)
-    if found_emscripten != release.emscripten:
-        others = matching_releases(releases, found_emscripten)
-        hint = f", or build for Pyodide {others[0]} with `--pyodide {others[0]}`" if others else ""
-        raise ToolchainError(
-            f"{emcc} is Emscripten {found_emscripten}, but Pyodide {release.version} needs exactly "
-            f"{release.emscripten} (there is no stable ABI between Emscripten versions). "
-            f"Fix: use the managed toolchain (drop `--toolchain system`){hint}."
-        )
+    checks = [emcc_check(emcc, release, releases, env)]
+    pin = release.rust_toolchain
+    rust_fix = f"`rustup toolchain install {pin}` and put it first on PATH, or {USE_MANAGED}"
     if not cargo or not rustc:
-        raise ToolchainError(
-            f"{'cargo' if not cargo else 'rustc'} not found on PATH; Pyodide {release.version} needs Rust "
-            f"{release.rust_toolchain}. Fix: install Rust (rustup.rs), or use the managed toolchain."
+        missing = " and ".join(name for name, path in (("rustc", rustc), ("cargo", cargo)) if not path)
+        return [*checks, Check("rust", False, f"{missing} not found on PATH", rust_fix)], None
+    try:
+        found_rust, sysroot = rustc_answers(rustc, env)
+    except ToolchainError as error:
+        return [*checks, Check("rust", False, str(error), rust_fix)], None
+    mismatch = rust_mismatch(found_rust, pin)
+    checks.append(
+        Check(
+            "rust",
+            not mismatch,
+            f"{mismatch} ({rustc})" if mismatch else f"{rustc} is rustc {found_rust}, fits the pin {pin}",
+            rust_fix,
         )
-    found_rust, sysroot = rustc_answers(rustc, env)
-    mismatch = rust_mismatch(found_rust, release.rust_toolchain)
-    if mismatch:
-        raise ToolchainError(
-            f"{mismatch} ({rustc}); Pyodide {release.version} pins Rust {release.rust_toolchain}. "
-            f"Fix: `rustup toolchain install {release.rust_toolchain}` and put it first on PATH, "
-            "or use the managed toolchain (drop `--toolchain system`)."
-        )
+    )
+    checks.append(std_check(rustc, sysroot, release))
+    if any(not check.ok and check.blocker for check in checks):
+        return checks, None
     build_std = not has_target_std(sysroot)
-    if build_std and not has_rust_src(sysroot):
-        raise ToolchainError(
-            f"{rustc} has no std for {TARGET} and no rust-src to build one ({sysroot}). "
-            f"Fix: `rustup target add {TARGET}`, or install rust-src (Debian: `apt install rust-src`)."
-        )
-    if release.rust_sysroot_url and build_std:
-        raise ToolchainError(
-            f"Pyodide {release.version} needs Pyodide's wasm-eh sysroot in {sysroot}/lib/rustlib/{TARGET}; "
-            "std built from rust-src would use the wrong unwinding ABI. Fix: use the managed toolchain."
-        )
     extra_env = {
         # A distro's rustc asks for a self-contained linker it does not ship: name emcc explicitly.
         "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_LINKER": emcc,
@@ -233,7 +296,7 @@ def system_toolchain(
     }
     if build_std and found_rust.channel != "nightly":
         extra_env["RUSTC_BOOTSTRAP"] = "1"  # -Zbuild-std is a nightly flag
-    return Toolchain(
+    return checks, Toolchain(
         provider="system",
         release=release,
         env=extra_env,
@@ -241,3 +304,24 @@ def system_toolchain(
         extra_rustflags=("-C", "link-self-contained=no"),
         std_vendor=rust_library(sysroot) / "vendor" if build_std else None,
     )
+
+
+# The provider (toolchain.model.Provider)
+
+
+def ensure(
+    release: Release, releases: Mapping[str, Release], env: Mapping[str, str] | None = None
+) -> Toolchain:
+    """The compilers on PATH, checked against `release`'s pins; a ToolchainError names the first problem."""
+    found, toolchain = inspect(release, releases, env)
+    if toolchain is None:
+        raise next(check for check in found if not check.ok and check.blocker).error()
+    return toolchain
+
+
+def plan(release: Release) -> Toolchain:
+    return Toolchain(provider="system", release=release, env={"(checked at build time)": "..."})
+
+
+def checks(release: Release, releases: Mapping[str, Release], environ: Mapping[str, str]) -> list[Check]:
+    return inspect(release, releases, environ)[0]

@@ -13,10 +13,10 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from pyo3_pyodide import project
 from pyo3_pyodide.cache import cache_dir, file_lock
 from pyo3_pyodide.files import staged_folder
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.project import Project
 from pyo3_pyodide.toolchain.model import TARGET, Toolchain, ToolchainError
 from pyo3_pyodide.wheel import tags as wheel_tags
 
@@ -73,24 +73,19 @@ class NotAMaturinProject(ToolchainError):
     """The project is not built by maturin: what its pyproject.toml says, and what this template supports."""
 
 
-def check_build_backend(project_dir: Path) -> None:
+def check_build_backend(project: Project) -> None:
     """wasm_build builds with maturin: refuse a project whose pyproject.toml names another build backend, or
     none. (Adoption checked only that pyproject.toml and a Cargo.toml exist: copier's Jinja reads no file.)"""
-    path = Path(project_dir) / "pyproject.toml"
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("build-system")
-    except FileNotFoundError:
+    path = project.pyproject
+    backend = project.build_backend
+    if backend == "maturin":
+        return
+    if not project.has_pyproject:
         found = f"found no {path}"
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        found = f"could not read {path}: {error}"
+    elif backend is None:
+        found = f"{path} names no build-backend in [build-system] (pip would build it with setuptools)"
     else:
-        backend = table.get("build-backend") if isinstance(table, dict) else None
-        if backend == "maturin":
-            return
-        if backend is None:
-            found = f"{path} names no build-backend in [build-system] (pip would build it with setuptools)"
-        else:
-            found = f"{path} names build-backend = {json.dumps(backend)} in [build-system]"
+        found = f"{path} names build-backend = {json.dumps(backend)} in [build-system]"
     raise NotAMaturinProject(
         f'{found}; expected build-backend = "maturin": wasm_build builds the wheel with maturin, and this '
         "template supports maturin projects only. Fix: for a PyO3 crate built another way (setuptools-rust, "
@@ -136,10 +131,9 @@ def c_compiler_env(toolchain: Toolchain) -> dict[str, str]:
     return env
 
 
-def debug_profile_defined(project_dir: Path) -> bool:
+def debug_profile_defined(project: Project) -> bool:
     """Whether the Cargo.toml that holds the build's profiles (the workspace root's) defines DEBUG_PROFILE."""
-    root = project.workspace_root(project.manifest_path(project_dir))
-    return DEBUG_PROFILE in root.get("profile", {})
+    return DEBUG_PROFILE in project.workspace_root().get("profile", {})
 
 
 def debug_profile_toml() -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import email.parser
-import tomllib
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
@@ -22,6 +21,7 @@ from packaging.utils import canonicalize_name
 
 from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.project import Project
 from pyo3_pyodide.runtime_info import Runtime
 from pyo3_pyodide.wheel import tags as wheel_tags
 
@@ -94,18 +94,17 @@ Problem = Callable[..., "str | None"]  # micropip_problem or release_problem
 PLATFORMS = {micropip_problem: micropip_platforms, release_problem: release_platforms}  # what each takes
 
 
-def project_name(project_dir: Path) -> str:
-    pyproject = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))
-    return canonicalize_name(pyproject["project"]["name"])
-
-
-def project_wheels(project_dir: Path) -> list[Path]:
+def project_wheels(project: Project) -> list[Path]:
     """This project's wheels in dist/, whatever their tags."""
-    name = project_name(project_dir)
+    if project.distribution is None:
+        raise WheelError(
+            f"{project.pyproject} has no [project] name, so no wheel in dist/ is known as this project's: add "
+            "it, or name a wheel with `--wheel PATH`"
+        )
     return [
         wheel
-        for wheel in sorted((project_dir / "dist").glob("*.whl"))
-        if canonicalize_name(wheel.name.split("-")[0]) == name
+        for wheel in sorted((project.folder / "dist").glob("*.whl"))
+        if canonicalize_name(wheel.name.split("-")[0]) == project.distribution
     ]
 
 
@@ -113,15 +112,15 @@ def newest(wheels: list[Path]) -> Path:
     return max(wheels, key=lambda wheel: wheel.stat().st_mtime)
 
 
-def select_wheel(project_dir: Path, runtime: Runtime, problem: Problem = micropip_problem) -> Path:
+def select_wheel(project: Project, runtime: Runtime, problem: Problem = micropip_problem) -> Path:
     """The newest wheel of this project in dist/ in which `problem` finds nothing."""
-    wheels = project_wheels(project_dir)
+    wheels = project_wheels(project)
     fitting = [wheel for wheel in wheels if problem(wheel, runtime) is None]
     if not fitting:
         platforms = PLATFORMS[problem](runtime)
         found = ", ".join(wheel.name for wheel in wheels) or "none"
         raise WheelError(
-            f"{project_dir / 'dist'} holds no wheel of {project_name(project_dir)} for "
+            f"{project.folder / 'dist'} holds no wheel of {project.distribution} for "
             f"{runtime.describe()}, i.e. tagged {runtime.python_tag} with one of {', '.join(platforms)}; "
             f"found: {found}. Build one with `nox -s wasm_build -- --pyodide {runtime.release.version}`, "
             "or name a wheel with `--wheel PATH`"
