@@ -42,6 +42,8 @@ from mirrors import (
     tag_emsdk_releases,
     xbuildenv_tarball,
 )
+from pyo3_pyodide import cache, cache_upkeep
+from pyo3_pyodide.download import DownloadError
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain import managed
 from pyo3_pyodide.toolchain.model import ToolchainError
@@ -220,7 +222,7 @@ def test_fresh_install_then_a_second_run_makes_no_request(setup, mirror, capsys)
 
     mirror.requests.clear()
     setup.emsdk_log.unlink()
-    marker = emsdk / managed.MARKER
+    marker = emsdk / cache.MARKER
     marker_mtime = marker.stat().st_mtime_ns
     started = time.monotonic()
     again = managed.ensure_toolchain(release)
@@ -271,7 +273,7 @@ def test_a_download_cut_short_installs_nothing_and_a_rerun_completes(setup, mirr
     mirror.serve(path, body, cut_after=len(body) // 2)
 
     with pytest.raises(
-        ToolchainError, match=rf"was cut short \(.*{len(body) // 2} bytes read.*announced {len(body)} bytes"
+        DownloadError, match=rf"was cut short \(.*{len(body) // 2} bytes read.*announced {len(body)} bytes"
     ):
         managed.ensure_toolchain(release)
 
@@ -310,7 +312,7 @@ def test_a_killed_emsdk_install_leaves_no_marker_and_is_resumed(setup, mirror, t
     process.wait()
 
     [emsdk] = (setup.cache / "emsdk").iterdir()
-    assert not (emsdk / managed.MARKER).exists()
+    assert not (emsdk / cache.MARKER).exists()
     assert managed.installed_toolchain(release) is None
 
     toolchain = managed.ensure_toolchain(release)
@@ -323,7 +325,7 @@ def test_a_killed_emsdk_install_leaves_no_marker_and_is_resumed(setup, mirror, t
 def test_an_emsdk_killed_after_patching_resumes_without_patching_twice(setup, mirror):
     release = release_314(mirror)
     emsdk = Path(managed.ensure_toolchain(release).env["EMSDK"])
-    (emsdk / managed.MARKER).unlink()  # as if killed before the marker was written
+    (emsdk / cache.MARKER).unlink()  # as if killed before the marker was written
 
     managed.ensure_toolchain(release)
 
@@ -357,7 +359,7 @@ def test_a_patch_that_does_not_apply_is_a_clear_error(setup, mirror):
         match=r"patches \(0001-other.patch\) do not apply to the Emscripten in .*5.0.3-pyodide-",
     ):
         managed.ensure_toolchain(release)
-    assert not any((setup.cache / "emsdk").glob(f"*/{managed.MARKER}"))
+    assert not any((setup.cache / "emsdk").glob(f"*/{cache.MARKER}"))
 
 
 def test_patches_apply_all_or_none(setup, mirror):
@@ -373,7 +375,7 @@ def test_patches_apply_all_or_none(setup, mirror):
         managed.ensure_toolchain(release)
     [emsdk] = (setup.cache / "emsdk").glob("5.0.3-pyodide-*")
     assert (emsdk / "upstream/emscripten/tools/building.py").read_text() == BUILDING_PY
-    assert not (emsdk / managed.MARKER).exists()
+    assert not (emsdk / cache.MARKER).exists()
 
 
 def test_rustup_queries_never_install_the_projects_toolchain(setup, mirror, monkeypatch, tmp_path):
@@ -392,7 +394,7 @@ def test_rustup_queries_never_install_the_projects_toolchain(setup, mirror, monk
 def test_a_wrong_checksum_installs_nothing(setup, mirror):
     release = release_314(mirror, xbuildenv_sha256="0" * 64)
     with pytest.raises(
-        ToolchainError,
+        DownloadError,
         match=r"has sha256 [0-9a-f]{64}, but 0{64} was expected \(sha256 pinned in pyodide-matrix.toml\)",
     ):
         managed.ensure_toolchain(release)
@@ -402,7 +404,7 @@ def test_a_wrong_checksum_installs_nothing(setup, mirror):
 
     release = release_029(mirror, rust_sysroot_sha256="1" * 64)
     with pytest.raises(
-        ToolchainError, match=r"but 1{64} was expected \(sha256 pinned in pyodide-matrix.toml\)"
+        DownloadError, match=r"but 1{64} was expected \(sha256 pinned in pyodide-matrix.toml\)"
     ):
         managed.ensure_toolchain(release)
     assert not (setup.rustlib("nightly-2025-02-01") / WASM).exists()
@@ -415,7 +417,7 @@ def test_a_sysroot_without_digest_must_match_its_first_download(setup, mirror, c
     (rustlib / managed.SYSROOT_MARKER).unlink()  # e.g. the toolchain was reinstalled
     release = release_029(mirror, sysroot=sysroot_tarball(b"re-uploaded"))
 
-    with pytest.raises(ToolchainError, match=r"recorded at the first download in .*delete that file"):
+    with pytest.raises(DownloadError, match=r"recorded at the first download in .*delete that file"):
         managed.ensure_toolchain(release)
     assert (rustlib / WASM / "lib" / "libstd-0123.rlib").read_bytes() == b"std wasm-eh"
 
@@ -466,40 +468,46 @@ def test_a_sysroot_that_is_no_sysroot_is_refused(setup, mirror, body, message):
     assert sorted(path.name for path in rustlib.iterdir() if not path.is_file()) == []
 
 
-def test_list_shows_sizes_and_prune_removes_only_unused(setup, mirror):
+def test_list_shows_every_area_and_prune_removes_only_what_no_release_needs(setup, mirror):
     release_a, release_b = release_029(mirror), release_314(mirror)
     managed.ensure_toolchain(release_a)
     managed.ensure_toolchain(release_b)
     leftover = setup.cache / "downloads" / "xbuildenv-0.1.0.tar.bz2.part"
     leftover.write_bytes(b"x" * 3000)
+    wheel = setup.cache / "wheels" / "pluggy-1.6.0-py3-none-any.whl"  # keyed by content: kept
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"w" * 100)
 
-    entries = managed.list_cache([release_a, release_b])
-    by_kind = {}
+    entries = cache.entries(cache_upkeep.users([release_a, release_b]))
+    by_area = {}
     for entry in entries:
-        by_kind.setdefault(entry.kind, []).append(entry)
-    assert {kind: len(found) for kind, found in by_kind.items()} == {
+        by_area.setdefault(entry.area.name, []).append(entry)
+    assert {area: len(found) for area, found in by_area.items()} == {
         "emsdk": 2,
         "xbuildenv": 2,
-        "sysroot digest": 1,
-        "unfinished": 1,
+        "rust-sysroot": 1,
+        "downloads": 1,
+        "wheels": 1,
     }
     assert all(entry.size > 0 for entry in entries)
-    assert by_kind["unfinished"][0].size == 3000 and not by_kind["unfinished"][0].complete
-    assert {entry.path.name.split("-")[0]: entry.used_by for entry in by_kind["emsdk"]} == {
+    assert by_area["downloads"][0].size == 3000 and by_area["downloads"][0].state == "unfinished"
+    assert {entry.path.name.split("-")[0]: entry.used_by for entry in by_area["emsdk"]} == {
         "4.0.9": ("0.29.5",),
         "5.0.3": ("314.0.7",),
     }
     recorder = Console(record=True, width=400, file=io.StringIO())
-    recorder.print(managed.cache_table([release_a, release_b]))
+    recorder.print(*cache_upkeep.listing([release_a, release_b]))
     listing = recorder.export_text()
     assert "2.9 KiB" in listing and "0.29.5" in listing and str(setup.cache) in listing
+    for area in cache.AREAS:  # every area is listed with what it holds, the empty ones too
+        assert area.holds in listing
 
-    unused = [entry for entry in entries if "314.0.7" not in entry.used_by]
-    freed = managed.prune([release_b])
+    unused = [entry for entry in entries if "314.0.7" not in entry.used_by and entry.area.name != "wheels"]
+    freed = cache_upkeep.prune([release_b])
 
     assert freed == sum(entry.size for entry in unused) and freed > 0
-    assert [entry.path for entry in managed.list_cache()] == [
-        entry.path for entry in entries if "314.0.7" in entry.used_by
+    assert [entry.path for entry in cache.entries({})] == [
+        entry.path for entry in entries if "314.0.7" in entry.used_by or entry.area.name == "wheels"
     ]
     assert managed.installed_toolchain(release_b) is not None
     assert managed.installed_toolchain(release_a) is None
@@ -577,25 +585,6 @@ def test_rust_status_reads_this_machines_rustup():
     installed, _ = managed.rust_status(machine_rust().name)
     assert installed
     assert managed.rust_status("1.0.0") == (False, False)
-
-
-def test_mirror_variable_rewrites_github_urls_only(monkeypatch):
-    url = "https://github.com/pyodide/pyodide/releases/download/0.29.4/xbuildenv-0.29.4.tar.bz2"
-    monkeypatch.delenv("PYO3_PYODIDE_GITHUB_MIRROR", raising=False)
-    assert managed.mirrored(url) == url
-    monkeypatch.setenv("PYO3_PYODIDE_GITHUB_MIRROR", "https://mirror.example/gh/")
-    assert (
-        managed.mirrored(url)
-        == "https://mirror.example/gh/pyodide/pyodide/releases/download/0.29.4/xbuildenv-0.29.4.tar.bz2"
-    )
-    assert managed.mirrored("https://example.org/x.tar.gz") == "https://example.org/x.tar.gz"
-
-
-def test_cache_dir_follows_the_variable(monkeypatch, tmp_path):
-    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(tmp_path))
-    assert managed.cache_dir() == tmp_path
-    monkeypatch.delenv("PYO3_PYODIDE_CACHE")
-    assert managed.cache_dir().name == "pyo3-pyodide"
 
 
 def test_a_cross_build_environment_without_patches_gives_emscripten_as_released(setup, mirror, capsys):
@@ -776,7 +765,7 @@ def test_ctrl_c_during_emsdk_install_leaves_no_marker_and_a_rerun_completes(setu
     ctrl_c(process)  # reaches emsdk too, as a terminal's Ctrl-C does
 
     [emsdk] = (setup.cache / "emsdk").iterdir()
-    assert not (emsdk / managed.MARKER).exists()
+    assert not (emsdk / cache.MARKER).exists()
     assert managed.installed_toolchain(release) is None
 
     toolchain = managed.ensure_toolchain(release)
@@ -800,19 +789,22 @@ def test_a_download_that_fails_says_why_and_a_rerun_completes(setup, mirror, ref
         release = release_029(mirror, rust_sysroot_url=url)
     else:
         release = release_029(mirror, xbuildenv_url=url)
+    pinned = (
+        "The URL is pinned in pyodide-matrix.toml (`copier update` brings new pins); set "
+        "PYO3_PYODIDE_GITHUB_MIRROR to a mirror that holds it."
+    )
     if fault == "HTTP 404":
         message = (
-            f"downloading {what} from {url} failed: HTTP 404 Not Found. Nothing was installed. There is "
-            "no such file at that URL: check the URL pinned in pyodide-matrix.toml (`copier update` brings "
-            "new pins); set PYO3_PYODIDE_GITHUB_MIRROR if a mirror holds it."
+            f"could not download {url} ({what}): HTTP 404 Not Found. Nothing was kept. There is no such "
+            f"file at that URL. {pinned}"
         )
     else:
         message = (
-            f"could not download {what} from {url}: Connection refused. Nothing was installed. Check the "
-            "network, or point the download at a mirror (PYO3_PYODIDE_GITHUB_MIRROR), and run again."
+            f"could not download {url} ({what}): Connection refused. Nothing was kept. Check the network "
+            f"and any proxy, and run again. {pinned}"
         )
 
-    with pytest.raises(ToolchainError) as raised:
+    with pytest.raises(DownloadError) as raised:
         managed.ensure_toolchain(release)
 
     assert str(raised.value) == message
@@ -950,7 +942,7 @@ def test_links_and_devices_beside_the_patches_are_never_unpacked(setup, mirror, 
 
     [folder] = (setup.cache / "xbuildenv").iterdir()
     on_disk = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*"))
-    assert on_disk == [managed.MARKER, "patches", *(f"patches/{name}" for name in sorted(patches))]
+    assert on_disk == [cache.MARKER, "patches", *(f"patches/{name}" for name in sorted(patches))]
     assert not (tmp_path / "escaped").exists()
 
 
@@ -1035,7 +1027,7 @@ def test_a_failed_emsdk_install_resumes_on_a_rerun(setup, mirror, monkeypatch, f
         "storage.googleapis.com: check the network and run again; the install resumes where it stopped."
     )
     assert "error: download of releases-5.0.3 failed (stand-in)" in capfd.readouterr().err
-    assert not (emsdk / managed.MARKER).exists()
+    assert not (emsdk / cache.MARKER).exists()
     assert managed.installed_toolchain(release) is None
     monkeypatch.delenv("EMSDK_STANDIN_FAIL")
     toolchain = managed.ensure_toolchain(release)

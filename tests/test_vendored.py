@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pyo3_pyodide.cache import VENDOR_MERGED
 from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
@@ -101,7 +102,7 @@ def test_the_merged_folder_links_both_and_is_made_once_per_listing(tmp_path, cac
     (project / "README").write_text("not a crate")
     std = crates(tmp_path / "library" / "vendor", "cfg-if-1.0.4", "libc")
     merged = build.merged_vendor(project, std)
-    assert merged.parent == cache / build.MERGED_VENDOR
+    assert merged.parent == cache / VENDOR_MERGED.name
     links = {entry.name: entry.readlink() for entry in merged.iterdir()}
     # The project's crate wins where both have a folder of that name; hidden folders and files are no crates.
     assert links == {
@@ -133,7 +134,7 @@ def test_a_build_of_std_from_source_gets_the_merged_folder_and_says_so(tmp_path,
     monkeypatch.setenv("CARGO_HOME", str(tmp_path / "cargo-home"))
     toolchain = build_std_toolchain(tmp_path)
     plan = build.plan_build(toolchain, project / "dist", project_dir=project)
-    [merged] = (cache / build.MERGED_VENDOR).glob("[0-9a-f]*[0-9a-f]")
+    [merged] = (cache / VENDOR_MERGED.name).glob("[0-9a-f]*[0-9a-f]")
     setting = f'source."vendored-sources".directory="{merged}"'
     assert plan.argv[-3:] == (build.BUILD_STD, "--config", setting)
     [note] = plan.notes

@@ -44,7 +44,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from pyo3_pyodide import files
-from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.cache import RESOLUTIONS
 from pyo3_pyodide.console import console
 from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.files import sha256_of
@@ -128,7 +128,7 @@ def resolved_wheels(
     else:
         inputs = pyodide_packages.lock_inputs(runtime, requirements, source)
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
-    record = cache_dir() / "resolutions" / f"{key}.json"
+    record = RESOLUTIONS.path / f"{key}.json"
     locked = []
     if record.is_file() and not refresh:
         try:

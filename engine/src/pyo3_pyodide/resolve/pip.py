@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from pyo3_pyodide import files
-from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.cache import WHEELS
 from pyo3_pyodide.console import console
 from pyo3_pyodide.errors import EngineError
 from pyo3_pyodide.files import sha256_of
@@ -117,7 +117,7 @@ def run_pip(arguments: list[str], what: str, note: str = "") -> None:
 
 
 def wheel_cache() -> Path:
-    return cache_dir() / "wheels"
+    return WHEELS.path
 
 
 def resolve(runtime: Runtime, requirements: list[str]) -> list[LockedWheel]:

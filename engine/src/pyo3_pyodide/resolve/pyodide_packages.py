@@ -45,8 +45,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from pyo3_pyodide import files
-from pyo3_pyodide.cache import cache_dir, file_lock
+from pyo3_pyodide.cache import PYODIDE_PACKAGES, file_lock
 from pyo3_pyodide.console import console
+from pyo3_pyodide.download import TIMEOUT_SECONDS, DownloadError, connection_reason, download
 from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.resolve import pip
 from pyo3_pyodide.resolve.pip import LockedWheel, ResolveError
@@ -59,8 +60,6 @@ LOCK_FILE = "pyodide-lock.json"
 # The lock's package types that are wheels (micropip installs them); "shared_library" entries are zips
 # of .so files that only pyodide.loadPackage installs.
 WHEEL_TYPES = {"package", "cpython_module"}
-DOWNLOAD_TIMEOUT = 60  # seconds without a byte before a download counts as failed
-CONNECT_TIMEOUT = 10  # seconds to connect to the package base URL before it counts as out of reach
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,7 +269,12 @@ def check_info(lock: dict, runtime: Runtime, where: str, source: PackageSource) 
 
 def release_cache(runtime: Runtime) -> Path:
     """The per-user cache folder of the release's own packages (and of the locks fetched for them)."""
-    return cache_dir() / "pyodide-packages" / runtime.release.npm
+    return release_folder(runtime.release.npm)
+
+
+def release_folder(npm_version: str) -> Path:
+    """The cache folder of one release's own packages, by the version of its npm package."""
+    return PYODIDE_PACKAGES.path / npm_version
 
 
 def load_package_set(runtime: Runtime, source: PackageSource, refresh: bool = False) -> PackageSet:
@@ -285,8 +289,9 @@ def load_package_set(runtime: Runtime, source: PackageSource, refresh: bool = Fa
         where = url
         if refresh or not path.is_file():
             console.print(f"fetching Pyodide {runtime.release.version}'s package set from {url}")
-            with files.staged_file(path) as partial:
-                download(url, partial, source)
+            with files.staged_file(path) as partial:  # kept once it is the lock of this runtime
+                what = f"Pyodide {runtime.release.version}'s package set"
+                download(url, partial, what=what, elsewhere=source.advice() + ".")
                 try:
                     check_info(json.loads(partial.read_text(encoding="utf-8")), runtime, where, source)
                 except ValueError:
@@ -299,28 +304,6 @@ def load_package_set(runtime: Runtime, source: PackageSource, refresh: bool = Fa
     return PackageSet(runtime, source, lock, where, parse_lock(lock, where))
 
 
-def download(url: str, target: Path, source: PackageSource) -> None:
-    """Write what `url` serves into `target` (a staged file: the caller decides whether it stays)."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        path = Path(url2pathname(unquote(parts.path)))
-        try:
-            target.write_bytes(path.read_bytes())
-        except OSError as error:
-            raise ResolveError(f"could not read {path} ({error}). {source.advice()}") from None
-        return
-    import requests  # only when something is downloaded (its import costs a warm run 0.06 s)
-
-    try:
-        with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
-            response.raise_for_status()
-            with target.open("wb") as file:
-                for chunk in response.iter_content(chunk_size=1 << 20):
-                    file.write(chunk)
-    except requests.RequestException as error:
-        raise ResolveError(f"could not download {url}: {error}. {source.advice()}") from None
-
-
 def fetch_wheel(wheel: LockedWheel, runtime: Runtime, source: PackageSource, named_by: str) -> Path:
     """The release's wheel `wheel` in the cache, downloaded from its URL if needed; a file whose sha256
     is not the one `named_by` gives is not kept."""
@@ -328,21 +311,19 @@ def fetch_wheel(wheel: LockedWheel, runtime: Runtime, source: PackageSource, nam
     path = folder / wheel.file
     if path.is_file() and sha256_of(path) == wheel.sha256:
         return path
-    with file_lock(folder / ".lock"):
+    with file_lock(PYODIDE_PACKAGES.lock_of(folder)):
         if path.is_file() and sha256_of(path) == wheel.sha256:  # another process fetched it meanwhile
             return path
         path.unlink(missing_ok=True)  # damaged: never left to look like the real one
-        console.print(f"downloading {wheel.file} from {wheel.url}")
-        with files.staged_file(path) as partial:
-            download(wheel.url, partial, source)
-            digest = sha256_of(partial)
-            if digest != wheel.sha256:
-                raise ResolveError(
-                    f"{wheel.url} is not the wheel {named_by} names: its sha256 is {digest}, the "
-                    f"lock says {wheel.sha256}. It was not kept (nothing was written to the cache). "
-                    "The package base URL must serve the release's files unchanged; if the release's "
-                    "own lock changed, resolve again (`--relock`). " + source.advice()
-                )
+        download(
+            wheel.url,
+            path,
+            what=f"{wheel.file}, which {named_by} names",
+            sha256=wheel.sha256,
+            sha256_origin="its sha256 there",
+            elsewhere=f"{source.advice()}. The package base URL must serve the release's files unchanged; if "
+            "the release's own lock changed, resolve again (`--relock`).",
+        )
     return path
 
 
@@ -366,11 +347,9 @@ def unreachable(source: PackageSource) -> str | None:
     import requests
 
     try:
-        requests.head(
-            urljoin(source.base_url, LOCK_FILE), timeout=(CONNECT_TIMEOUT, DOWNLOAD_TIMEOUT)
-        ).close()
+        requests.head(urljoin(source.base_url, LOCK_FILE), timeout=TIMEOUT_SECONDS).close()
     except requests.ConnectionError as error:
-        return str(getattr(error.args[0], "reason", error) if error.args else error)
+        return connection_reason(error)
     except requests.RequestException:  # it answered, if slowly or oddly: the downloads say how
         return None
     return None
@@ -455,7 +434,7 @@ def fetch_locked(wheel: LockedWheel, runtime: Runtime, source: PackageSource, na
     from PyPI."""
     try:
         return fetch_wheel(wheel, runtime, source, named_by)
-    except ResolveError as error:
+    except DownloadError as error:
         if not is_pure(wheel.file) or unreachable(source) is None:
             raise
         raise ResolveError(

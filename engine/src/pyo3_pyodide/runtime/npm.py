@@ -1,6 +1,6 @@
 """The Pyodide runtime that tests run in: the npm `pyodide` package at a release's pinned version.
 
-npm packages are installed once into the per-user cache (cache.cache_dir(): $PYO3_PYODIDE_CACHE, else
+npm packages are installed once into the per-user cache (cache.NPM: $PYO3_PYODIDE_CACHE, else
 platformdirs' user cache folder "pyo3-pyodide"), each in a folder of its own with npm's package-lock.json:
     npm/pyodide-<version>/          node_modules/pyodide: the runtime, python_stdlib.zip, pyodide-lock.json
     npm/playwright-core-<version>/  the library that drives the system's Chromium for `--browser`
@@ -22,7 +22,7 @@ import subprocess
 from pathlib import Path
 
 from pyo3_pyodide import files
-from pyo3_pyodide.cache import MARKER, cache_dir, file_lock, write_json
+from pyo3_pyodide.cache import MARKER, NPM, file_lock, write_json
 from pyo3_pyodide.console import console
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.runtime_info import Runtime, RuntimeSetupError
@@ -45,13 +45,18 @@ def node() -> str:
     return find_program("node", NODE_HELP)
 
 
+def package_folder(name: str, version: str) -> Path:
+    """The cache folder of node_modules/<name> at exactly `version` (which may not be installed yet)."""
+    return NPM.path / f"{name}-{version}"
+
+
 def npm_package(name: str, version: str) -> Path:
     """The cache folder holding node_modules/<name> at exactly `version`; installed by npm the first time."""
-    folder = cache_dir() / "npm" / f"{name}-{version}"
+    folder = package_folder(name, version)
     if (folder / MARKER).is_file():
         return folder
     npm = find_program("npm", f"npm comes with Node.js. {NODE_HELP}")
-    with file_lock(cache_dir() / "npm" / ".lock"):
+    with file_lock(NPM.lock_of(folder)):
         if (folder / MARKER).is_file():  # another process installed it meanwhile
             return folder
         with files.staged_folder(folder) as staging:

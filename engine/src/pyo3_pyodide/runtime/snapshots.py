@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 from pyo3_pyodide import files
-from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.cache import SNAPSHOTS, STALE_SECONDS
 from pyo3_pyodide.runtime_info import Runtime
 from pyo3_pyodide.wheel import tags as wheel_tags
 
-STALE_SECONDS = 3600
 KEEP = 4  # snapshots per release (several projects, or a lock that changes back and forth)
 # What a snapshot is made by: the runner, and the Python it runs inside Pyodide.
 RECIPE = [Path(__file__).with_name(name) for name in ("run_pytest.mjs", "inside_pyodide.py")]
@@ -47,10 +46,15 @@ def snapshot_key(runtime: Runtime, wheels: list[Path]) -> str:
     return digest.hexdigest()[:32]
 
 
+def release_folder(version: str) -> Path:
+    """The snapshots of one Pyodide release."""
+    return SNAPSHOTS.path / version
+
+
 def snapshot_file(runtime: Runtime, wheels: list[Path]) -> Path:
     """The snapshot for these test wheels in this runtime (which may not exist yet); older ones of the
     same release beyond the newest KEEP are deleted, and an existing one is marked as just used."""
-    folder = cache_dir() / "snapshots" / runtime.release.version
+    folder = release_folder(runtime.release.version)
     path = folder / f"{snapshot_key(runtime, [wheel for wheel in wheels if is_pure(wheel)])}.bin"
     if path.is_file():
         path.touch()

@@ -29,11 +29,14 @@ def managed_provider():
 def toolchain(session: nox.Session, project_dir: Path, default_target: str | None = None) -> None:
     arguments = parser("toolchain", "Install or check the toolchains the target release pins.")
     add_target_options(arguments)
-    arguments.add_argument("--list", action="store_true", help="show the cache's contents and sizes")
+    arguments.add_argument(
+        "--list", action="store_true", help="show every area of the cache: what it holds, its entries, sizes"
+    )
     arguments.add_argument(
         "--prune",
         action="store_true",
-        help="remove cached toolchains no release of the matrix uses",
+        help="remove what no release of the matrix needs (toolchains, runtimes, snapshots, packages) and "
+        "leftovers of interrupted runs; what any project may reuse (wheels, resolutions) stays",
     )
     arguments.add_argument(
         "--dry-run", action="store_true", help="say what is installed and what would be, install nothing"
@@ -46,14 +49,15 @@ def toolchain(session: nox.Session, project_dir: Path, default_target: str | Non
                 f"Pyodide {release.version}:\n" + "\n".join(managed_provider().describe_plan(release))
             )
         return
-    if options.list:
+    if options.list or options.prune:
+        from pyo3_pyodide import cache_upkeep  # only these two need it
+        from pyo3_pyodide.cache import format_size
         from pyo3_pyodide.console import console
 
-        console.print(managed_provider().cache_table(releases(project_dir).values()))
-        return
-    if options.prune:
-        freed = managed_provider().prune(releases(project_dir).values())
-        session.log(f"freed {freed / 2**20:.1f} MiB")
+        if options.list:
+            console.print(*cache_upkeep.listing(releases(project_dir).values()))
+        else:
+            session.log(f"freed {format_size(cache_upkeep.prune(releases(project_dir).values()))}")
         return
     for release in project.releases(options.pyodide):
         ready = provider(options.toolchain).ensure(release, project.matrix.releases)

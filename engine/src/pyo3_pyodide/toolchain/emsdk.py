@@ -14,12 +14,13 @@ import subprocess
 from pathlib import Path
 
 from pyo3_pyodide import files
-from pyo3_pyodide.cache import MARKER, cache_dir, read_json, write_json
+from pyo3_pyodide.cache import DOWNLOADS, EMSDK, MARKER, XBUILDENV, read_json, write_json
 from pyo3_pyodide.console import console
+from pyo3_pyodide.download import download, mirrored, pinned_elsewhere
 from pyo3_pyodide.files import sha256_of
 from pyo3_pyodide.matrix import Release
-from pyo3_pyodide.toolchain.download import download, mirrored, read_patches
 from pyo3_pyodide.toolchain.model import ToolchainError
+from pyo3_pyodide.toolchain.tarballs import read_patches
 
 EMSDK_GIT_ENV = "PYO3_PYODIDE_EMSDK_GIT"
 EMSDK_GIT_DEFAULT = "https://github.com/emscripten-core/emsdk.git"
@@ -31,7 +32,7 @@ CLONED_TAG = ".pyo3-pyodide-emsdk-tag"  # in an emsdk folder: the emsdk tag it w
 
 
 def xbuildenv_dir(release: Release) -> Path:
-    return cache_dir() / "xbuildenv" / release.xbuildenv_sha256[:16]
+    return XBUILDENV.path / release.xbuildenv_sha256[:16]
 
 
 def cached_patches(folder: Path) -> list[Path] | None:
@@ -56,13 +57,14 @@ def pyodide_patches(release: Release) -> list[Path]:
     patches = cached_patches(folder)
     if patches is not None:
         return patches
-    tarball = cache_dir() / "downloads" / release.xbuildenv_url.rsplit("/", 1)[-1]
+    tarball = DOWNLOADS.path / release.xbuildenv_url.rsplit("/", 1)[-1]
     download(
         mirrored(release.xbuildenv_url),
         tarball,
         what=f"Pyodide's cross-build environment for {release.version}",
         sha256=release.xbuildenv_sha256,
         sha256_origin="sha256 pinned in pyodide-matrix.toml",
+        elsewhere=pinned_elsewhere(),
     )
     try:
         contents = read_patches(tarball, source=release.xbuildenv_url)
@@ -102,7 +104,7 @@ def _patch_id(patches: list[Path]) -> str:
 def emsdk_dir_for(emscripten: str, patches: list[Path]) -> Path:
     """Where the emsdk for this Emscripten version and set of patches lives in the cache."""
     name = f"{emscripten}-pyodide-{_patch_id(patches)}" if patches else emscripten
-    return cache_dir() / "emsdk" / name
+    return EMSDK.path / name
 
 
 def _git_apply(emscripten_dir: Path, patches: list[Path], *options: str) -> str:
@@ -281,5 +283,5 @@ def known_patches(release: Release) -> list[Path] | None:
 
 def planned_emsdk_dir(release: Release, patches: list[Path] | None) -> Path:
     if patches is None:  # the folder's name depends on patches not downloaded yet
-        return cache_dir() / "emsdk" / f"{release.emscripten}-pyodide-<patch id>"
+        return EMSDK.path / f"{release.emscripten}-pyodide-<patch id>"
     return emsdk_dir_for(release.emscripten, patches)

@@ -32,7 +32,6 @@ RUSTUP_DIST_SERVER itself. emsdk fetches Emscripten's binaries from its own serv
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import re
@@ -40,26 +39,27 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-
-from rich.table import Table
 
 from pyo3_pyodide.cache import (
     CACHE_ENV,
-    MARKER,
+    DOWNLOADS,
+    EMSDK,
+    RUST_SYSROOT,
     cache_dir,
     file_lock,
-    format_size,
     read_json,
+    toolchain_lock,
     write_json,
 )
 from pyo3_pyodide.console import console
+from pyo3_pyodide.download import download, mirrored, pinned_elsewhere
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain import emsdk
-from pyo3_pyodide.toolchain.download import download, mirrored, unpack
 from pyo3_pyodide.toolchain.model import TARGET, Check, Toolchain, ToolchainError
 from pyo3_pyodide.toolchain.system import SYSROOT_MARKER
+from pyo3_pyodide.toolchain.tarballs import unpack
 
 INSTALL_RUSTUP = (
     "Install rustup from https://rustup.rs (or your package manager: `apt install rustup`, "
@@ -70,7 +70,7 @@ INSTALL_RUSTUP = (
 def ensure_toolchain(release: Release) -> Toolchain:
     """Install what `release` pins where it is missing, and return the toolchain ready for builds."""
     started = time.monotonic()
-    with file_lock(cache_dir() / ".lock"):
+    with file_lock(toolchain_lock()):
         _ensure_rust(release)
         if release.rust_sysroot_url:
             _ensure_rust_sysroot(release)
@@ -211,7 +211,7 @@ def _rustlib(toolchain: str) -> Path:
 
 
 def _sysroot_record(url: str) -> Path:
-    return cache_dir() / "rust-sysroot" / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".json")
+    return RUST_SYSROOT.path / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".json")
 
 
 def _expected_sysroot_digest(release: Release) -> tuple[str | None, str]:
@@ -258,11 +258,14 @@ def _ensure_rust_sysroot(release: Release) -> None:
         console.print(f"Rust sysroot: installed in {rustlib / TARGET} ({origin})")
         return
     console.print(f"Rust sysroot: {url} -> {rustlib / TARGET} ({origin})")
-    tarball = cache_dir() / "downloads" / url.rsplit("/", 1)[-1]
+    tarball = DOWNLOADS.path / url.rsplit("/", 1)[-1]
     staging = rustlib / f".{TARGET}.partial"
     try:
         what = "the Rust wasm-eh sysroot"
-        digest = download(mirrored(url), tarball, what=what, sha256=sha256, sha256_origin=origin)
+        elsewhere = pinned_elsewhere()
+        digest = download(
+            mirrored(url), tarball, what=what, sha256=sha256, sha256_origin=origin, elsewhere=elsewhere
+        )
         shutil.rmtree(staging, ignore_errors=True)
         unpack(tarball, staging, source=url, top=TARGET)
         (rustlib / SYSROOT_MARKER).unlink(missing_ok=True)
@@ -281,7 +284,7 @@ def _ensure_rust_sysroot(release: Release) -> None:
     write_json(rustlib / SYSROOT_MARKER, marker)  # last: the install is complete
 
 
-# Without installing: what is there, what would be installed, what is cached
+# Without installing: what is there, what would be installed, what the cache keeps
 
 
 def planned_toolchain(release: Release) -> Toolchain:
@@ -379,100 +382,16 @@ def describe_plan(release: Release) -> list[str]:
     return lines
 
 
-@dataclasses.dataclass(frozen=True)
-class CacheEntry:
-    """One thing in the cache."""
-
-    kind: str  # "emsdk", "xbuildenv", "sysroot digest" or "unfinished"
-    path: Path
-    size: int  # bytes on disk
-    complete: bool
-    used_by: tuple[str, ...]  # versions, among the releases given, that use it
-
-
-def _disk_size(path: Path) -> int:
-    if not path.is_dir():
-        return path.lstat().st_size
-    total = 0
-    for folder, _, files in os.walk(path):
-        total += sum(os.lstat(os.path.join(folder, name)).st_size for name in files)
-    return total
-
-
-def _used_paths(release: Release) -> set[Path]:
+def needed_paths(release: Release) -> set[Path]:
+    """What `release`'s managed toolchain keeps in the cache (for `cache.prune`): its emsdk (every emsdk of
+    its Emscripten while its patches are unknown), its patches, its sysroot's recorded digest."""
     patches = emsdk.known_patches(release)
-    used = {emsdk.planned_emsdk_dir(release, patches)}
-    if patches is None:  # patches unknown: keep every emsdk of its version
-        used.add(emsdk.emsdk_dir_for(release.emscripten, []))
-        used.update((cache_dir() / "emsdk").glob(f"{release.emscripten}-pyodide-*"))
+    needed = {emsdk.planned_emsdk_dir(release, patches)}
+    if patches is None:
+        needed.add(emsdk.emsdk_dir_for(release.emscripten, []))
+        needed.update(EMSDK.path.glob(f"{release.emscripten}-pyodide-*"))
     if release.xbuildenv_url:
-        used.add(emsdk.xbuildenv_dir(release))
+        needed.add(emsdk.xbuildenv_dir(release))
     if release.rust_sysroot_url and not release.rust_sysroot_sha256:
-        used.add(_sysroot_record(release.rust_sysroot_url))
-    return used
-
-
-def list_cache(releases: Iterable[Release] = ()) -> list[CacheEntry]:
-    """Everything in the cache with its size, and which of `releases` use it."""
-    users: dict[Path, list[str]] = {}
-    for release in releases:
-        for path in _used_paths(release):
-            users.setdefault(path, []).append(release.version)
-    entries = []
-    for kind, pattern in [
-        ("emsdk", "emsdk/*"),
-        ("xbuildenv", "xbuildenv/*"),
-        ("sysroot digest", "rust-sysroot/*.json"),
-        ("unfinished", "downloads/*"),
-    ]:
-        for path in sorted(cache_dir().glob(pattern)):
-            leftover = kind == "unfinished" or path.name.endswith((".clone", ".partial", ".part"))
-            complete = not leftover and (kind == "sysroot digest" or (path / MARKER).is_file())
-            entries.append(
-                CacheEntry(
-                    kind="unfinished" if leftover else kind,
-                    path=path,
-                    size=_disk_size(path),
-                    complete=complete,
-                    used_by=tuple(users.get(path, ())),
-                )
-            )
-    return entries
-
-
-def cache_table(releases: Iterable[Release] = ()) -> Table:
-    """`list_cache(releases)` as a table with sizes, for `nox -s toolchain -- --list`."""
-    entries = list_cache(releases)
-    total = format_size(sum(entry.size for entry in entries))
-    table = Table(
-        "kind",
-        "size",
-        "state",
-        "used by",
-        "path",
-        caption=f"{len(entries)} entries, {total}, in {cache_dir()} (rustup's toolchains not included)",
-    )
-    for entry in entries:
-        state = "complete" if entry.complete else "unfinished"
-        used_by = ", ".join(entry.used_by) or "-"
-        table.add_row(entry.kind, format_size(entry.size), state, used_by, str(entry.path))
-    return table
-
-
-def prune(keep_releases: Iterable[Release]) -> int:
-    """Remove what none of `keep_releases` uses, and leftovers of interrupted runs; return bytes freed.
-
-    rustup's toolchains are left alone: `rustup toolchain uninstall X` removes one.
-    """
-    freed = 0
-    with file_lock(cache_dir() / ".lock"):
-        for entry in list_cache(keep_releases):
-            if entry.used_by:
-                continue
-            console.print(f"removing {entry.path} ({format_size(entry.size)})")
-            if entry.path.is_dir():
-                shutil.rmtree(entry.path)
-            else:
-                entry.path.unlink()
-            freed += entry.size
-    return freed
+        needed.add(_sysroot_record(release.rust_sysroot_url))
+    return needed

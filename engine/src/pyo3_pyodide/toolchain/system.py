@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from pyo3_pyodide.cache import cache_dir, read_json, write_json
+from pyo3_pyodide.cache import EM_CACHE, RUSTC_ANSWERS, read_json, write_json
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.toolchain.model import TARGET, Check, Toolchain, ToolchainError
 
@@ -149,7 +149,7 @@ def rustc_answers(rustc: str, env: Mapping[str, str]) -> tuple[RustVersion, Path
     resolved = Path(rustc).resolve()
     stat = resolved.stat()
     key = f"{resolved} {stat.st_size} {stat.st_mtime_ns} {stat.st_ino}"
-    answers_file = cache_dir() / "rustc-answers.json"
+    answers_file = RUSTC_ANSWERS.path
     answers = read_json(answers_file)
     answers = {
         known: entry  # of compilers still there, in the shape written below: the rest is dropped
@@ -179,7 +179,7 @@ def has_rust_src(sysroot: Path) -> bool:
 
 def em_cache_dir(release: Release) -> Path:
     """A writable Emscripten cache per version (a distro's default cache folder is often read-only)."""
-    return cache_dir() / "em-cache" / release.emscripten
+    return EM_CACHE.path / release.emscripten
 
 
 USE_MANAGED = "use the managed toolchain (drop `--toolchain system`)"

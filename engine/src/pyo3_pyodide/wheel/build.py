@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from pyo3_pyodide.cache import cache_dir, file_lock
+from pyo3_pyodide.cache import VENDOR_MERGED, file_lock
 from pyo3_pyodide.files import staged_folder
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.project import Project
@@ -50,7 +50,6 @@ DEBUG_PROFILE_SETTINGS = {"inherits": "release", "debug": "line-tables-only", "s
 # the project's folder lacks them ("no matching package named `cfg-if` found"); rust-src keeps them in
 # library/vendor. Such a build gets a folder in the cache that links the crates of both.
 REGISTRY = "crates-io"
-MERGED_VENDOR = "vendor-merged"  # the cache's folder of merged crate folders, one per pair of listings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,8 +222,8 @@ def merged_vendor(project: Path, std: Path) -> Path:
     import hashlib  # only such builds need it
 
     listing = "\n".join(f"{name} {target}" for name, target in sorted(crates.items()))
-    final = cache_dir() / MERGED_VENDOR / hashlib.sha256(listing.encode()).hexdigest()[:16]
-    with file_lock(final.with_name(final.name + ".lock")):
+    final = VENDOR_MERGED.path / hashlib.sha256(listing.encode()).hexdigest()[:16]
+    with file_lock(VENDOR_MERGED.lock_of(final)):
         if not final.is_dir():
             with staged_folder(final) as staging:
                 for name, target in crates.items():
