@@ -271,7 +271,7 @@ def entries_table(found: list[Entry]):
         "not included)",
     )
     for entry in found:
-        used_by = ", ".join(entry.used_by) or "-"
+        used_by = ", ".join(entry.used_by) or ("-" if entry.area.pinned else "any project (by content)")
         table.add_row(entry.area.name, format_size(entry.size), entry.state, used_by, str(entry.path))
     return table
 
