@@ -1,6 +1,7 @@
 """`nox -s doctor`'s checks, driven with real PATH folders and real project files."""
 
 import datetime
+import os
 
 import pytest
 from pyo3_pyodide import machine
@@ -196,6 +197,29 @@ def test_built_wheels_for_another_runtime_are_reported(tmp_path, project):
     fitting = f"doc_check-0.1.0-{PRE.python_tag}-{PRE.python_tag}-{PRE.platform_tag}.whl"
     (project / "dist" / fitting).write_bytes(b"")
     assert "wheels" not in failed(checks(project, tools(tmp_path / "again")))
+
+
+def test_with_the_managed_toolchain_the_doctor_reports_what_it_has_yet_to_install(
+    tmp_path, project, monkeypatch
+):
+    """The managed provider's own checks, not the compilers on PATH: without rustup (which its build needs)
+    a blocker, with the message its build stops on; its emsdk not installed yet, a warning (a build installs
+    it). (Installed parts: tests/test_managed.py, where installed_toolchain is these checks all passing.)"""
+    from pyo3_pyodide.toolchain import managed
+
+    monkeypatch.setenv("PATH", tools(tmp_path)["PATH"])  # a matching emcc and rustc, but no rustup
+    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(tmp_path / "cache"))
+    results = machine.run_checks(LEGACY_WASM_EH, Project.read(project), dict(os.environ), managed)
+    problems = failed(results)
+    assert "emcc" not in problems and "rust" not in problems  # PATH's compilers are not the managed ones
+    with pytest.raises(ToolchainError) as raised:
+        managed.ensure(LEGACY_WASM_EH)
+    assert problems["rustup"].blocker and problems["rustup"].line() == f"FAIL rustup: {raised.value}"
+    assert not problems["emsdk"].blocker
+    assert problems["emsdk"].line() == (
+        f"warn emsdk: emsdk {LEGACY_WASM_EH.emscripten} with Pyodide's patches: not installed yet. "
+        "Fix: `nox -s toolchain` (a build installs it too)"
+    )
 
 
 def test_doctor_session_exits_non_zero_on_a_blocker(tmp_path, project):

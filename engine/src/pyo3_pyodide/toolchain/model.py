@@ -59,7 +59,8 @@ class Check:
     def line(self) -> str:
         mark = "ok  " if self.ok else ("FAIL" if self.blocker else "warn")
         fix = f" Fix: {self.fix}" if self.fix and not self.ok else ""
-        return f"{mark} {self.name}: {self.detail}.{fix}"
+        detail = self.detail.removesuffix(".")  # a detail may be a whole sentence of its own
+        return f"{mark} {self.name}: {detail}.{fix}"
 
     def error(self) -> ToolchainError:
         """What a build raises for this failed check: the doctor's line, without its mark."""
