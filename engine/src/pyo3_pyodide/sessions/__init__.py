@@ -1,9 +1,11 @@
 """The bodies of the Pyodide nox sessions: one function per session, named after it.
 
 A project's noxfile calls each in one line (`engine.wasm_build(session)`); the project is the current
-directory, which nox sets to the noxfile's folder. `target` is the release to build for when pyproject.toml
-names none (`[tool.pyodide-target] release`): a project that adopted the Pyodide layer keeps it in its noxfile. The build sessions (build.py) and the sessions around
-Pyodide itself (web.py) are imported only when one of them runs, so a build never loads the web tooling.
+directory, which nox sets to the noxfile's folder; each body reads it once, after its arguments
+(`project.Project.read`), and passes that down. `target` is the release to build for when pyproject.toml
+names none (`[tool.pyodide-target] release`): a project that adopted the Pyodide layer keeps it in its
+noxfile. The build sessions (build.py) and the sessions around Pyodide itself (web.py) are imported only
+when one of them runs, so a build never loads the web tooling.
 """
 
 from __future__ import annotations
