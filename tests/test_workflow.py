@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pyo3_pyodide.cache import MARKER, write_json
+from pyo3_pyodide.cache import MARKER, XBUILDENV, write_json
 from pyo3_pyodide.toolchain import emsdk as engine_emsdk
 
 from template_tools import REPO_DIR, matrix
@@ -295,9 +295,7 @@ def test_one_emscripten_and_the_same_patches_share_one_emsdk_entry_named_as_the_
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(home / ".cache/pyo3-pyodide"))  # the engine's default there
-    assert expand(xbuildenv["with"]["path"], {}).replace("~", str(home)) == str(
-        engine_emsdk.cache_dir() / "xbuildenv"
-    )
+    assert expand(xbuildenv["with"]["path"], {}).replace("~", str(home)) == str(XBUILDENV.path)
 
     # First run of these cross-build environments: the patches are unknown, so nothing is restored.
     for release in SAME_EMSCRIPTEN:
