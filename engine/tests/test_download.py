@@ -82,18 +82,16 @@ def failing_url():
 
 def test_an_http_error_says_what_the_server_answered(server, failing_url, tmp_path):
     missing = server.url("/files/missing.tar.bz2")
-    with pytest.raises(DownloadError) as raised:
-        download(missing, tmp_path / "missing.tar.bz2", what="a tarball", elsewhere=ELSEWHERE)
-    assert str(raised.value) == (
-        f"could not download {missing} (a tarball): HTTP 404 Not Found. Nothing was kept. There is no such "
-        f"file at that URL. {ELSEWHERE}"
-    )
-    with pytest.raises(DownloadError) as raised:
-        download(failing_url, tmp_path / "a.tar.bz2", what="a tarball", elsewhere=ELSEWHERE)
-    assert str(raised.value) == (
-        f"could not download {failing_url} (a tarball): HTTP 500 Internal Server Error. Nothing was kept. "
-        f"The server failed: run again later. {ELSEWHERE}"
-    )
+    for url, answer in [
+        (missing, "HTTP 404 Not Found. Nothing was kept. There is no such file at that URL."),
+        (
+            failing_url,
+            "HTTP 500 Internal Server Error. Nothing was kept. The server failed: run again later.",
+        ),
+    ]:
+        with pytest.raises(DownloadError) as raised:
+            download(url, tmp_path / "a.tar.bz2", what="a tarball", elsewhere=ELSEWHERE)
+        assert str(raised.value) == f"could not download {url} (a tarball): {answer} {ELSEWHERE}"
     assert left_in(tmp_path) == []
 
 
