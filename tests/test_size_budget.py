@@ -113,8 +113,8 @@ def test_budget_on_jiter_below_at_and_above(render, jiter):
     code, output = audited(project, jiter)
     assert code != 0
     assert (
-        "pyproject.toml's [tool.pyodide-target] max-extension-bytes = '300 KiB' is not a positive whole "
-        "number of bytes; write it like max-extension-bytes = 150_000" in output
+        "pyproject.toml's [tool.pyodide-target] max-extension-bytes = '300 KiB': expected a positive whole "
+        "number of bytes, e.g. max-extension-bytes = 150_000" in output
     )
 
 
