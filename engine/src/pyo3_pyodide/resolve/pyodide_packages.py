@@ -267,13 +267,9 @@ def check_info(lock: dict, runtime: Runtime, where: str, source: PackageSource) 
         )
 
 
-def release_cache(runtime: Runtime) -> Path:
-    """The per-user cache folder of the release's own packages (and of the locks fetched for them)."""
-    return release_folder(runtime.release.npm)
-
-
 def release_folder(npm_version: str) -> Path:
-    """The cache folder of one release's own packages, by the version of its npm package."""
+    """The per-user cache folder of a release's own packages (and of the locks fetched for them), by the
+    version of its npm package."""
     return PYODIDE_PACKAGES.path / npm_version
 
 
@@ -285,7 +281,7 @@ def load_package_set(runtime: Runtime, source: PackageSource, refresh: bool = Fa
         where = f"{url} (the npm package's copy, {path})"
     else:
         key = hashlib.sha256(source.base_url.encode()).hexdigest()[:16]
-        path = release_cache(runtime) / "locks" / f"{key}.json"
+        path = release_folder(runtime.release.npm) / "locks" / f"{key}.json"
         where = url
         if refresh or not path.is_file():
             console.print(f"fetching Pyodide {runtime.release.version}'s package set from {url}")
@@ -307,7 +303,7 @@ def load_package_set(runtime: Runtime, source: PackageSource, refresh: bool = Fa
 def fetch_wheel(wheel: LockedWheel, runtime: Runtime, source: PackageSource, named_by: str) -> Path:
     """The release's wheel `wheel` in the cache, downloaded from its URL if needed; a file whose sha256
     is not the one `named_by` gives is not kept."""
-    folder = release_cache(runtime)
+    folder = release_folder(runtime.release.npm)
     path = folder / wheel.file
     if path.is_file() and sha256_of(path) == wheel.sha256:
         return path
