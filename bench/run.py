@@ -110,12 +110,14 @@ def build_figures(workdir: Path) -> dict:
 
 def wasm_test_figures(workdir: Path, project: Path, release) -> dict:
     """Case 3: `nox -s wasm_test` on the example suite vs Node booting the same Pyodide to import the module."""
+    from pyo3_pyodide.runtime import browsers
     from pyo3_pyodide.runtime.npm import ensure_runtime
 
     nox = [*nox_alone(workdir), "-s", "wasm_test"]
     run(nox, cwd=project)  # fills the caches and the lock: not measured
-    run([*nox, "--", "--browser"], cwd=project)
-    run([*nox, "--", "--browser", "firefox"], cwd=project)
+    in_browser = {name: [*nox, "--", "--browser", name] for name in browsers.BROWSERS}
+    for command in in_browser.values():
+        run(command, cwd=project)
     [wheel] = (project / "dist").glob("*.whl")
     node = ["node", str(Path(__file__).with_name("boot_import.mjs")), str(ensure_runtime(release).folder)]
     (project / "bench_crash").mkdir(exist_ok=True)
@@ -127,8 +129,7 @@ def wasm_test_figures(workdir: Path, project: Path, release) -> dict:
         {
             "wasm_test": (nox, {"cwd": project}),
             "boot_import": ([*node, str(wheel), "bench_wasm"], {}),
-            "browser": ([*nox, "--", "--browser"], {"cwd": project}),
-            "firefox": ([*nox, "--", "--browser", "firefox"], {"cwd": project}),
+            **{name: (command, {"cwd": project}) for name, command in in_browser.items()},
             "crash": ([*nox, "--", crash, after], {"cwd": project, "fails": True}),
             "fail": ([*nox, "--", fail, after], {"cwd": project, "fails": True}),
         }
@@ -257,6 +258,8 @@ def copier_figures(workdir: Path) -> dict:
 
 
 def table(builds: dict, tests: dict, loop: dict, toolchain: dict, copy: dict) -> Table:
+    from pyo3_pyodide.runtime import browsers
+
     view = Table(title=f"pyo3-pyodide-template benchmarks, median of {RUNS} runs, nox installed alone")
     for column in ("measure", "this template", "baseline", "ratio", "goal"):
         view.add_column(column)
@@ -289,20 +292,14 @@ def table(builds: dict, tests: dict, loop: dict, toolchain: dict, copy: dict) ->
         f"{tests['wasm_test'] / tests['boot_import']:.2f}x",
         "<= 1.5x",
     )
-    view.add_row(
-        "`nox -s wasm_test -- --browser` (Chromium)",
-        f"{tests['browser']:.2f} s",
-        f"{tests['boot_import']:.2f} s (the Node boot and import above)",
-        f"{tests['browser'] / tests['boot_import']:.2f}x",
-        "-",
-    )
-    view.add_row(
-        "`nox -s wasm_test -- --browser firefox` (Firefox)",
-        f"{tests['firefox']:.2f} s",
-        f"{tests['boot_import']:.2f} s (the Node boot and import above)",
-        f"{tests['firefox'] / tests['boot_import']:.2f}x",
-        "-",
-    )
+    for browser in browsers.BROWSERS.values():
+        view.add_row(
+            f"`nox -s wasm_test -- {browser.option}` ({browser.title})",
+            f"{tests[browser.name]:.2f} s",
+            f"{tests['boot_import']:.2f} s (the Node boot and import above)",
+            f"{tests[browser.name] / tests['boot_import']:.2f}x",
+            "<= 3x" if browser.name == "webkit" else "-",
+        )
     view.add_row(
         "`nox -s wasm_test`: a test that crashes Pyodide, then one more (Node)",
         f"{tests['crash']:.2f} s",

@@ -1,6 +1,7 @@
 """Helpers for the tests that run a rendered project's wasm_test and serve sessions in real Pyodide npm."""
 
 import contextlib
+import json
 import queue
 import re
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from pyo3_pyodide.runtime import browsers, npm
+from pyo3_pyodide.runtime import browsers, npm, suite
 
 from tests.project_helpers import nox_command
 
@@ -104,18 +105,24 @@ def serve_session(project: Path, *args: str):
 
 
 # A test script that drives a page in a browser starts with these lines and then calls
-# `const { browser, page } = await openPage(name, driver, executable, { width, height })`, with the
-# arguments browser_arguments() gives: Chromium through playwright-core, or Firefox through puppeteer-core
-# over WebDriver BiDi, as `nox -s wasm_test -- --browser [firefox]` drives them. Both pages offer goto,
-# waitForSelector, $eval, click, locator(selector).fill and screenshot.
+# `const { browser, page } = await openPage(JSON.parse(job), { width, height })`, with the job that
+# browser_job() gives, as `nox -s wasm_test -- --browser NAME` drives each browser: Chromium through
+# playwright-core, Firefox through puppeteer-core over WebDriver BiDi, WebKit through the engine's webkit.mjs
+# over WebDriver classic (its page, which offers goto and evaluate, gets the rest here). Every page offers
+# goto, waitForSelector, waitForFunction, $eval, click, locator(selector).fill and screenshot.
 OPEN_PAGE_JS = """
-async function openPage(name, driver, executable, viewport) {
+async function openPage(job, viewport) {
   const { createRequire } = await import("node:module");
   const { pathToFileURL } = await import("node:url");
-  const require = createRequire(`${driver}/package.json`);
-  if (name === "chromium") {
+  if (job.browser === "webkit") {
+    const { launchWebKit } = await import(pathToFileURL(job.module).href);
+    const { browser, page } = await launchWebKit(job);
+    return { browser, page: withPageHelpers(page) };
+  }
+  const require = createRequire(`${job.library}/package.json`);
+  if (job.browser === "chromium") {
     const browser = await require("playwright-core").chromium.launch({
-      executablePath: executable,
+      executablePath: job.executable,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
@@ -124,18 +131,52 @@ async function openPage(name, driver, executable, viewport) {
   const puppeteer = (await import(pathToFileURL(require.resolve("puppeteer-core")).href)).default;
   const browser = await puppeteer.launch({
     browser: "firefox",
-    executablePath: executable,
+    executablePath: job.executable,
     headless: true,
     defaultViewport: viewport,
     env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: "1" },
   });
   return { browser, page: await browser.newPage() };
 }
+
+// What Playwright's and puppeteer's pages offer beyond goto and evaluate, made of evaluate.
+function withPageHelpers(page) {
+  const onElement = (selector, source, arg) =>
+    page.evaluate(
+      ([selector, source, arg]) => {
+        const element = document.querySelector(selector);
+        if (!element) throw new Error(`no element matches ${selector}`);
+        return (0, eval)(`(${source})`)(element, arg);
+      },
+      [selector, source, arg ?? null],
+    );
+  const waitForFunction = async (fn, arg, { timeout = 30000 } = {}) => {
+    const until = Date.now() + timeout;
+    while (!(await page.evaluate(fn, arg))) {
+      if (Date.now() > until) throw new Error(`waited ${timeout} ms for ${fn}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  return Object.assign(page, {
+    waitForFunction,
+    waitForSelector: (selector, options) =>
+      waitForFunction((selector) => document.querySelector(selector) !== null, selector, options),
+    $eval: (selector, fn) => onElement(selector, fn.toString()),
+    click: (selector) => onElement(selector, "(element) => element.click()"),
+    locator: (selector) => ({
+      fill: (value) =>
+        onElement(
+          selector,
+          "(element, value) => { element.value = value; element.dispatchEvent(new Event('input', { bubbles: true })); }",
+          value,
+        ),
+    }),
+  });
+}
 """
 
 
-def browser_arguments(name: str) -> list[str]:
-    """openPage's first three arguments for `name` ("chromium", "firefox"): the name, the folder of the npm
-    library that drives it (installed into the cache if needed) and the installed browser."""
-    browser = browsers.BROWSERS[name]
-    return [name, str(browser.library()), browser.programs()["executable"]]
+def browser_job(name: str) -> str:
+    """openPage's first argument for `name` (a key of browsers.BROWSERS), as JSON: the installed programs and
+    the npm library that drives them (installed into the cache if needed), or WebKit's module."""
+    return json.dumps({**browsers.BROWSERS[name].job(), "module": str(suite.RUNNER.with_name("webkit.mjs"))})

@@ -624,16 +624,32 @@ SID_TESTS = (
 )
 
 
+# Found with WebKitGTK 2.50.6 (issue 22): where a Rust panic unwinds, Pyodide 315 aborts in WebKit
+# ("Aborted()", then RuntimeError: Unreachable code should not be executed), where Node, Chromium and Firefox
+# raise PanicException; the crash costs that test only. A WebKit that unwinds fails this, to be updated.
+PANIC_TEST = "test_panic_becomes_panic_exception_and_module_survives"
+CRASHES_IN = {"WebKit": (PANIC_TEST,)}
+
+
 def check_sid_run(result, where):
     output = output_of(result)
-    assert result.returncode == 0, output[-6000:]
+    crashed = CRASHES_IN.get(where, ())
+    assert (result.returncode == 0) == (not crashed), output[-6000:]
     # Every test passes but the trap test, which asks to be run alone (it ends the runtime).
-    counts = {"passed": len(SID_TESTS), "failed": 0, "skipped": 1}
-    assert pyodide_summary(output) == (0, str(Version(SID_RELEASE.version)), where, counts)
+    passing = [test for test in SID_TESTS if test not in crashed]
+    counts = {
+        "passed": len(passing),
+        "failed": 0,
+        "skipped": 1,
+        **({"crashed": len(crashed)} if crashed else {}),
+    }
+    assert pyodide_summary(output) == (int(bool(crashed)), str(Version(SID_RELEASE.version)), where, counts)
     assert real_builds.wheel_name(SID_ANSWERS["project_name"]) in output
-    for test in SID_TESTS:
+    for test in passing:
         assert f"tests/test_wasmdemo.py::{test} PASSED" in output, output[-6000:]
-    assert f"{len(SID_TESTS)} passed" in output
+    for test in crashed:
+        assert f"wasm_test: CRASHED tests/test_wasmdemo.py::{test}: Pyodide suffered a fatal error" in output
+    assert f"{len(passing)} passed" in output
 
 
 @pytest.mark.wasm
@@ -677,6 +693,10 @@ def test_a_rust_trap_in_the_middle_of_the_suite_costs_that_test_only(sid_built_p
     assert result.returncode != 0, output[-6000:]
     code, _, _, counts = pyodide_summary(output)
     assert (code, counts) == (1, {"passed": 2, "failed": 0, "crashed": 1}), output[-6000:]
-    assert f"wasm_test: CRASHED {trap}: Pyodide suffered a fatal error: RuntimeError: unreachable" in output
+    # V8 and SpiderMonkey say "unreachable", JavaScriptCore "Unreachable code should not be executed"
+    assert re.search(
+        rf"wasm_test: CRASHED {re.escape(trap)}: Pyodide suffered a fatal error: RuntimeError: [Uu]nreachable",
+        output,
+    ), output[-6000:]
     for test in after:
         assert f"{test} PASSED" in output, output[-6000:]

@@ -277,7 +277,17 @@ SLEEPING = """
 import gc
 import time
 
+import js
 import pyodide.ffi
+
+
+def test_what_the_engine_offers_is_seen_from_inside():
+    offered = {
+        "JSPI": hasattr(js.WebAssembly, "Suspending"),
+        "SharedArrayBuffer": hasattr(js, "SharedArrayBuffer"),
+        "cross-origin isolated": getattr(js, "crossOriginIsolated", False) is True,
+    }
+    print("seen inside:", ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in offered.items()))
 
 
 def test_time_sleep_blocks_and_leaves_no_coroutine():
@@ -296,6 +306,12 @@ def test_time_sleep_inside_pyodide_is_the_blocking_one_in_every_engine(project, 
     folder.mkdir(exist_ok=True)
     (folder / "test_sleep.py").write_text(SLEEPING)
     (folder / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
-    options, _ = BROWSERS[engine]
-    _result, output, code, _, counts = wasm_test(project, env, *options, "--test-dir", "sleeping", ".")
-    assert code == 0 and counts == {"passed": 1, "failed": 0}, output[-5000:]
+    options, where = BROWSERS[engine]
+    _result, output, code, _, counts = wasm_test(project, env, *options, "-s", "--test-dir", "sleeping", ".")
+    assert code == 0 and counts == {"passed": 2, "failed": 0}, output[-5000:]
+    # The run line says what the engine offers Pyodide, as the suite saw it from inside
+    seen = re.search(r"seen inside: (.*?)\.?$", output, re.MULTILINE)
+    assert seen, output[-5000:]
+    assert re.search(rf"^wasm_test: pytest exited .* in {where} [^(]*\({seen[1]}\)", output, re.MULTILINE), (
+        output[-3000:]
+    )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pyo3_pyodide.cache import MARKER, XBUILDENV, write_json
+from pyo3_pyodide.runtime import browsers
 from pyo3_pyodide.toolchain import emsdk as engine_emsdk
 
 from template_tools import REPO_DIR, matrix
@@ -214,6 +215,20 @@ def test_the_workflows_call_sessions_the_noxfile_has(projects):
     assert listed.returncode == 0, listed.stderr
     for session in called:
         assert re.search(rf"^[*-] {session}\b", listed.stdout, re.MULTILINE), listed.stdout
+
+
+def test_each_pyodide_job_runs_the_suite_in_webkit_too_with_the_packages_the_engine_names(projects):
+    job = workflow(projects[MATRIX.default], "ci.yml")["jobs"]["pyodide"]
+    steps = job["steps"]
+    node = [step.get("run") for step in steps].index('nox -s wasm_test -- --pyodide "$PYODIDE_VERSION"')
+    [webkit] = [step for step in steps if "--browser webkit" in step.get("run", "")]
+    assert steps.index(webkit) == node + 1 and webkit["name"] == "wasm_test in WebKit"
+    assert (
+        "sudo apt-get install -y --no-install-recommends webkit2gtk-driver xvfb" in webkit["run"].splitlines()
+    )
+    # the runner is Ubuntu 24.04: the packages are those the engine names for it when WebKit is missing
+    assert job["runs-on"] == "ubuntu-24.04"
+    assert "Ubuntu 24.04: `apt-get install webkit2gtk-driver xvfb`" in browsers.WEBKIT_PACKAGES
 
 
 def test_an_adopted_project_gets_the_same_pyodide_job_in_a_workflow_of_its_own(projects):

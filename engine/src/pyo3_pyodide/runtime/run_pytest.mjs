@@ -219,6 +219,19 @@ function suiteProgress() {
   };
 }
 
+// What the engine the suite runs in offers Pyodide, measured there (not typed per engine): JSPI (stack
+// switching: run_sync, and pyodide.ffi.can_run_sync()), SharedArrayBuffer, cross-origin isolation.
+function engineFeatures() {
+  const features = {
+    JSPI: typeof WebAssembly.Suspending === "function",
+    SharedArrayBuffer: typeof SharedArrayBuffer === "function",
+    "cross-origin isolated": globalThis.crossOriginIsolated === true,
+  };
+  return Object.entries(features)
+    .map(([feature, offered]) => `${feature} ${offered ? "yes" : "no"}`)
+    .join(", ");
+}
+
 // A crash is a fatal error of Pyodide (a trap, an abort, the VM's stack overflowing): that instance is dead.
 function isFatal(error, pyodide) {
   if (error?.pyodide_fatal_error) return true;
@@ -272,7 +285,7 @@ export async function runSuite(start, job) {
     writeInside(pyodide, job.inside);
     const python = await installWheels(pyodide, job);
     if (!first) {
-      first = { pyodide: pyodide.version, restored, python };
+      first = { pyodide: pyodide.version, restored, python, features: engineFeatures() };
       console.log(`wasm_test: installed ${job.wheels.map((wheel) => wheel.file).join(", ")}`);
     }
     try {
@@ -314,7 +327,8 @@ function summary(result, where) {
     .join(", ");
   return (
     `wasm_test: pytest exited with ${result.exit_code} inside Pyodide ${result.pyodide} ` +
-    `(Python ${result.python}) in ${where}${result.restored ? ", restored from a memory snapshot" : ""}: ${counts}`
+    `(Python ${result.python}) in ${where} (${result.features})` +
+    `${result.restored ? ", restored from a memory snapshot" : ""}: ${counts}`
   );
 }
 

@@ -254,6 +254,10 @@ export async function launchWebKit(job) {
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         }
       },
+      async screenshot({ path }) {
+        const { writeFile } = await import("node:fs/promises");
+        await writeFile(path, Buffer.from(await command("GET", "/screenshot"), "base64"));
+      },
     };
     const guard = (check) => {
       allowed = check;
