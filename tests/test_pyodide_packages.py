@@ -23,13 +23,14 @@ import pytest
 from packaging.pylock import Pylock
 from packaging.version import Version
 from pyo3_pyodide.cache import cache_dir
+from pyo3_pyodide.download import DownloadError
 from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix
 from template_tools.render import render_project
 from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV, PackageMirror, pypi_wheel
+from tests.package_mirror import ENV, PackageMirror, folder_mirror, pypi_wheel
 from tests.project_helpers import can_cut_the_network, nox, output_of
 from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
 
@@ -216,6 +217,29 @@ def test_a_lock_for_another_runtime_is_refused(mirror, runtime):
         f"Pyodide {STABLE.version}" in str(error.value)
     )
     assert not list((cache_dir() / "pyodide-packages").rglob("*.json"))  # not kept
+
+
+def test_an_unpacked_release_as_a_file_url_serves_its_wheels_checked(runtime, wheels, tmp_path, monkeypatch):
+    """A file:// package base URL (an unpacked release): its lock and wheels come through the downloader
+    like any other, each checked against the lock's sha256; a changed file is refused and not kept."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    folder = tmp_path / "unpacked release"  # a space: the URL quotes it
+    source = pyodide_packages.package_source(runtime, folder_mirror(runtime, folder, wheels))
+    locked = {wheel.name: wheel for wheel in pyodide_packages.resolve(runtime, ["greeting", "jiter"], source)}
+    assert {name: wheel.source for name, wheel in locked.items()} == {
+        "greeting": pip.PYODIDE,
+        "jiter": pip.PYODIDE,
+    }
+    cached = pyodide_packages.release_folder(runtime.release.npm)
+    for wheel in wheels:
+        assert (cached / wheel.name).read_bytes() == wheel.read_bytes()
+
+    greeting = locked["greeting"]
+    (cached / greeting.file).unlink()
+    (folder / greeting.file).write_bytes(b"not the wheel the lock names")
+    with pytest.raises(DownloadError, match=f"but {greeting.sha256} was expected"):
+        pyodide_packages.wheel_paths([greeting], runtime, source, "the test")
+    assert not (cached / greeting.file).exists() and not list(cached.glob("*.part"))
 
 
 # Real runs: nox -s wasm_test in a rendered project
