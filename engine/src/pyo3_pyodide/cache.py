@@ -23,6 +23,7 @@ import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 try:
     import fcntl
@@ -32,6 +33,9 @@ except ImportError:  # Windows
 import platformdirs
 
 from pyo3_pyodide import files
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 CACHE_ENV = "PYO3_PYODIDE_CACHE"
 MARKER = ".pyo3-pyodide-complete.json"  # in a finished install's folder, written last
@@ -242,7 +246,7 @@ def entries(users: Mapping[Path, Iterable[str]]) -> list[Entry]:
     ]
 
 
-def areas_table(found: list[Entry]):
+def areas_table(found: list[Entry]) -> Table:
     """Each area, what it holds, how many entries and bytes, and what pruning does to it."""
     from rich.table import Table  # only the listing needs it
 
@@ -255,7 +259,7 @@ def areas_table(found: list[Entry]):
     return table
 
 
-def entries_table(found: list[Entry]):
+def entries_table(found: list[Entry]) -> Table:
     """Every entry with its size, state and users; the caption says what pruning would free."""
     from rich.table import Table
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyo3_pyodide import cache
 from pyo3_pyodide.matrix import Release
 from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm, snapshots
 from pyo3_pyodide.toolchain import managed, system
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def users(releases: Iterable[Release]) -> dict[Path, list[str]]:
@@ -35,7 +39,7 @@ def users(releases: Iterable[Release]) -> dict[Path, list[str]]:
     return found
 
 
-def listing(releases: Iterable[Release]) -> list:
+def listing(releases: Iterable[Release]) -> list[Table]:
     """The areas, then every entry with its size, state and users: what `--list` prints."""
     entries = cache.entries(users(releases))
     return [cache.areas_table(entries), cache.entries_table(entries)]
