@@ -8,7 +8,7 @@ For one release of pyodide-matrix.toml it installs:
   `emsdk/patches/*.patch` of the release's cross-build environment (xbuildenv_url), applied in name
   order with `git apply` inside upstream/emscripten, as `pyodide xbuildenv install-emscripten` does.
 
-Cache layout, under $PYO3_PYODIDE_CACHE or else platformdirs' user cache folder "pyo3-pyodide":
+What it keeps in the cache's areas (cache.py names them; `needed_paths` says which entries a release needs):
     emsdk/<emscripten>/                     emsdk with that Emscripten, when Pyodide patches nothing
     emsdk/<emscripten>-pyodide-<patch id>/  emsdk with Pyodide's patches (id: digest of the patches)
     xbuildenv/<sha256[:16]>/patches/        the patches of one cross-build environment tarball
