@@ -253,6 +253,36 @@ def test_a_plugin_that_needs_signals_is_named_with_the_fix(project, env, tmp_pat
     assert code == 0 and counts == {"passed": 2, "failed": 0}, output[-5000:]
 
 
+TIMED_INI = """\
+[pytest]
+filterwarnings = error
+timeout = 30
+"""
+
+
+@pytest.mark.network
+def test_the_fix_named_for_a_plugin_also_works_where_warnings_are_errors(project, env, tmp_path):
+    # pydantic-core's configuration: `timeout = 30` and `filterwarnings = error`. There `-p no:timeout`
+    # alone stops at "Unknown config option: timeout" (a PytestConfigWarning turned into an error), so the
+    # fix named must ignore that warning too; and it must run the suite.
+    config = tmp_path / "timeout.toml"
+    config.write_text(PLUGIN_CONFIG)
+    folder = project / "timed"
+    folder.mkdir(exist_ok=True)
+    (folder / "pytest.ini").write_text(TIMED_INI)
+    (folder / "test_a.py").write_text(PASSING)
+    arguments = ("--config", str(config), "--test-dir", "timed", ".")
+    _result, output, code, _, _ = wasm_test(project, env, *arguments)
+    assert code == 3, output[-5000:]
+    found = re.search(r"wasm_test: the plugin pytest-timeout \S+ stopped pytest: (.*)", output)
+    assert found, output[-5000:]
+    fix = "-p no:timeout -W ignore::pytest.PytestConfigWarning"
+    assert f"Run without it (`nox -s wasm_test -- {fix}`)" in found[1]
+
+    _result, output, code, _, counts = wasm_test(project, env, *arguments, *fix.split())
+    assert code == 0 and counts == {"passed": 2, "failed": 0}, output[-5000:]
+
+
 def test_known_failure_entries_match_ids_patterns_files_and_parametrized_tests():
     assert pytest_inside.matches("t/a.py::test_x", "t/a.py::test_x")
     assert pytest_inside.matches("t/a.py::test_x[1-2]", "t/a.py::test_x")

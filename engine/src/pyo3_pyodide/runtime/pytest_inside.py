@@ -147,10 +147,20 @@ def plugin_failure(config: pytest.Config | None, excinfo: pytest.ExceptionInfo) 
                 return (
                     f"the plugin {distribution.metadata['Name']} {distribution.version} stopped pytest: "
                     f"{error} ({os.path.basename(path)}, line {entry.lineno + 1}); {why}. Run without it "
-                    f"(`nox -s wasm_test -- -p no:{name}`), or deselect the tests that need it (--deselect, or "
-                    "[tool.pyodide-target] known-failures)"
+                    f"(`nox -s wasm_test -- {without_plugin(config, name)}`), or deselect the tests that need "
+                    "it (--deselect, or [tool.pyodide-target] known-failures)"
                 )
     return None
+
+
+def without_plugin(config: pytest.Config, name: str) -> str:
+    """The pytest options that leave plugin `name` out. Without the plugin, the options the project's
+    configuration sets for it are unknown, a PytestConfigWarning, which `filterwarnings = error` turns
+    into an internal error before the first test: that warning is then ignored too."""
+    options = f"-p no:{name}"
+    if any(rule.split(":")[0].strip() == "error" for rule in config.getini("filterwarnings")):
+        options += " -W ignore::pytest.PytestConfigWarning"
+    return options
 
 
 def run(
