@@ -157,11 +157,16 @@ known-failures = {{ "known/test_known.py::test_fails_*" = "jiter parses differen
 """
 
 
+# In Node, and in WebKit, whose crashes come through WebDriver classic (the page's code is the browsers' own).
 @pytest.mark.network
-def test_known_failures_are_strict_xfails_and_a_crash_among_them_is_expected(project, env, tmp_path):
+@pytest.mark.parametrize("engine", [ENGINES[0], ENGINES[-1]])
+def test_known_failures_are_strict_xfails_and_a_crash_among_them_is_expected(project, env, tmp_path, engine):
     config = tmp_path / "pyodide.toml"
     config.write_text(KNOWN_FAILURES.format())
-    _result, output, code, _, counts = wasm_test(project, env, "--config", str(config), "-rxX", "known")
+    options, _ = BROWSERS[engine]
+    _result, output, code, _, counts = wasm_test(
+        project, env, *options, "--config", str(config), "-rxX", "known"
+    )
     assert code == 1, output[-5000:]
     # test_fails_in_pyodide: xfailed; test_passes_now: XPASS(strict), a failure; test_crash crashed as
     # expected (xfailed); test_crash_again crashed unexpectedly; the rest passed.
