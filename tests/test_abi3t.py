@@ -19,12 +19,12 @@ from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.wheel import audit, pick, tags
 
+from engine.tests.test_wheel_audit import side_module
 from template_tools import matrix, sidroot
 from tests import package_mirror, real_builds
 from tests.adopt_helpers import adopt, commit_all
 from tests.project_helpers import nox, output_of
 from tests.pyodide_helpers import fake_runtime
-from tests.test_audit import side_module
 
 RELEASES = matrix.load().releases
 [PRERELEASE] = [release for release in RELEASES.values() if release.status == "prerelease"]  # Python 3.15

@@ -1,5 +1,5 @@
 """The matrix module (engine matrix.py, read by generated projects and the template): reading the matrix, with
-clear errors (the target a project names: engine/tests/test_project_model.py)."""
+clear errors (the target a project names: engine/tests/test_project.py)."""
 
 import copy
 

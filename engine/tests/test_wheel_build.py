@@ -4,7 +4,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-from pyo3_pyodide.project import Project
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
 from pyo3_pyodide.wheel import build
 
@@ -166,26 +165,3 @@ def test_debug_plan_uses_the_profile_and_defines_it_only_where_cargo_toml_lacks_
         "CARGO_PROFILE_WASM_DEBUG_STRIP": "false",
     }
     assert build.plan_build(toolchain, Path("dist")).argv[2] == "--release"
-
-
-def test_the_template_defines_the_debug_profile_the_engine_would(render, tmp_path):
-    import tomllib
-
-    project = render(project_name="debug-profile")
-    cargo_toml = tomllib.loads((project / "Cargo.toml").read_text())
-    assert cargo_toml["profile"]["wasm-debug"] == build.DEBUG_PROFILE_SETTINGS
-    assert tomllib.loads(build.debug_profile_toml())["profile"]["wasm-debug"] == build.DEBUG_PROFILE_SETTINGS
-    assert cargo_toml["profile"]["release"]["strip"] is True  # the release profile stays small
-    assert build.debug_profile_defined(Project.read(project))
-    # An adopted project without the table, then one whose profiles live in its workspace root.
-    text = (project / "Cargo.toml").read_text()
-    (project / "Cargo.toml").write_text(text.split("[profile.wasm-debug]")[0])
-    assert not build.debug_profile_defined(Project.read(project))
-    workspace = tmp_path / "ws"
-    (workspace / "crates" / "py").mkdir(parents=True)
-    (workspace / "Cargo.toml").write_text(
-        '[workspace]\nmembers = ["crates/py"]\n\n' + build.debug_profile_toml() + "\n"
-    )
-    (workspace / "crates" / "py" / "Cargo.toml").write_text('[package]\nname = "py"\nversion = "0.1.0"\n')
-    (workspace / "pyproject.toml").write_text('[tool.maturin]\nmanifest-path = "crates/py/Cargo.toml"\n')
-    assert build.debug_profile_defined(Project.read(workspace))

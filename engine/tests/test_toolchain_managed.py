@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Self
 
 import pytest
-from mirrors import (
+from pyo3_pyodide import cache, cache_upkeep
+from pyo3_pyodide.download import DownloadError
+from pyo3_pyodide.matrix import Release
+from pyo3_pyodide.toolchain import managed
+from pyo3_pyodide.toolchain.model import ToolchainError
+from rich.console import Console
+
+from template_tools import ENGINE_DIR
+from tests.mirrors import (
     BUILDING_PY,
     PATCHED_BUILDING_PY,
     MirrorServer,
@@ -42,14 +50,6 @@ from mirrors import (
     tag_emsdk_releases,
     xbuildenv_tarball,
 )
-from pyo3_pyodide import cache, cache_upkeep
-from pyo3_pyodide.download import DownloadError
-from pyo3_pyodide.matrix import Release
-from pyo3_pyodide.toolchain import managed
-from pyo3_pyodide.toolchain.model import ToolchainError
-from rich.console import Console
-
-from template_tools import ENGINE_DIR
 
 SYSROOT_PATH = "/sysroot/emcc-4.0.9_nightly-2025-02-01.tar.bz2"
 WASM = "wasm32-unknown-emscripten"
@@ -1058,39 +1058,3 @@ def test_an_emsdk_that_installs_another_emscripten_is_removed(setup, mirror, mon
     assert managed.installed_toolchain(release) == toolchain
     emcc = [str(Path(toolchain.env["EMSDK"]) / "upstream/emscripten/emcc"), "--version"]
     assert "5.0.3" in subprocess.run(emcc, capture_output=True, text=True, check=True).stdout
-
-
-def test_the_toolchain_session_lists_every_area_and_prunes_what_the_matrix_does_not_need(render, tmp_path):
-    """`nox -s toolchain -- --list` then `-- --prune` in a rendered project, on a cache holding an npm
-    runtime of a release its matrix has and one of a release it lacks, a wheel, and a leftover."""
-    from template_tools import matrix
-    from tests.project_helpers import nox, output_of
-
-    project = render(project_name="hello")
-    home = tmp_path / "cache"
-    pinned = home / "npm" / f"pyodide-{matrix.load().releases[matrix.load().default].npm}"
-    gone = home / "npm" / "pyodide-0.21.0"
-    for folder in (pinned, gone):
-        folder.mkdir(parents=True)
-        (folder / "data").write_bytes(b"x" * 5000)
-        (folder / cache.MARKER).write_text("{}")
-    wheel = home / "wheels" / "pluggy-1.6.0-py3-none-any.whl"
-    wheel.parent.mkdir()
-    wheel.write_bytes(b"w" * 100)
-    leftover = home / "downloads" / "sysroot.tar.bz2.part"
-    leftover.parent.mkdir()
-    leftover.write_bytes(b"p" * 1000)
-    env = {"PYO3_PYODIDE_CACHE": str(home), "COLUMNS": "250"}
-
-    listed = nox(project, "-s", "toolchain", "--", "--list", env=env)
-    output = output_of(listed)
-    assert listed.returncode == 0, output[-3000:]
-    for area in cache.AREAS:
-        assert area.name in output
-    assert str(gone) in output and "4.9 KiB" in output and "to prune" in output
-
-    pruned = nox(project, "-s", "toolchain", "--", "--prune", env=env)
-    output = output_of(pruned)
-    assert pruned.returncode == 0, output[-3000:]
-    assert f"freed {cache.format_size(5002 + 1000)}" in output
-    assert pinned.is_dir() and wheel.is_file() and not gone.exists() and not leftover.exists()

@@ -1,7 +1,4 @@
-"""project.py: the project a session works on, read once from real files, and its one set of messages.
-
-(Named test_project_model.py: tests/test_project.py, about the rendered project, has the other name.)
-"""
+"""project.py: the project a session works on, read once from real files, and its one set of messages."""
 
 import pytest
 from pyo3_pyodide import project as projects
