@@ -22,9 +22,7 @@ from typing import ClassVar
 
 import pytest
 from packaging.version import Version
-from pyo3_pyodide.apps import pyodide_lock as lock
 from pyo3_pyodide.runtime import browsers, npm
-from pyo3_pyodide.wheel import pick
 
 from template_tools import matrix
 from tests import real_builds
@@ -32,7 +30,7 @@ from tests.mirrors import MirrorServer
 from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
 from tests.package_mirror import PackageMirror
 from tests.project_helpers import can_cut_the_network, nox, output_of
-from tests.pyodide_helpers import TEST_CACHE, fake_runtime, get, jiter_wheel, serve_session
+from tests.pyodide_helpers import TEST_CACHE, get, jiter_wheel, serve_session
 from tests.real_builds import SID_ANSWERS, SID_RELEASE
 
 RELEASES = matrix.load().releases
@@ -155,50 +153,6 @@ def load_with_lock(tmp_path, runtime_folder: Path, lock_file: Path, name: str, c
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-# Host side: which wheels a lock takes, and what micropip would say
-
-
-def test_the_lock_takes_every_spelling_of_the_platform_while_micropip_follows_its_version(tmp_path):
-    release = RELEASES["0.28.3"]
-    runtime = fake_runtime(release, "0.10.1")
-    spellings = [f"pyemscripten_{release.abi}", f"pyodide_{release.abi}", "emscripten_4_0_9"]
-    for platform in spellings:
-        wheel = tmp_path / f"demo-0.1.0-cp313-cp313-{platform}_wasm32.whl"
-        assert pick.release_problem(wheel, runtime) is None, platform
-    pep783 = tmp_path / f"demo-0.1.0-cp313-cp313-pyemscripten_{release.abi}_wasm32.whl"
-    assert lock.micropip_problem(pep783, runtime) == (
-        f"micropip.install(url) refuses {pep783.name} on Pyodide 0.28.3: the micropip it ships (0.10.1) "
-        "accepts cp313 wheels tagged pyodide_2025_0_wasm32 or emscripten_4_0_9_wasm32, and this one is "
-        "tagged cp313-cp313-pyemscripten_2025_0_wasm32 (micropip knows PEP 783's pyemscripten_* tags from "
-        "0.11.1 on). pyodide.loadPackage(url) and this project's pyodide-lock.json load it all the same: "
-        "they check no tag. For micropip on this release, host a wheel tagged emscripten_4_0_9_wasm32, "
-        "which `nox -s wasm_build -- --pyodide 0.28.3` builds (pyodide-matrix.toml's platform_tag)"
-    )
-    assert lock.micropip_problem(pep783, fake_runtime(RELEASES["0.29.5"], "0.11.1")) is None
-    for legacy in ("pyodide_2025_0", "emscripten_4_0_9"):
-        legacy_wheel = tmp_path / f"demo-0.1.0-cp313-cp313-{legacy}_wasm32.whl"
-        assert lock.micropip_problem(legacy_wheel, runtime) is None
-    other_abi = tmp_path / f"demo-0.1.0-cp314-cp314-pyemscripten_{STABLE.abi}_wasm32.whl"
-    problem = pick.release_problem(other_abi, runtime)
-    assert "would load it without complaint and fail only at import" in problem
-
-
-def test_one_platform_spelling_per_lock_and_no_foreign_output_folder_replaced(tmp_path):
-    pure = tmp_path / "attrs-26.1.0-py3-none-any.whl"
-    binary = tmp_path / "demo-0.1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
-    legacy = tmp_path / "other-0.1.0-cp314-cp314-emscripten_5_0_3_wasm32.whl"
-    assert lock.wheel_platform([pure]) is None
-    assert lock.wheel_platform([pure, binary]) == "pyemscripten_2026_0"
-    with pytest.raises(lock.LockError, match="carry platform tags emscripten_5_0_3_wasm32, pyemscripten"):
-        lock.wheel_platform([binary, legacy])
-    mine = tmp_path / "notes"
-    mine.mkdir()
-    (mine / "todo.txt").write_text("mine")
-    with pytest.raises(lock.LockError, match="holds no pyodide-lock.json, so it is not a folder"):
-        lock.refuse_foreign_output(mine)
-    assert (mine / "todo.txt").read_text() == "mine"
 
 
 def test_lock_without_a_wheel_names_the_build_command(render):

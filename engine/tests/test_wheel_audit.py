@@ -15,6 +15,7 @@ import platformdirs
 import pytest
 from pyo3_pyodide.wheel import audit
 
+from engine.tests.test_wheel_tags import name
 from template_tools import matrix
 
 RELEASES = matrix.load().releases
@@ -270,3 +271,60 @@ def test_file_that_is_not_a_zip(tmp_path):
 def test_missing_file(tmp_path):
     missing = tmp_path / REAL_WHEELS["jiter"]
     assert only_finding(missing).startswith(f"{missing}: no such file; expected a wheel")
+
+
+# abi3t (PEP 803) and PEP 793's module export hook: the extension `_name.abi3t.so` exports `PyModExport__name`
+# and no `PyInit__name`.
+
+
+def abi3t_wheel(folder: Path, release, exports: list[str], abi: str = "abi3.abi3t") -> Path:
+    """A wheel shaped like maturin's for PyO3's abi3t-py315: cp315-abi3.abi3t, demo/_demo.abi3t.so."""
+    wheel = folder / name(release, abi, python="cp315")
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("demo/__init__.py", "from ._demo import *\n")
+        archive.writestr("demo/_demo.abi3t.so", side_module(exports))
+    return wheel
+
+
+def test_audit_accepts_the_export_hook_on_315_and_names_it(tmp_path):
+    report = audit.audit_wheel(abi3t_wheel(tmp_path, PRERELEASE, ["PyModExport__demo"]), PRERELEASE)
+    assert report.findings == []
+    [module] = report.extension_modules
+    assert module.hook == "PyModExport__demo"
+    lines = audit.format_report(report).splitlines()
+    assert lines[0].endswith(f"for Pyodide {PRERELEASE.version}: ok")
+    assert lines[2] == "    imported by its PyModExport__demo export (PEP 793's module export hook)"
+
+
+def test_audit_names_the_hook_python_315_looks_for_first(tmp_path):
+    # A module exporting both is imported through PyModExport_ on 3.15, PyInit_ on 3.14.
+    wheel = abi3t_wheel(tmp_path, PRERELEASE, ["PyInit__demo", "PyModExport__demo"], abi="abi3")
+    assert [module.hook for module in audit.audit_wheel(wheel, PRERELEASE).extension_modules] == [
+        "PyModExport__demo"
+    ]
+
+
+def test_audit_refuses_a_module_exporting_neither_hook(tmp_path):
+    wheel = abi3t_wheel(tmp_path, PRERELEASE, ["PyInit_demo", "PyModExport_other"])
+    [finding] = audit.audit_wheel(wheel, PRERELEASE).findings
+    assert finding == (
+        f"{wheel.name}: demo/_demo.abi3t.so does not export PyModExport__demo or PyInit__demo (it exports "
+        "PyInit_demo, PyModExport_other), so importing _demo fails. Fix: name the #[pymodule] function "
+        '_demo, or give it #[pyo3(name = "_demo")], to match the file name (module-name in pyproject.toml)'
+    )
+    assert audit.audit_wheel(wheel, PRERELEASE).extension_modules[0].hook is None
+
+
+def test_audit_refuses_abi3t_for_a_314_release_by_its_tag_and_its_hook(tmp_path):
+    wheel = abi3t_wheel(tmp_path, STABLE, ["PyModExport__demo"])
+    tag_finding, hook_finding = audit.audit_wheel(wheel, STABLE).findings
+    assert tag_finding.startswith(
+        f"{wheel.name}: has Python tag cp315-abi3, cp315-abi3t, for Pyodide {STABLE.version}: it is tagged "
+        "abi3t, PEP 803's stable ABI, which CPython imports from 3.15 on only"
+    )
+    assert hook_finding == (
+        f"{wheel.name}: demo/_demo.abi3t.so exports PyModExport__demo (PEP 793's hook, which Python looks "
+        f"for from 3.15 on) but not PyInit__demo, which Python 3.14 (Pyodide {STABLE.version}) calls, so "
+        "importing _demo fails. Fix: build it for a Pyodide on Python 3.15 or newer, or with PyO3's "
+        "abi3-py3X feature instead of abi3t"
+    )

@@ -4,6 +4,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from pyo3_pyodide.cache import VENDOR_MERGED
 from pyo3_pyodide.toolchain.model import Toolchain, ToolchainError
 from pyo3_pyodide.wheel import build
 
@@ -165,3 +166,141 @@ def test_debug_plan_uses_the_profile_and_defines_it_only_where_cargo_toml_lacks_
         "CARGO_PROFILE_WASM_DEBUG_STRIP": "false",
     }
     assert build.plan_build(toolchain, Path("dist")).argv[2] == "--release"
+
+
+# Vendored crates and std built from source (issue 19, item 3): with a folder of vendored crates replacing
+# crates.io, a build of std from rust-src gets a folder in the cache linking both (the real build of a
+# project that vendors its crates: tests/test_vendored.py).
+
+
+CARGO_VENDOR_CONFIG = """[source.crates-io]
+replace-with = "vendored-sources"
+
+[source.vendored-sources]
+directory = "{directory}"
+"""
+
+
+def crates(folder: Path, *names: str) -> Path:
+    """A folder of vendored crates as `cargo vendor` writes it: one folder per crate."""
+    for name in names:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "Cargo.toml").write_text(f'[package]\nname = "{name}"\n')
+    return folder
+
+
+def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
+    config = folder / ".cargo" / name
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
+    return config
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_the_replacement_is_read_as_cargo_reads_it(tmp_path):
+    home = {"CARGO_HOME": str(tmp_path / "cargo-home")}
+    project = tmp_path / "repo" / "project"
+    project.mkdir(parents=True)
+    assert build.vendored_source(project, home) is None  # no config: crates.io itself
+    # The folder is relative to the one holding `.cargo`, here a folder above the project.
+    config = write_config(tmp_path / "repo", CARGO_VENDOR_CONFIG.format(directory="third-party"))
+    found = build.vendored_source(project, home)
+    assert found == build.VendoredSource("vendored-sources", tmp_path / "repo" / "third-party", config)
+    # A config nearer the folder cargo runs in wins; `config` wins over `config.toml` in one folder.
+    write_config(project, CARGO_VENDOR_CONFIG.format(directory="mine"))
+    legacy = write_config(project, CARGO_VENDOR_CONFIG.format(directory="legacy"), name="config")
+    assert build.vendored_source(project, home) == build.VendoredSource(
+        "vendored-sources", project / "legacy", legacy
+    )
+    # The name and the folder may come from different files, CARGO_HOME's last.
+    (project / ".cargo" / "config").unlink()
+    write_config(project, '[source.crates-io]\nreplace-with = "offline"\n')
+    in_home = tmp_path / "cargo-home" / "config.toml"
+    in_home.parent.mkdir()
+    in_home.write_text('[source.offline]\ndirectory = "/srv/crates"\n')
+    assert build.vendored_source(project, home) == build.VendoredSource(
+        "offline", Path("/srv/crates"), in_home
+    )
+
+
+def test_a_registry_replacement_is_not_a_folder(tmp_path):
+    write_config(
+        tmp_path,
+        '[source.crates-io]\nreplace-with = "mirror"\n\n[source.mirror]\nregistry = "sparse+https://m/"\n',
+    )
+    assert build.vendored_source(tmp_path, {"CARGO_HOME": str(tmp_path / "none")}) is None
+
+
+def test_the_merged_folder_links_both_and_is_made_once_per_listing(tmp_path, cache):
+    project = crates(tmp_path / "vendor", "libc", "serde-1.0.0")
+    (project / ".hidden").mkdir()
+    (project / "README").write_text("not a crate")
+    std = crates(tmp_path / "library" / "vendor", "cfg-if-1.0.4", "libc")
+    merged = build.merged_vendor(project, std)
+    assert merged.parent == cache / VENDOR_MERGED.name
+    links = {entry.name: entry.readlink() for entry in merged.iterdir()}
+    # The project's crate wins where both have a folder of that name; hidden folders and files are no crates.
+    assert links == {
+        "cfg-if-1.0.4": std / "cfg-if-1.0.4",
+        "libc": project / "libc",
+        "serde-1.0.0": project / "serde-1.0.0",
+    }
+    assert (merged / "cfg-if-1.0.4" / "Cargo.toml").is_file()
+    # Kept: the same listing gives the same folder, untouched; a crate vendored later gives another one.
+    stamp = merged.stat().st_mtime_ns
+    assert build.merged_vendor(project, std) == merged and merged.stat().st_mtime_ns == stamp
+    crates(project, "zstd-sys")
+    again = build.merged_vendor(project, std)
+    assert again != merged and (again / "zstd-sys").is_symlink()
+    assert sorted(path.name for path in merged.parent.iterdir() if not path.name.endswith(".lock")) == sorted(
+        [merged.name, again.name]
+    )  # nothing half-made beside them
+
+
+def build_std_toolchain(tmp_path: Path) -> Toolchain:
+    std = crates(tmp_path / "sysroot" / "library" / "vendor", "cfg-if-1.0.4")
+    return Toolchain("system", PRERELEASE, {"RUSTC_BOOTSTRAP": "1"}, True, (), std_vendor=std)
+
+
+def test_a_build_of_std_from_source_gets_the_merged_folder_and_says_so(tmp_path, cache, monkeypatch):
+    project = tmp_path / "project"
+    crates(project / "include" / "cargo", "libc")
+    config = write_config(project, CARGO_VENDOR_CONFIG.format(directory="include/cargo"))
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path / "cargo-home"))
+    toolchain = build_std_toolchain(tmp_path)
+    plan = build.plan_build(toolchain, project / "dist", project_dir=project)
+    [merged] = (cache / VENDOR_MERGED.name).glob("[0-9a-f]*[0-9a-f]")
+    setting = f'source."vendored-sources".directory="{merged}"'
+    assert plan.argv[-3:] == (build.BUILD_STD, "--config", setting)
+    [note] = plan.notes
+    assert note.startswith(f"vendored crates: {config} replaces crates.io with {project / 'include/cargo'};")
+    assert str(merged) in note and str(toolchain.std_vendor) in note
+    assert plan.describe().splitlines()[0] == f"# {note}"
+    # The project's files are as they were.
+    assert config.read_text() == CARGO_VENDOR_CONFIG.format(directory="include/cargo")
+    # A toolchain with a prebuilt std resolves no std crates: the project's folder serves as it is.
+    prebuilt = build.plan_build(Toolchain("managed", PRERELEASE), project / "dist", project_dir=project)
+    assert "--config" not in prebuilt.argv and prebuilt.notes == ()
+
+
+def test_a_build_without_vendored_crates_is_as_before(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path / "cargo-home"))
+    (tmp_path / "project").mkdir()
+    plan = build.plan_build(build_std_toolchain(tmp_path), Path("dist"), project_dir=tmp_path / "project")
+    assert plan.argv[-1] == build.BUILD_STD and plan.notes == ()
+    assert not cache.exists()
+
+
+def test_rust_src_without_std_dependencies_is_refused_with_the_fix(tmp_path, cache, monkeypatch):
+    project = tmp_path / "project"
+    crates(project / "vendor", "libc")
+    write_config(project, CARGO_VENDOR_CONFIG.format(directory="vendor"))
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path / "cargo-home"))
+    toolchain = Toolchain("system", PRERELEASE, {}, True, (), std_vendor=tmp_path / "library" / "vendor")
+    with pytest.raises(ToolchainError, match=r"found no .*library/vendor. Fix: .*rustup target add"):
+        build.plan_build(toolchain, Path("dist"), project_dir=project)
