@@ -219,13 +219,28 @@ function suiteProgress() {
   };
 }
 
+// Two minimal modules, one function each (no locals) whose body catches any wasm exception, for
+// WebAssembly.validate: the header, a type section (one type: [] -> []) and a function section (one function
+// of that type), then a code section with the body. LEGACY_EH uses the first proposal's `try ... catch_all
+// end` (0x06 0x40, 0x19, 0x0b): what Emscripten's -fwasm-exceptions still emits by default, Pyodide's own
+// module and Rust side modules included. EXNREF_EH uses the standard's `block (try_table (catch_all 0))`
+// (0x02 0x40, 0x1f 0x40 with one clause 0x02 to label 0, 0x0b 0x0b), which -sWASM_LEGACY_EXCEPTIONS=0 emits.
+const WASM_HEAD = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00];
+const LEGACY_EH = [0x0a, 0x08, 0x01, 0x06, 0x00, 0x06, 0x40, 0x19, 0x0b, 0x0b];
+const EXNREF_EH = [0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x02, 0x40, 0x1f, 0x40, 0x01, 0x02, 0x00, 0x0b, 0x0b, 0x0b];
+const validates = (code) => WebAssembly.validate(new Uint8Array([...WASM_HEAD, ...code]));
+
 // What the engine the suite runs in offers Pyodide, measured there (not typed per engine): JSPI (stack
-// switching: run_sync, and pyodide.ffi.can_run_sync()), SharedArrayBuffer, cross-origin isolation.
+// switching: run_sync, and pyodide.ffi.can_run_sync()), SharedArrayBuffer, cross-origin isolation, and the
+// two forms of wasm exception handling (a Rust panic unwinds with them). These names are the only list of
+// them: the summary line gives each with yes or no, and the guide's table of engines is checked against it.
 function engineFeatures() {
   const features = {
     JSPI: typeof WebAssembly.Suspending === "function",
     SharedArrayBuffer: typeof SharedArrayBuffer === "function",
     "cross-origin isolated": globalThis.crossOriginIsolated === true,
+    "legacy wasm exceptions": validates(LEGACY_EH),
+    "exnref wasm exceptions": validates(EXNREF_EH),
   };
   return Object.entries(features)
     .map(([feature, offered]) => `${feature} ${offered ? "yes" : "no"}`)
