@@ -222,9 +222,9 @@ function suiteProgress() {
 // Two minimal modules, one function each (no locals) whose body catches any wasm exception, for
 // WebAssembly.validate: the header, a type section (one type: [] -> []) and a function section (one function
 // of that type), then a code section with the body. LEGACY_EH uses the first proposal's `try ... catch_all
-// end` (0x06 0x40, 0x19, 0x0b): what Emscripten's -fwasm-exceptions still emits by default, Pyodide's own
-// module and Rust side modules included. EXNREF_EH uses the standard's `block (try_table (catch_all 0))`
-// (0x02 0x40, 0x1f 0x40 with one clause 0x02 to label 0, 0x0b 0x0b), which -sWASM_LEGACY_EXCEPTIONS=0 emits.
+// end` (0x06 0x40, 0x19, 0x0b): the form Pyodide 314 and 315 and the Rust side modules built for them use
+// (llvm-objdump finds try, catch, delegate and rethrow in them, no try_table). EXNREF_EH uses the standard's
+// `block (try_table (catch_all 0))` (0x02 0x40, 0x1f 0x40 with one clause 0x02 to label 0, 0x0b 0x0b).
 const WASM_HEAD = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00];
 const LEGACY_EH = [0x0a, 0x08, 0x01, 0x06, 0x00, 0x06, 0x40, 0x19, 0x0b, 0x0b];
 const EXNREF_EH = [0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x02, 0x40, 0x1f, 0x40, 0x01, 0x02, 0x00, 0x0b, 0x0b, 0x0b];
