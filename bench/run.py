@@ -163,7 +163,7 @@ def package_set_stand_in(workdir: Path, release) -> None:
     if os.environ.get(pyodide_packages.BASE_URL_ENV):
         return
     sys.path.insert(0, str(REPO_DIR))
-    from tests.package_mirror import folder_mirror
+    from tests.helpers.package_mirror import folder_mirror
 
     mirror = folder_mirror(ensure_runtime(release), workdir / "package-set")
     os.environ[pyodide_packages.BASE_URL_ENV] = mirror

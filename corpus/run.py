@@ -1,10 +1,10 @@
 """Run one corpus project as a user would, recording what happened at each step.
 
 1. its sdist from PyPI (`pip download --no-deps --no-binary=:all: NAME==VERSION`), unpacked and committed;
-2. the README's adoption block, as written (tests/adopt_helpers.py);
+2. the README's adoption block, as written (tests/helpers/adopt.py);
 3. `nox -s wasm_build -- --pyodide LINE --toolchain system` in the Debian root (the 315 prerelease);
 4. `nox -s wasm_test -- --pyodide LINE --config FILE PATHS` on this machine, Pyodide's own packages from a
-   local copy of the release's package set (tests/package_mirror.py), FILE written from projects.toml;
+   local copy of the release's package set (tests/helpers/package_mirror.py), FILE written from projects.toml;
 5. the same suite natively with the root's python3.15: the project installed with pip, then pytest.
 """
 
@@ -24,10 +24,10 @@ from pyo3_pyodide.runtime import npm
 
 from corpus.projects import Project
 from template_tools import sidroot
-from tests import real_builds
-from tests.adopt_helpers import adopt, commit_all
-from tests.package_mirror import folder_mirror
-from tests.project_helpers import nox, output_of
+from tests.helpers import real_builds
+from tests.helpers.adopt import adopt, commit_all
+from tests.helpers.package_mirror import folder_mirror
+from tests.helpers.project import nox, output_of
 
 RELEASE = real_builds.SID_RELEASE  # the release the Debian root builds for
 WASM_TEST_LINE = re.compile(r"^wasm_test: pytest exited with (\d+) inside .*?: (.*)$", re.MULTILINE)

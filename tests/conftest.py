@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from template_tools.render import render_project
-from tests import real_builds
-from tests.real_builds import SID_ANSWERS
+from tests.helpers import real_builds
+from tests.helpers.real_builds import SID_ANSWERS
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def sid_built_project(tmp_path_factory):
 
     Fails, with the fix, when the root's emcc is not the Emscripten of the release the project targets;
     skips instead where PYO3_PYODIDE_ACCEPT_NO_WASM_BUILD=1 accepts that. Either way the run's last line
-    says which real builds were made (tests/real_builds.py).
+    says which real builds were made (tests/helpers/real_builds.py).
     """
     from template_tools import sidroot
 
@@ -61,12 +61,12 @@ def sid_root():
 @pytest.fixture(scope="module")
 def sid_test_env():
     """wasm_test's environment for the root's release: the tests' shared cache, and Pyodide's own packages
-    (pytest, micropip) from a stand-in for its CDN on 127.0.0.1 (tests/package_mirror.py)."""
+    (pytest, micropip) from a stand-in for its CDN on 127.0.0.1 (tests/helpers/package_mirror.py)."""
     from pyo3_pyodide.runtime import npm
 
-    from tests.mirrors import MirrorServer
-    from tests.package_mirror import ENV, PackageMirror
-    from tests.pyodide_helpers import TEST_CACHE
+    from tests.helpers.mirrors import MirrorServer
+    from tests.helpers.package_mirror import ENV, PackageMirror
+    from tests.helpers.pyodide import TEST_CACHE
 
     with MirrorServer() as server:
         mirror = PackageMirror(server)

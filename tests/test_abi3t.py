@@ -21,9 +21,9 @@ from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.wheel import audit
 
 from template_tools import matrix, sidroot
-from tests import package_mirror, real_builds
-from tests.adopt_helpers import adopt, commit_all
-from tests.project_helpers import nox, output_of
+from tests.helpers import package_mirror, real_builds
+from tests.helpers.adopt import adopt, commit_all
+from tests.helpers.project import nox, output_of
 
 RELEASES = matrix.load().releases
 [PRERELEASE] = [release for release in RELEASES.values() if release.status == "prerelease"]  # Python 3.15

@@ -20,11 +20,11 @@ from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.wheel import build as wheel_build
 
 from template_tools import matrix, sidroot
-from tests import real_builds
-from tests.adopt_helpers import NOX_LINE, SECTION, adopt, adoption_commands, commit_all, existing_project
-from tests.package_mirror import folder_mirror
-from tests.project_helpers import nox, output_of
-from tests.update_helpers import git, run_copier, working_tree_repo
+from tests.helpers import real_builds
+from tests.helpers.adopt import NOX_LINE, SECTION, adopt, adoption_commands, commit_all, existing_project
+from tests.helpers.package_mirror import folder_mirror
+from tests.helpers.project import nox, output_of
+from tests.helpers.update import git, run_copier, working_tree_repo
 
 MATRIX = matrix.load()
 THEIR_NOXFILE = '''import nox

@@ -19,8 +19,8 @@ from pyo3_pyodide.wheel import audit, build
 
 from template_tools import matrix, sidroot
 from template_tools.render import render_project
-from tests import real_builds
-from tests.project_helpers import nox, output_of
+from tests.helpers import real_builds
+from tests.helpers.project import nox, output_of
 
 RELEASES = matrix.load().releases
 SID_TARGET = real_builds.SID_RELEASE  # the release whose Emscripten the Debian root has

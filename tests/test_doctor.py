@@ -10,8 +10,8 @@ from pyo3_pyodide.toolchain import system
 from pyo3_pyodide.toolchain.model import ToolchainError
 
 from template_tools import matrix
-from tests.fake_tools import fake_toolchain, write_script
-from tests.project_helpers import nox as run_nox
+from tests.helpers.fake_tools import fake_toolchain, write_script
+from tests.helpers.project import nox as run_nox
 
 MATRIX = matrix.load()
 [PRE] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]
@@ -265,7 +265,7 @@ def sid_doctor(root, project):
 
 @pytest.mark.wasm
 def test_doctor_in_the_debian_root_passes_for_the_release_of_its_emscripten(render, sid_root):
-    from tests import real_builds
+    from tests.helpers import real_builds
 
     root, emcc, rustc, emcc_path, rustc_path = sid_root
     [prerelease] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]

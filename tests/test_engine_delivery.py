@@ -10,8 +10,8 @@ from importlib.metadata import version
 from pyo3_pyodide.sessions import NOX_REQUIREMENT
 
 from template_tools import ENGINE_DIR, REPO_DIR, TEMPLATE_DIR, matrix
-from tests.project_helpers import nox, output_of
-from tests.pyodide_helpers import jiter_wheel
+from tests.helpers.project import nox, output_of
+from tests.helpers.pyodide import jiter_wheel
 
 MATRIX = matrix.load()
 STABLE = MATRIX.releases[MATRIX.default]

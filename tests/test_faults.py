@@ -16,9 +16,9 @@ import pytest
 from pyo3_pyodide.cache import MARKER
 
 from template_tools import matrix, release
-from tests.fake_tools import write_script
-from tests.project_helpers import nox as run_nox
-from tests.update_helpers import IDENTITY, copy_working_tree, git
+from tests.helpers.fake_tools import write_script
+from tests.helpers.project import nox as run_nox
+from tests.helpers.update import IDENTITY, copy_working_tree, git
 
 INV = str(Path(sys.executable).with_name("inv"))
 MATRIX = matrix.load()
@@ -271,8 +271,8 @@ def test_release_stops_when_the_tests_fail_or_nox_is_missing(repo, tmp_path):
 
 
 def test_serve_on_a_port_in_use_says_which_and_how_to_pick_another(tmp_path, monkeypatch):
-    from tests.adopt_helpers import adopted_project
-    from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
+    from tests.helpers.adopt import adopted_project
+    from tests.helpers.pyodide import TEST_CACHE, jiter_wheel
 
     monkeypatch.setenv("PYO3_PYODIDE_CACHE", str(TEST_CACHE))
     project = adopted_project(tmp_path / "jiter", name="jiter")

@@ -10,10 +10,10 @@ from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import browsers, npm
 
 from template_tools import matrix
-from tests.adopt_helpers import adopted_project
-from tests.package_mirror import folder_mirror
-from tests.project_helpers import nox, output_of
-from tests.pyodide_helpers import OPEN_PAGE_JS, TEST_CACHE, browser_job, jiter_wheel, serve_session
+from tests.helpers.adopt import adopted_project
+from tests.helpers.package_mirror import folder_mirror
+from tests.helpers.project import nox, output_of
+from tests.helpers.pyodide import OPEN_PAGE_JS, TEST_CACHE, browser_job, jiter_wheel, serve_session
 
 MATRIX = matrix.load()
 STABLE = MATRIX.releases[MATRIX.default]

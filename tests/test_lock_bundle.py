@@ -4,7 +4,7 @@ origin only thanks to its CORS headers, and micropip's tag rules per release are
 
 The wheels are real where it matters: the cp315 module the Debian sid root builds (`sid_built_project`),
 and jiter 0.19.0 from PyPI as a PyO3 dependency (a package of the 314 release's own, as a stand-in
-of its package base URL serves it: tests/package_mirror.py). Small hand-made wheels stand in where only
+of its package base URL serves it: tests/helpers/package_mirror.py). Small hand-made wheels stand in where only
 the file name counts (a 2025_0 wheel that 0.28.3's micropip refuses) and as a project that requires jiter.
 """
 
@@ -25,13 +25,13 @@ from packaging.version import Version
 from pyo3_pyodide.runtime import browsers, npm
 
 from template_tools import matrix
-from tests import real_builds
-from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
-from tests.package_mirror import PackageMirror
-from tests.project_helpers import can_cut_the_network, nox, output_of
-from tests.pyodide_helpers import TEST_CACHE, get, jiter_wheel, serve_session
-from tests.real_builds import SID_ANSWERS, SID_RELEASE
+from tests.helpers import real_builds
+from tests.helpers.mirrors import MirrorServer
+from tests.helpers.package_mirror import ENV as PACKAGE_BASE_URL_ENV
+from tests.helpers.package_mirror import PackageMirror
+from tests.helpers.project import can_cut_the_network, nox, output_of
+from tests.helpers.pyodide import TEST_CACHE, get, jiter_wheel, serve_session
+from tests.helpers.real_builds import SID_ANSWERS, SID_RELEASE
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]
@@ -76,7 +76,7 @@ def shared_cache(monkeypatch):
 def package_mirror():
     """The releases' own packages (micropip for the bundles; jiter, which the 314 release provides) come
     from their package base URL, Pyodide's CDN, out of reach here: a stand-in on 127.0.0.1 serves them
-    (tests/package_mirror.py), jiter as its 0.19.0 from PyPI. Returns (mirror, the locks it serves)."""
+    (tests/helpers/package_mirror.py), jiter as its 0.19.0 from PyPI. Returns (mirror, the locks it serves)."""
     with MirrorServer() as server:
         mirror = PackageMirror(server)
         served = {}

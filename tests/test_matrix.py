@@ -13,7 +13,7 @@ from pyo3_pyodide.runtime import npm
 from template_tools import ENGINE_DIR, matrix
 
 MATRIX = matrix.load()
-# The tests' per-user cache of npm runtimes (as tests/pyodide_helpers.py's): only the first run downloads.
+# The tests' per-user cache of npm runtimes (as tests/helpers/pyodide.py's): only the first run downloads.
 TEST_CACHE = platformdirs.user_cache_path("pyo3-pyodide-template-tests") / "pyodide-cache"
 LINES = {"0.27": "0.27.", "0.28": "0.28.", "0.29": "0.29.", "314": "314.0.", "315": "315.0.0-"}
 

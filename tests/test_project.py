@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.project_helpers import nox as run_nox
+from tests.helpers.project import nox as run_nox
 
 
 def git_init(project):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from template_tools import matrix, provision, sidroot
-from tests.mirrors import MirrorServer
+from tests.helpers.mirrors import MirrorServer
 
 RELEASES = list(matrix.load().releases.values())
 REPO_DIR = Path(__file__).resolve().parent.parent

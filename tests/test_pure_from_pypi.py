@@ -5,7 +5,7 @@ the requirement (Pyodide 315's set holds pytest 8.3.5; a project asks for pytest
 package base URL cannot be reached (a connection fails; an HTTP answer, even a 404, is not that). Binary
 packages (numpy) still come from the set alone: the refusal and the mirror message stay.
 
-The unit tests serve the 315 runtime's real pyodide-lock.json from 127.0.0.1 (tests/package_mirror.py) with
+The unit tests serve the 315 runtime's real pyodide-lock.json from 127.0.0.1 (tests/helpers/package_mirror.py) with
 PyPI's wheels of what wasm_test needs at the versions that lock holds; "cannot be reached" is the same server
 once closed (a refused port). The real runs render projects and run their `nox -s wasm_test` on this machine
 with no mirror set: Pyodide's CDN is really out of reach here, PyPI is not.
@@ -29,11 +29,11 @@ from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix, sidroot
 from template_tools.render import render_project
-from tests import real_builds
-from tests.adopt_helpers import adopt, commit_all
-from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV, PackageMirror, folder_mirror
-from tests.project_helpers import nox, output_of
+from tests.helpers import real_builds
+from tests.helpers.adopt import adopt, commit_all
+from tests.helpers.mirrors import MirrorServer
+from tests.helpers.package_mirror import ENV, PackageMirror, folder_mirror
+from tests.helpers.project import nox, output_of
 from tests.test_pyodide_packages import CACHE_ENV, pure_wheel, shared_runtime, summary
 
 pytestmark = pytest.mark.network

@@ -1,6 +1,6 @@
 """Pyodide's own packages as test dependencies: the release's package set first, PyPI for the rest.
 
-A 127.0.0.1 server stands in for the release's package base URL (tests/package_mirror.py): it serves a copy
+A 127.0.0.1 server stands in for the release's package base URL (tests/helpers/package_mirror.py): it serves a copy
 of the 314 runtime's real pyodide-lock.json in which `greeting` (a pure wheel built here) and jiter 0.19.0
 (a real PyO3 wheel for Pyodide 314, from PyPI) are Pyodide packages, and the packages wasm_test needs itself
 (pytest, micropip...) are PyPI's wheels at the versions the release's lock holds. The resolution, the
@@ -29,10 +29,10 @@ from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix
 from template_tools.render import render_project
-from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV, PackageMirror, folder_mirror, pypi_wheel
-from tests.project_helpers import can_cut_the_network, nox, output_of
-from tests.pyodide_helpers import TEST_CACHE, jiter_wheel
+from tests.helpers.mirrors import MirrorServer
+from tests.helpers.package_mirror import ENV, PackageMirror, folder_mirror, pypi_wheel
+from tests.helpers.project import can_cut_the_network, nox, output_of
+from tests.helpers.pyodide import TEST_CACHE, jiter_wheel
 
 pytestmark = pytest.mark.network
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from template_tools import matrix
-from tests.project_helpers import rendered_target
+from tests.helpers.project import rendered_target
 
 MATRIX = matrix.load()
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from template_tools import matrix
-from tests.workflow_tools import PINNED_USES, actionlint_executable, actionlint_findings, zizmor_findings
+from tests.helpers.workflow import PINNED_USES, actionlint_executable, actionlint_findings, zizmor_findings
 
 REPO = matrix.REPO_DIR
 WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))

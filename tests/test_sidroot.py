@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from template_tools import matrix, sidroot
-from tests import real_builds
-from tests.mirrors import MirrorServer
+from tests.helpers import real_builds
+from tests.helpers.mirrors import MirrorServer
 
 RELEASES = list(matrix.load().releases.values())
 

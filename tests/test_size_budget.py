@@ -14,8 +14,8 @@ import pytest
 from pyo3_pyodide.wheel import audit
 
 from template_tools import matrix, sidroot
-from tests.project_helpers import nox, output_of
-from tests.pyodide_helpers import jiter_wheel
+from tests.helpers.project import nox, output_of
+from tests.helpers.pyodide import jiter_wheel
 
 MATRIX = matrix.load()
 STABLE = MATRIX.releases[MATRIX.default]  # jiter 0.19.0's wheel is for the stable line

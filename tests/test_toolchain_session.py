@@ -8,7 +8,7 @@ def test_the_toolchain_session_lists_every_area_and_prunes_what_the_matrix_does_
     """`nox -s toolchain -- --list` then `-- --prune` in a rendered project, on a cache holding an npm
     runtime of a release its matrix has and one of a release it lacks, a wheel, and a leftover."""
     from template_tools import matrix
-    from tests.project_helpers import nox, output_of
+    from tests.helpers.project import nox, output_of
 
     project = render(project_name="hello")
     home = tmp_path / "cache"

@@ -15,8 +15,8 @@ import tomlkit
 import yaml
 
 from template_tools import matrix, release
-from tests.update_helpers import IDENTITY, copy_working_tree, git
-from tests.update_helpers import run_copier as copier
+from tests.helpers.update import IDENTITY, copy_working_tree, git
+from tests.helpers.update import run_copier as copier
 
 MATRIX = matrix.load()
 OLD, NEW = "0.29.5", MATRIX.default

@@ -15,8 +15,8 @@ import tomlkit
 import yaml
 
 from template_tools import matrix, matrix_update
-from tests.project_helpers import rendered_target
-from tests.update_helpers import copy_working_tree, git, run_copier
+from tests.helpers.project import rendered_target
+from tests.helpers.update import copy_working_tree, git, run_copier
 
 MATRIX = matrix.load()
 NEW = MATRIX.resolve("314")

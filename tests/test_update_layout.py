@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from template_tools import matrix
-from tests.update_helpers import copy_working_tree, git, run_copier
+from tests.helpers.update import copy_working_tree, git, run_copier
 
 OLD_LAYOUT_FILE = "template/pyodide_tools/__init__.py"
 

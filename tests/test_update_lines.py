@@ -8,8 +8,8 @@ import tomlkit
 import yaml
 
 from template_tools import matrix
-from tests.project_helpers import rendered_target
-from tests.update_helpers import COPIER, git, run_copier, working_tree_repo
+from tests.helpers.project import rendered_target
+from tests.helpers.update import COPIER, git, run_copier, working_tree_repo
 
 MATRIX = matrix.load()
 LEGACY = next(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from template_tools import matrix, matrix_update, upstream
-from tests.mirrors import MirrorServer
+from tests.helpers.mirrors import MirrorServer
 
 FIXTURES = Path(__file__).parent / "upstream_fixtures"
 MATRIX = matrix.load()

@@ -24,11 +24,11 @@ from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.wheel import build
 
 from template_tools import matrix, sidroot
-from tests import real_builds
-from tests.adopt_helpers import adopt, commit_all
-from tests.package_mirror import folder_mirror
-from tests.project_helpers import nox, output_of
-from tests.update_helpers import git
+from tests.helpers import real_builds
+from tests.helpers.adopt import adopt, commit_all
+from tests.helpers.package_mirror import folder_mirror
+from tests.helpers.project import nox, output_of
+from tests.helpers.update import git
 
 MATRIX = matrix.load()
 [PRERELEASE] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]

@@ -20,10 +20,10 @@ from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix, sidroot
-from tests import real_builds
-from tests.package_mirror import folder_mirror
-from tests.project_helpers import console_blocks
-from tests.real_builds import SID_RELEASE
+from tests.helpers import real_builds
+from tests.helpers.package_mirror import folder_mirror
+from tests.helpers.project import console_blocks
+from tests.helpers.real_builds import SID_RELEASE
 
 ANSWERS = {
     "project_name": "My-Walk.Through",

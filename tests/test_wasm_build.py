@@ -7,7 +7,7 @@ import pytest
 from pyo3_pyodide.wheel import audit
 
 from template_tools import matrix
-from tests.project_helpers import nox as run_nox
+from tests.helpers.project import nox as run_nox
 
 MATRIX = matrix.load()
 SID_TARGET = MATRIX.releases["315.0.0-alpha.2"]

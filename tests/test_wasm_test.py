@@ -24,13 +24,13 @@ from pyo3_pyodide.wheel import pick
 
 from template_tools import matrix
 from template_tools.render import render_project
-from tests import real_builds
-from tests.mirrors import MirrorServer
-from tests.package_mirror import ENV as PACKAGE_BASE_URL_ENV
-from tests.package_mirror import PackageMirror, harness_wheels
-from tests.project_helpers import can_cut_the_network, nox, output_of
-from tests.pyodide_helpers import TEST_CACHE, fake_runtime, jiter_wheel
-from tests.real_builds import SID_ANSWERS, SID_RELEASE
+from tests.helpers import real_builds
+from tests.helpers.mirrors import MirrorServer
+from tests.helpers.package_mirror import ENV as PACKAGE_BASE_URL_ENV
+from tests.helpers.package_mirror import PackageMirror, harness_wheels
+from tests.helpers.project import can_cut_the_network, nox, output_of
+from tests.helpers.pyodide import TEST_CACHE, fake_runtime, jiter_wheel
+from tests.helpers.real_builds import SID_ANSWERS, SID_RELEASE
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]
@@ -71,7 +71,7 @@ def shared_cache(monkeypatch):
 @pytest.fixture(scope="module")
 def package_mirror():
     """pytest and micropip are the releases' own packages, served from Pyodide's CDN, which these machines
-    cannot reach: a stand-in on 127.0.0.1 serves them (tests/package_mirror.py) for the releases tested here."""
+    cannot reach: a stand-in on 127.0.0.1 serves them (tests/helpers/package_mirror.py) for the releases tested here."""
     with MirrorServer() as server:
         mirror = PackageMirror(server)
         with pytest.MonkeyPatch.context() as patch:

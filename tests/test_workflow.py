@@ -1,6 +1,6 @@
 """The generated GitHub workflows: valid (actionlint), no security finding (zizmor), pins from the matrix.
 
-The tools run as tests/workflow_tools.py says (actionlint built with `go install`, zizmor from PyPI).
+The tools run as tests/helpers/workflow.py says (actionlint built with `go install`, zizmor from PyPI).
 """
 
 import copy
@@ -19,9 +19,9 @@ from pyo3_pyodide.runtime import browsers
 from pyo3_pyodide.toolchain import emsdk as engine_emsdk
 
 from template_tools import REPO_DIR, matrix
-from tests.mirrors import make_patches
-from tests.project_helpers import nox as run_nox
-from tests.workflow_tools import (
+from tests.helpers.mirrors import make_patches
+from tests.helpers.project import nox as run_nox
+from tests.helpers.workflow import (
     PINNED_USES,
     actionlint_executable,
     actionlint_findings,

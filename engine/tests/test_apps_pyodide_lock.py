@@ -7,7 +7,7 @@ from pyo3_pyodide.apps import pyodide_lock as lock
 from pyo3_pyodide.wheel import pick
 
 from template_tools import matrix
-from tests.pyodide_helpers import fake_runtime
+from tests.helpers.pyodide import fake_runtime
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]

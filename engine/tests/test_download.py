@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pyo3_pyodide.download import DownloadError, download, mirrored, pinned_elsewhere
 
-from tests.mirrors import MirrorServer
+from tests.helpers.mirrors import MirrorServer
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 DIGEST = hashlib.sha256(BODY).hexdigest()

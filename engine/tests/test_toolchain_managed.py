@@ -35,7 +35,7 @@ from pyo3_pyodide.toolchain.model import ToolchainError
 from rich.console import Console
 
 from template_tools import ENGINE_DIR
-from tests.mirrors import (
+from tests.helpers.mirrors import (
     BUILDING_PY,
     PATCHED_BUILDING_PY,
     MirrorServer,

@@ -8,7 +8,7 @@ from pyo3_pyodide.toolchain import system
 from pyo3_pyodide.toolchain.model import ToolchainError
 
 from template_tools import matrix
-from tests.fake_tools import fake_toolchain, write_script
+from tests.helpers.fake_tools import fake_toolchain, write_script
 
 MATRIX = matrix.load()
 [PRE] = [release for release in MATRIX.releases.values() if release.status == "prerelease"]

@@ -12,8 +12,8 @@ from pyo3_pyodide.toolchain.model import Toolchain
 from pyo3_pyodide.wheel import audit, build, pick, tags
 
 from template_tools import matrix
-from tests import package_mirror
-from tests.pyodide_helpers import fake_runtime
+from tests.helpers import package_mirror
+from tests.helpers.pyodide import fake_runtime
 
 RELEASES = matrix.load().releases
 PRERELEASE = next(release for release in RELEASES.values() if release.status == "prerelease")

@@ -16,7 +16,7 @@ import platformdirs
 import pytest
 from pyo3_pyodide.runtime import browsers, npm, suite
 
-from tests.project_helpers import nox_command
+from tests.helpers.project import nox_command
 
 # The generated projects' per-user cache (npm runtimes, playwright-core, test wheels) for these tests: it
 # outlives test runs, like a user's, so that only the first run on a machine downloads.

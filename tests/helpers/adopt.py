@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from template_tools import matrix
-from tests.project_helpers import console_blocks
-from tests.update_helpers import git
+from tests.helpers.project import console_blocks
+from tests.helpers.update import git
 
 README = (matrix.REPO_DIR / "README.md").read_text()
 SECTION = README.split("## Add Pyodide builds to an existing PyO3 project", 1)[1].split("\n## ", 1)[0]

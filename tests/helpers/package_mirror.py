@@ -25,8 +25,8 @@ from pyo3_pyodide.resolve import pip, pyodide_packages
 from pyo3_pyodide.runtime import npm
 from pyo3_pyodide.wheel.pick import read_wheel
 
-from tests.mirrors import MirrorServer
-from tests.pyodide_helpers import WHEEL_CACHE
+from tests.helpers.mirrors import MirrorServer
+from tests.helpers.pyodide import WHEEL_CACHE
 
 ENV = pyodide_packages.BASE_URL_ENV
 # What wasm_test installs in every run (pytest and what it needs inside Pyodide, and micropip): the
