@@ -3,7 +3,8 @@
 The run's last line says what the engine offers, in the runner's words (run_pytest.mjs, engineFeatures():
 "in Chromium 156.0.7632.0 (JSPI yes, SharedArrayBuffer yes, ...)"): those words are the only list of the
 capabilities. The guide's table (docs/pyodide.md) has a column for each and a row for each engine, labelled
-with the engine's name and as much of its version as the row vouches for ("Chromium 156", "WebKit 2.50").
+with the engine's name and the version it was measured with ("Chromium 156", "WebKit 2.50"); a row fails
+only when the engine now offers something else.
 """
 
 import re
@@ -45,11 +46,8 @@ def check_row(guide: str, output: str) -> None:
     )
     labels = [label for label in rows if label.split()[0] == engine]
     assert len(labels) == 1, f"the guide's table has no single row for {engine}: write one such as\n{written}"
-    vouched = labels[0].partition(" ")[2]
-    assert version == vouched or version.startswith(f"{vouched}."), (
-        f"the guide's row {labels[0]!r} is for another version than the run's {engine} {version}: "
-        f"write the row measured now (as much of the version as it vouches for):\n{written}"
-    )
+    # The row's version says which release it was measured with; another release of the same engine (a
+    # newer Chromium from Debian, say) fails only where it offers Pyodide something else.
     assert rows[labels[0]] == list(features.values()), (
         f"the guide's row for {labels[0]} says {rows[labels[0]]}, the run measured {list(features.values())} "
         f"in {engine} {version}: write\n{written}"
