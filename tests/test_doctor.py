@@ -204,7 +204,8 @@ def test_with_the_managed_toolchain_the_doctor_reports_what_it_has_yet_to_instal
 ):
     """The managed provider's own checks, not the compilers on PATH: without rustup (which its build needs)
     a blocker, with the message its build stops on; its emsdk not installed yet, a warning (a build installs
-    it). (Installed parts: tests/test_managed.py, where installed_toolchain is these checks all passing.)"""
+    it). (Installed parts: engine/tests/test_toolchain_managed.py, where installed_toolchain is these checks
+    all passing.)"""
     from pyo3_pyodide.toolchain import managed
 
     monkeypatch.setenv("PATH", tools(tmp_path)["PATH"])  # a matching emcc and rustc, but no rustup
@@ -314,22 +315,3 @@ def test_doctor_in_the_debian_root_fails_for_a_release_of_another_emscripten(ren
         "PATH (`source emsdk_env.sh`), or use the managed toolchain (drop `--toolchain system`)"
     ) in output.splitlines()
     assert "problem(s) block a Pyodide build (FAIL lines above)" in output
-
-
-def test_the_msrv_check_reads_the_crate_maturin_builds_in_a_workspace(tmp_path):
-    """An adopted workspace: [tool.maturin] manifest-path names a member whose rust-version it inherits
-    from the workspace; the check reads that crate, not the root's Cargo.toml (which has no [package])."""
-    (tmp_path / "pyproject.toml").write_text('[tool.maturin]\nmanifest-path = "name-py/Cargo.toml"\n')
-    (tmp_path / "Cargo.toml").write_text(
-        '[workspace]\nmembers = ["name-py"]\n\n[workspace.package]\nrust-version = "9.0"\n'
-    )
-    (tmp_path / "name-py").mkdir()
-    (tmp_path / "name-py" / "Cargo.toml").write_text(
-        '[package]\nname = "name-py"\nversion = "1.0.0"\nrust-version.workspace = true\n'
-    )
-    check = machine.check_msrv(PRE, Project.read(tmp_path))
-    assert not check.ok and "rust-version 9.0 is newer than the pinned Rust" in check.detail, check
-    (tmp_path / "name-py" / "Cargo.toml").write_text(
-        '[package]\nname = "name-py"\nversion = "1.0.0"\nrust-version = "1.60"\n'
-    )
-    assert machine.check_msrv(PRE, Project.read(tmp_path)).ok

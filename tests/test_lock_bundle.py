@@ -8,14 +8,12 @@ of its package base URL serves it: tests/helpers/package_mirror.py). Small hand-
 the file name counts (a 2025_0 wheel that 0.28.3's micropip refuses) and as a project that requires jiter.
 """
 
-import base64
 import contextlib
 import hashlib
 import http.server
 import json
 import subprocess
 import threading
-import zipfile
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -29,6 +27,7 @@ from tests.helpers import real_builds
 from tests.helpers.mirrors import MirrorServer
 from tests.helpers.package_mirror import ENV as PACKAGE_BASE_URL_ENV
 from tests.helpers.package_mirror import PackageMirror
+from tests.helpers.package_sets import one_module_wheel
 from tests.helpers.project import can_cut_the_network, nox, output_of
 from tests.helpers.pyodide import TEST_CACHE, get, jiter_wheel, serve_session
 from tests.helpers.real_builds import SID_ANSWERS, SID_RELEASE
@@ -95,26 +94,7 @@ def package_base_url(package_mirror, monkeypatch):
 
 def fake_wheel(folder: Path, name: str, tag: str, source: str, requires: tuple[str, ...] = ()) -> Path:
     """A wheel of `name` 0.1.0 with one module, `name`/__init__.py, tagged `tag` whatever it holds."""
-    info = f"{name}-0.1.0.dist-info"
-    metadata = f"Metadata-Version: 2.4\nName: {name}\nVersion: 0.1.0\n"
-    metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
-    files = {
-        f"{name}/__init__.py": source,
-        f"{info}/METADATA": metadata,
-        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: {tag}\n",
-    }
-
-    def record_line(path, text):
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        return f"{path},sha256={digest},{len(text.encode())}\n"
-
-    record = "".join(record_line(path, text) for path, text in files.items()) + f"{info}/RECORD,,\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-0.1.0-{tag}.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in {**files, f"{info}/RECORD": record}.items():
-            archive.writestr(path, text)
-    return wheel
+    return one_module_wheel(folder, name, "0.1.0", tag, source, requires)
 
 
 def offline(command: list[str]) -> list[str]:

@@ -5,15 +5,11 @@ the requirement (Pyodide 315's set holds pytest 8.3.5; a project asks for pytest
 package base URL cannot be reached (a connection fails; an HTTP answer, even a 404, is not that). Binary
 packages (numpy) still come from the set alone: the refusal and the mirror message stay.
 
-The unit tests serve the 315 runtime's real pyodide-lock.json from 127.0.0.1 (tests/helpers/package_mirror.py) with
-PyPI's wheels of what wasm_test needs at the versions that lock holds; "cannot be reached" is the same server
-once closed (a refused port). The real runs render projects and run their `nox -s wasm_test` on this machine
-with no mirror set: Pyodide's CDN is really out of reach here, PyPI is not.
+The host-side tests of these rules, against the 315 set served from 127.0.0.1, are in
+engine/tests/test_resolve_pyodide_packages.py. The real runs here render projects and run their
+`nox -s wasm_test` on this machine with no mirror set: Pyodide's CDN is really out of reach here, PyPI is not.
 """
 
-import hashlib
-import json
-import re
 import shutil
 import subprocess
 import sys
@@ -23,158 +19,23 @@ from pathlib import Path
 
 import pytest
 from packaging.version import Version
-from pyo3_pyodide.download import DownloadError
-from pyo3_pyodide.resolve import pip, pyodide_packages
+from pyo3_pyodide.resolve import pyodide_packages
 from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix, sidroot
 from template_tools.render import render_project
 from tests.helpers import real_builds
 from tests.helpers.adopt import adopt, commit_all
-from tests.helpers.mirrors import MirrorServer
-from tests.helpers.package_mirror import ENV, PackageMirror, folder_mirror
+from tests.helpers.package_mirror import ENV, folder_mirror
+from tests.helpers.package_sets import UNREACHABLE, pure_wheel
 from tests.helpers.project import nox, output_of
-from tests.test_pyodide_packages import CACHE_ENV, pure_wheel, shared_runtime, summary
+from tests.test_pyodide_packages import summary
 
 pytestmark = pytest.mark.network
 
 PRERELEASE = real_builds.SID_RELEASE  # 315: its set holds pytest 8.3.5
 STABLE = matrix.load().releases[matrix.load().default]
-UNREACHABLE = "cannot be reached"
 NOT_MET = "not met by Pyodide"
-
-
-@pytest.fixture(scope="module")
-def runtime():
-    return shared_runtime(PRERELEASE)
-
-
-@pytest.fixture
-def cache(runtime, monkeypatch, tmp_path):
-    """An empty per-user cache with the npm runtime copied in."""
-    folder = tmp_path / "cache"
-    installed = runtime.folder.parents[1]
-    shutil.copytree(installed, folder / "npm" / installed.name, symlinks=True)
-    monkeypatch.setenv(CACHE_ENV, str(folder))
-    return folder
-
-
-@pytest.fixture
-def mirror(runtime, cache, monkeypatch):
-    """The 315 set served from 127.0.0.1 (HARNESS's wheels at the set's versions) as the package base URL."""
-    server = MirrorServer().__enter__()
-    packages = PackageMirror(server)
-    packages.served = packages.serve_release(runtime)
-    monkeypatch.setenv(ENV, packages.base_url)
-    yield packages
-    server.__exit__(None)
-
-
-def set_version(runtime, name: str) -> str:
-    return json.loads((runtime.folder / "pyodide-lock.json").read_text())["packages"][name]["version"]
-
-
-def by_name(wheels: list[pip.LockedWheel]) -> dict[str, pip.LockedWheel]:
-    return {wheel.name: wheel for wheel in wheels}
-
-
-def assert_from_pypi(wheel: pip.LockedWheel) -> None:
-    """PyPI's URL and sha256, and the cached file is that wheel."""
-    assert wheel.source == pip.PYPI and wheel.url.startswith("https://files.pythonhosted.org/"), wheel
-    assert wheel.url.endswith("/" + wheel.file)
-    assert hashlib.sha256((pip.wheel_cache() / wheel.file).read_bytes()).hexdigest() == wheel.sha256
-
-
-def test_a_pure_package_the_set_does_not_meet_comes_from_pypi(mirror, runtime, capsys):
-    """pytest>=9.0.1 against 315's pytest 8.3.5: PyPI's pytest 9; its dependencies as usual: those the set
-    holds at versions that fit (pluggy, iniconfig, packaging) from the set, pygments (not in it) from PyPI."""
-    assert set_version(runtime, "pytest") == "8.3.5"
-    source = pyodide_packages.package_source(runtime)
-    locked = by_name(pyodide_packages.resolve(runtime, ["pytest>=9.0.1"], source))
-    assert set(locked) == {"pytest", "pluggy", "iniconfig", "packaging", "pygments"}
-    assert Version(locked["pytest"].version) >= Version("9.0.1")
-    assert_from_pypi(locked["pytest"])
-    assert_from_pypi(locked["pygments"])
-    for name in ("pluggy", "iniconfig", "packaging"):
-        assert locked[name].source == pip.PYODIDE and locked[name].url.startswith(source.base_url)
-        assert locked[name].version == set_version(runtime, name)
-    output = capsys.readouterr().err
-    line = "pytest>=9.0.1 (the set holds 8.3.5): not met by Pyodide"
-    assert output.count(line) == 1 and UNREACHABLE not in output, output
-    assert "pytest-8.3.5-py3-none-any.whl" not in mirror.requested(runtime)
-
-
-def test_a_binary_package_the_set_does_not_meet_is_still_refused(mirror, runtime):
-    source = pyodide_packages.package_source(runtime)
-    version = set_version(runtime, "numpy")
-    with pytest.raises(pip.ResolveError) as error:
-        pyodide_packages.resolve(runtime, ["numpy>=99"], source)
-    message = str(error.value)
-    assert f"numpy>=99 is not met by numpy {version}, the version that Pyodide" in message
-    assert "not a pure wheel: PyPI has none for Pyodide), so pip is not asked for it" in message
-
-
-def test_an_unreachable_package_base_url_sends_pure_packages_to_pypi(mirror, runtime, capsys):
-    """The server closed (its port refuses): the pure packages come from PyPI with one line saying why; a
-    binary one still needs the URL, and its error names the settings that point elsewhere."""
-    source = pyodide_packages.package_source(runtime)
-    pyodide_packages.load_package_set(runtime, source)  # the set's lock, fetched and kept in the cache
-    mirror.server.__exit__(None)
-    assert pyodide_packages.unreachable(source) is not None
-    locked = by_name(pyodide_packages.resolve(runtime, ["pytest"], source))
-    assert {"pytest", "pluggy", "iniconfig", "packaging"} <= set(locked)
-    for wheel in locked.values():
-        assert_from_pypi(wheel)
-    output = capsys.readouterr().err
-    assert output.count(UNREACHABLE) == 1 and "Connection refused" in output, output
-    assert f"{source.base_url} {UNREACHABLE}" in output
-    numpy = json.loads((runtime.folder / "pyodide-lock.json").read_text())["packages"]["numpy"]["file_name"]
-    with pytest.raises(DownloadError) as error:
-        pyodide_packages.resolve(runtime, ["numpy"], source)
-    message = str(error.value)
-    assert f"could not download {source.base_url}{numpy}" in message
-    assert pyodide_packages.BASE_URL_OPTION in message and ENV in message
-
-
-def test_a_lock_made_when_the_url_answered_says_how_to_take_pypis_wheels(mirror, runtime, cache):
-    """A lock that took pytest from the set, used where the set's URL refuses connections and the cache
-    lacks the wheel: the error says that resolving again takes the pure wheels from PyPI."""
-    source = pyodide_packages.package_source(runtime)
-    locked = pyodide_packages.resolve(runtime, ["pytest"], source)
-    assert {wheel.source for wheel in locked} == {pip.PYODIDE}
-    mirror.server.__exit__(None)
-    (cache / "pyodide-packages" / runtime.release.npm / "pytest-8.3.5-py3-none-any.whl").unlink()
-    with pytest.raises(pip.ResolveError) as error:
-        pyodide_packages.wheel_paths(locked, runtime, source, "tests/pylock.pyodide-315.toml")
-    message = str(error.value)
-    assert "could not download" in message and "Connection refused" in message
-    assert (
-        "pytest-8.3.5-py3-none-any.whl is a pure wheel, which tests/pylock.pyodide-315.toml took" in message
-    )
-    assert "`nox -s wasm_test -- --relock`" in message
-
-
-def test_a_missing_file_is_not_an_unreachable_url(mirror, runtime, capsys):
-    """A 404 of one wheel is the mirror's fault, reported as such: pip is not asked for it instead."""
-    pluggy = f"pluggy-{set_version(runtime, 'pluggy')}-py3-none-any.whl"
-    del mirror.server.files[mirror.folder(runtime) + pluggy]
-    source = pyodide_packages.package_source(runtime)
-    assert pyodide_packages.unreachable(source) is None
-    with pytest.raises(
-        DownloadError, match=rf"could not download {re.escape(source.base_url + pluggy)} .*: HTTP 404"
-    ):
-        pyodide_packages.resolve(runtime, ["pytest"], source)
-    assert UNREACHABLE not in capsys.readouterr().err
-
-
-def test_a_file_url_of_no_folder_cannot_be_reached(runtime, tmp_path):
-    missing = pyodide_packages.package_source(runtime, (tmp_path / "nowhere").as_uri())
-    assert pyodide_packages.unreachable(missing) == f"{tmp_path / 'nowhere'} is not a folder"
-    (tmp_path / "here").mkdir()
-    assert (
-        pyodide_packages.unreachable(pyodide_packages.package_source(runtime, (tmp_path / "here").as_uri()))
-        is None
-    )
 
 
 # Real runs, no mirror set: Pyodide's CDN is out of reach on this machine

@@ -1,6 +1,6 @@
 """Pyodide's own packages as test dependencies: the release's package set first, PyPI for the rest.
 
-A 127.0.0.1 server stands in for the release's package base URL (tests/helpers/package_mirror.py): it serves a copy
+A 127.0.0.1 server stands in for the release's package base URL (tests/helpers/package_sets.py): it serves a copy
 of the 314 runtime's real pyodide-lock.json in which `greeting` (a pure wheel built here) and jiter 0.19.0
 (a real PyO3 wheel for Pyodide 314, from PyPI) are Pyodide packages, and the packages wasm_test needs itself
 (pytest, micropip...) are PyPI's wheels at the versions the release's lock holds. The resolution, the
@@ -8,40 +8,36 @@ download, the sha256 check and the install are the engine's own: `nox -s wasm_te
 imports them inside Pyodide in Node. The test lock it writes is read back with packaging.pylock (PEP 751).
 """
 
-import base64
 import hashlib
 import json
 import re
-import shutil
-import subprocess
 import time
 import tomllib
-import zipfile
 from pathlib import Path
 
 import pytest
 from packaging.pylock import Pylock
 from packaging.version import Version
-from pyo3_pyodide.cache import cache_dir
-from pyo3_pyodide.download import DownloadError
-from pyo3_pyodide.resolve import pip, pyodide_packages
-from pyo3_pyodide.runtime import npm
+from pyo3_pyodide.resolve import pip
 
 from template_tools import matrix
 from template_tools.render import render_project
-from tests.helpers.mirrors import MirrorServer
-from tests.helpers.package_mirror import ENV, PackageMirror, folder_mirror, pypi_wheel
+from tests.helpers.package_sets import (
+    empty_user_cache,
+    greeting_and_jiter,
+    own_lock,
+    pure_wheel,
+    served_set,
+    shared_runtime,
+)
 from tests.helpers.project import can_cut_the_network, nox, output_of
-from tests.helpers.pyodide import TEST_CACHE, jiter_wheel
 
 pytestmark = pytest.mark.network
 
 RELEASES = matrix.load().releases
 STABLE = RELEASES[matrix.load().default]
-CACHE_ENV = "PYO3_PYODIDE_CACHE"
 JITER = "jiter-0.19.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
 
-GREETING = 'def greet(name):\n    return f"hello, {name}"\n'
 TESTS = """
 import greeting
 import jiter
@@ -53,59 +49,17 @@ def test_pyodide_packages_import_and_work():
 """
 
 
-def pure_wheel(folder: Path, name: str, version: str, source: str, requires: tuple[str, ...] = ()) -> Path:
-    """A pure wheel of `name` with one module, `name`/__init__.py, zipped here."""
-    info = f"{name}-{version}.dist-info"
-    metadata = f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n"
-    metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
-    members = {
-        f"{name}/__init__.py": source,
-        f"{info}/METADATA": metadata,
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-
-    def record_line(path, text):
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        return f"{path},sha256={digest},{len(text.encode())}\n"
-
-    record = "".join(record_line(path, text) for path, text in members.items()) + f"{info}/RECORD,,\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in {**members, f"{info}/RECORD": record}.items():
-            archive.writestr(path, text)
-    return wheel
-
-
-def shared_runtime(release) -> npm.Runtime:
-    """The release's npm runtime, from the cache the Pyodide tests share (installed there once)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(CACHE_ENV, str(TEST_CACHE))
-        return npm.ensure_runtime(release)
-
-
 @pytest.fixture(scope="module")
 def runtime():
     return shared_runtime(STABLE)
 
 
-@pytest.fixture(scope="module")
-def wheels(tmp_path_factory):
-    """greeting's pure wheel and jiter's binary one: the Pyodide packages the mirror adds."""
-    return [pure_wheel(tmp_path_factory.mktemp("greeting"), "greeting", "1.2.0", GREETING), jiter_wheel()]
-
-
 @pytest.fixture
-def mirror(runtime, wheels, monkeypatch, tmp_path):
-    """The stand-in package base URL, and an empty per-user cache (the npm runtime copied in)."""
-    cache = tmp_path / "cache"
-    installed = runtime.folder.parents[1]  # npm/pyodide-<version>, complete (its marker written last)
-    shutil.copytree(installed, cache / "npm" / installed.name, symlinks=True)
-    monkeypatch.setenv(CACHE_ENV, str(cache))
-    with MirrorServer() as server:
-        packages = PackageMirror(server)
-        packages.served = packages.serve_release(runtime, wheels)
-        monkeypatch.setenv(ENV, packages.base_url)
+def mirror(runtime, monkeypatch, tmp_path):
+    """The stand-in package base URL, greeting and jiter added to the set (greeting's pure wheel and jiter's
+    binary one), and an empty per-user cache (the npm runtime copied in)."""
+    empty_user_cache(runtime, tmp_path / "cache", monkeypatch)
+    with served_set(runtime, monkeypatch, greeting_and_jiter(tmp_path / "greeting")) as packages:
         yield packages
 
 
@@ -132,117 +86,8 @@ def summary(output: str) -> tuple[int, dict[str, int]]:
     return int(code), {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", counts)}
 
 
-def own_lock(runtime) -> dict:
-    return json.loads((runtime.folder / "pyodide-lock.json").read_text())
-
-
-# Host side: where the packages come from
-
-
-def test_the_package_base_url_is_the_one_pyodide_computes(runtime, monkeypatch):
-    """Without a setting, the URL that the runtime's own pyodide.mjs falls back to (jsDelivr's folder of the
-    version it reports); --package-base-url and the variable replace it, `{version}` filled in."""
-    script = f'const m = await import("{(runtime.folder / "pyodide.mjs").as_uri()}"); console.log(m.version)'
-    version = subprocess.run(
-        ["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert version == str(Version(STABLE.npm))
-    monkeypatch.delenv(ENV, raising=False)
-    source = pyodide_packages.package_source(runtime)
-    assert (source.base_url, source.own) == (f"https://cdn.jsdelivr.net/pyodide/v{version}/full/", True)
-    monkeypatch.setenv(ENV, "file:///srv/pyodide/{version}")
-    assert pyodide_packages.package_source(runtime).base_url == f"file:///srv/pyodide/{version}/"
-    chosen = pyodide_packages.package_source(runtime, "https://mirror.example/p/v{version}/full/")
-    assert (chosen.base_url, chosen.origin) == (
-        f"https://mirror.example/p/v{version}/full/",
-        "from --package-base-url",
-    )
-    with pytest.raises(pip.ResolveError, match="is not an http"):
-        pyodide_packages.package_source(runtime, "ftp://mirror.example/")
-
-
-def test_pip_is_not_asked_for_what_the_release_provides(mirror, runtime, tmp_path):
-    """cattrs (PyPI only) needs attrs and typing-extensions, which the release provides: pip resolves
-    cattrs against the release's versions and fetches neither; they come from the package base URL."""
-    packages = own_lock(runtime)["packages"]
-    attrs = pypi_wheel(runtime, "attrs", packages["attrs"]["version"])
-    typing = pypi_wheel(runtime, "typing-extensions", packages["typing-extensions"]["version"])
-    mirror.serve_release(runtime, [attrs, typing])
-    source = pyodide_packages.package_source(runtime)
-    locked = {
-        wheel.name: wheel for wheel in pyodide_packages.resolve(runtime, ["cattrs", "greeting"], source)
-    }
-    assert set(locked) == {"cattrs", "attrs", "typing-extensions", "greeting"}
-    assert locked["cattrs"].source == pip.PYPI and locked["cattrs"].url.startswith("https://")
-    for name, wheel in [("attrs", attrs), ("typing-extensions", typing)]:
-        assert locked[name].source == pip.PYODIDE
-        assert locked[name].url == source.base_url + wheel.name
-        assert locked[name].version == packages[name]["version"]
-    assert mirror.requested(runtime) == [
-        "pyodide-lock.json",
-        *sorted([attrs.name, "greeting-1.2.0-py3-none-any.whl", typing.name]),
-    ]
-
-
-def test_a_specifier_the_release_does_not_meet_names_both(mirror, runtime):
-    source = pyodide_packages.package_source(runtime)
-    with pytest.raises(pip.ResolveError) as error:
-        pyodide_packages.resolve(runtime, ["jiter>=1"], source)
-    message = str(error.value)
-    version = mirror.served["packages"]["jiter"]["version"]  # 0.19.0, jiter_wheel()'s
-    assert (
-        f"jiter>=1 is not met by jiter {version}, the version that Pyodide {STABLE.version}'s own package set holds"
-        in message
-    )
-    assert mirror.base_url.format(version=Version(STABLE.npm)) + "pyodide-lock.json" in message
-    assert "so pip is not asked for it" in message
-    # markers are Pyodide's: a requirement for another platform is left out, and pip is never run
-    assert [
-        w.name
-        for w in pyodide_packages.resolve(runtime, ["jiter>=1; sys_platform == 'linux'", "greeting"], source)
-    ] == ["greeting"]
-
-
-def test_a_lock_for_another_runtime_is_refused(mirror, runtime):
-    release = next(release for release in RELEASES.values() if release.abi != STABLE.abi)
-    other = own_lock(shared_runtime(release))
-    folder = mirror.folder(runtime)
-    mirror.server.serve(folder + "pyodide-lock.json", json.dumps(other).encode())
-    with pytest.raises(pip.ResolveError) as error:
-        pyodide_packages.load_package_set(runtime, pyodide_packages.package_source(runtime))
-    info = other["info"]
-    python = ".".join(info["python"].split(".")[:2])
-    assert (
-        f"is the lock of ABI {info['abi_version']}, {info['platform']}, Python {python}, not of "
-        f"Pyodide {STABLE.version}" in str(error.value)
-    )
-    assert not list((cache_dir() / "pyodide-packages").rglob("*.json"))  # not kept
-
-
-def test_an_unpacked_release_as_a_file_url_serves_its_wheels_checked(runtime, wheels, tmp_path, monkeypatch):
-    """A file:// package base URL (an unpacked release): its lock and wheels come through the downloader
-    like any other, each checked against the lock's sha256; a changed file is refused and not kept."""
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    folder = tmp_path / "unpacked release"  # a space: the URL quotes it
-    source = pyodide_packages.package_source(runtime, folder_mirror(runtime, folder, wheels))
-    locked = {wheel.name: wheel for wheel in pyodide_packages.resolve(runtime, ["greeting", "jiter"], source)}
-    assert {name: wheel.source for name, wheel in locked.items()} == {
-        "greeting": pip.PYODIDE,
-        "jiter": pip.PYODIDE,
-    }
-    cached = pyodide_packages.release_folder(runtime.release.npm)
-    for wheel in wheels:
-        assert (cached / wheel.name).read_bytes() == wheel.read_bytes()
-
-    greeting = locked["greeting"]
-    (cached / greeting.file).unlink()
-    (folder / greeting.file).write_bytes(b"not the wheel the lock names")
-    with pytest.raises(DownloadError, match=f"but {greeting.sha256} was expected"):
-        pyodide_packages.wheel_paths([greeting], runtime, source, "the test")
-    assert not (cached / greeting.file).exists() and not list(cached.glob("*.part"))
-
-
-# Real runs: nox -s wasm_test in a rendered project
+# Real runs: nox -s wasm_test in a rendered project (the host side alone:
+# engine/tests/test_resolve_pyodide_packages.py)
 
 
 def test_pyodide_packages_install_and_import_in_node_then_offline(mirror, runtime, tmp_path):

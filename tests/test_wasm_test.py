@@ -7,13 +7,10 @@ project (fixture `sid_built_project`). Every count checked here is the one pytes
 Pyodide, not only the exit code.
 """
 
-import json
-import os
 import re
 import shutil
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 from packaging.version import Version
@@ -29,7 +26,7 @@ from tests.helpers.mirrors import MirrorServer
 from tests.helpers.package_mirror import ENV as PACKAGE_BASE_URL_ENV
 from tests.helpers.package_mirror import PackageMirror, harness_wheels
 from tests.helpers.project import can_cut_the_network, nox, output_of
-from tests.helpers.pyodide import TEST_CACHE, fake_runtime, jiter_wheel
+from tests.helpers.pyodide import TEST_CACHE, jiter_wheel
 from tests.helpers.real_builds import SID_ANSWERS, SID_RELEASE
 
 RELEASES = matrix.load().releases
@@ -117,93 +114,8 @@ def pyodide_summary(output):
     return int(code), version, where, {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", counts)}
 
 
-# Host side: the runtime's tag rules, without running anything
-
-
-def test_accepted_tags_follow_the_runtimes_micropip(tmp_path):
-    release = RELEASES["0.29.5"]  # its npm package ships micropip 0.11.1; 0.28.x shipped 0.10.1
-    wheel = (
-        tmp_path / f"demo-1.0-{release.python_tag}-{release.python_tag}-pyemscripten_{release.abi}_wasm32.whl"
-    )
-    assert pick.micropip_problem(wheel, fake_runtime(release, "0.11.1"), RELEASES.values()) is None
-    problem = pick.micropip_problem(wheel, fake_runtime(release, "0.10.1"), RELEASES.values())
-    assert (
-        f"accepts {release.python_tag} (or abi3, or pure Python) wheels for pyodide_{release.abi}_wasm32 or "
-        in problem
-    )
-    legacy = wheel.with_name(
-        f"demo-1.0-{release.python_tag}-{release.python_tag}-pyodide_{release.abi}_wasm32.whl"
-    )
-    assert pick.micropip_problem(legacy, fake_runtime(release, "0.10.1"), RELEASES.values()) is None
-    pure = wheel.with_name("demo-1.0-py3-none-any.whl")
-    abi3 = wheel.with_name(
-        f"demo-1.0-cp310-abi3-emscripten_{release.emscripten.replace('.', '_')}_wasm32.whl"
-    )
-    for fitting in (pure, abi3):
-        assert pick.micropip_problem(fitting, fake_runtime(release, "0.10.1"), ()) is None
-
-
-def test_the_snapshot_key_follows_the_pure_wheels_and_old_snapshots_go(tmp_path, monkeypatch):
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    runtime = fake_runtime(STABLE, "0.11.1")
-    pure = tmp_path / "pytest-8.3.5-py3-none-any.whl"
-    pure.write_bytes(b"pytest")
-    compiled = tmp_path / "hello-0.1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
-    compiled.write_bytes(b"hello")
-    first = snapshots.snapshot_file(runtime, [pure, compiled])
-    assert first.parent == tmp_path / "cache" / "snapshots" / STABLE.version
-    compiled.write_bytes(b"hello, rebuilt")  # the wheel under test is never in a snapshot
-    assert snapshots.snapshot_file(runtime, [pure, compiled]) == first
-    pure.write_bytes(b"pytest, another build")
-    assert snapshots.snapshot_file(runtime, [pure, compiled]) != first
-    assert (
-        snapshots.snapshot_file(fake_runtime(PRERELEASE, "0.11.1"), [pure]).parent.name == PRERELEASE.version
-    )
-
-    made = []
-    for number in range(snapshots.KEEP + 2):
-        pure.write_bytes(b"pytest %d" % number)
-        path = snapshots.snapshot_file(runtime, [pure])
-        path.parent.mkdir(parents=True, exist_ok=True)  # the runner makes it, as it writes the snapshot
-        path.write_bytes(b"snapshot")
-        os.utime(path, (number, number))  # made in this order
-        made.append(path)
-    stale, writing = made[0].with_suffix(".bin.17.part"), made[1].with_suffix(".bin.18.part")
-    stale.write_bytes(b"cut short")
-    os.utime(stale, (0, 0))
-    writing.write_bytes(b"being written")
-    kept = snapshots.snapshot_file(runtime, [pure])  # the newest: marked as used, never pruned
-    assert writing.is_file() and not stale.exists()
-    assert sorted(first.parent.glob("*.bin")) == sorted(made[-snapshots.KEEP :])
-    writing.unlink()
-    assert kept == made[-1] and kept.stat().st_mtime > snapshots.KEEP + 2
-
-
-def test_runtime_lock_that_contradicts_the_matrix_is_refused(tmp_path):
-    lock = {"info": {"abi_version": "1999_0", "platform": "emscripten_1_2_3", "python": "3.14.2"}}
-    lock["packages"] = {"micropip": {"version": "0.11.1"}}
-    (tmp_path / "pyodide-lock.json").write_text(json.dumps(lock))
-    with pytest.raises(npm.RuntimeSetupError, match=r"says ABI 1999_0, emscripten_1_2_3, Python 3.14, but"):
-        npm.read_runtime(STABLE, tmp_path)
-    (tmp_path / "pyodide-lock.json").write_text("{}")
-    with pytest.raises(npm.RuntimeSetupError, match="lacks info.abi_version/platform/python"):
-        npm.read_runtime(STABLE, tmp_path)
-
-
-def test_pytest_arguments_keep_options_and_replace_the_default_folder(tmp_path):
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "more").mkdir()
-    (tmp_path / "more" / "test_x.py").write_text("")
-    args, paths = suite.pytest_arguments(tmp_path, ["-k", "add", "-x"])
-    assert (args[:4], paths) == (["-k", "add", "-x", "tests"], ["tests"])
-    args, paths = suite.pytest_arguments(tmp_path, [str(tmp_path / "more" / "test_x.py") + "::test_a", "-q"])
-    assert (args[:2], paths) == (["more/test_x.py::test_a", "-q"], ["more/test_x.py"])
-    assert args[-2:] == ["-p", "no:cacheprovider"]
-    with pytest.raises(suite.WasmTestError, match="is outside the project folder"):
-        suite.pytest_arguments(tmp_path / "more", [str(tmp_path / "tests")])
-
-
-# Real runs
+# Real runs (the host-side rules alone are tested beside the engine: engine/tests/test_wheel_pick.py,
+# test_runtime_npm.py, test_runtime_snapshots.py, test_runtime_suite.py, test_runtime_browsers.py)
 
 
 def test_help_and_session_list(project_314):
@@ -327,40 +239,6 @@ def test_a_browser_run_without_its_browser_says_how_to_get_one(
     }[name] in message
 
 
-def stand_in(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("#!/bin/sh\nexit 0\n")
-    path.chmod(0o755)
-    return path
-
-
-def test_webkit_is_found_with_its_minibrowser_and_xvfb_or_named_with_the_install_command(
-    tmp_path, monkeypatch
-):
-    webkit = browsers.BROWSERS["webkit"]
-    monkeypatch.delenv(webkit.variable, raising=False)
-    driver = stand_in(tmp_path / "usr/bin/WebKitWebDriver")
-    monkeypatch.setenv("PATH", str(driver.parent))
-    with pytest.raises(RuntimeSetupError) as error:
-        webkit.programs()
-    assert f"found {driver}, but no MiniBrowser beside it or under {tmp_path}/usr/" in str(error.value)
-    assert "`apt-get install webkit2gtk-driver xvfb`" in str(error.value)
-    # Debian's and Ubuntu's: under the multiarch folder of the driver's prefix
-    minibrowser = stand_in(tmp_path / "usr/lib/aarch64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
-    with pytest.raises(RuntimeSetupError) as error:
-        webkit.programs()
-    assert f"found {driver}, but no `Xvfb` on PATH" in str(error.value)
-    assert "`apt-get install xvfb`" in str(error.value)
-    xvfb = stand_in(tmp_path / "usr/bin/Xvfb")
-    found = {"executable": str(driver), "minibrowser": str(minibrowser), "xvfb": str(xvfb)}
-    assert webkit.programs() == found
-    # a WebKit built from source keeps MiniBrowser beside WebKitWebDriver; the variable names it
-    built = stand_in(tmp_path / "WebKitBuild/Release/bin/WebKitWebDriver")
-    beside = stand_in(built.with_name("MiniBrowser"))
-    monkeypatch.setenv(webkit.variable, str(built))
-    assert webkit.programs() == {"executable": str(built), "minibrowser": str(beside), "xvfb": str(xvfb)}
-
-
 def test_browser_option_refuses_a_word_that_is_no_browser_and_no_test_path(project_314, jiter):
     result = nox(project_314, "-s", "wasm_test", "--", "--wheel", str(jiter), "--browser", "firefx")
     assert result.returncode != 0
@@ -482,8 +360,8 @@ def test_cold_run_then_warm_run_without_network(tmp_path, monkeypatch, jiter):
 
 def test_test_dependencies_come_from_the_wasm_test_group_and_the_lock_follows_them(tmp_path, jiter):
     project = jiter_project(tmp_path / "hello")
-    # tabulate: pure, on PyPI, not one of the release's own packages (tests/test_pyodide_packages.py
-    # covers those)
+    # tabulate: pure, on PyPI, not one of the release's own packages (tests/test_pyodide_packages.py and
+    # engine/tests/test_resolve_pyodide_packages.py cover those)
     (project / "jiter_pass" / "test_tabulate.py").write_text(
         "import tabulate\n\n\ndef test_tabulate_is_installed():\n    assert tabulate.tabulate([[1]])\n"
     )

@@ -12,7 +12,7 @@ Pyodide 314 wheel from PyPI under test, in Node, Chromium, Firefox and WebKit:
 import re
 
 import pytest
-from pyo3_pyodide.runtime import npm, pytest_inside
+from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix
 from template_tools.render import render_project
@@ -287,21 +287,6 @@ def test_the_fix_named_for_a_plugin_also_works_where_warnings_are_errors(project
 
     _result, output, code, _, counts = wasm_test(project, env, *arguments, *fix.split())
     assert code == 0 and counts == {"passed": 2, "failed": 0}, output[-5000:]
-
-
-def test_known_failure_entries_match_ids_patterns_files_and_parametrized_tests():
-    assert pytest_inside.matches("t/a.py::test_x", "t/a.py::test_x")
-    assert pytest_inside.matches("t/a.py::test_x[1-2]", "t/a.py::test_x")
-    assert pytest_inside.matches("t/a.py::C::test_x", "t/a.py::C")
-    assert pytest_inside.matches("t/a.py::test_x", "t/a.py")
-    assert pytest_inside.matches("t/a.py::test_xy", "t/*::test_x*")
-    assert not pytest_inside.matches("t/a.py::test_xy", "t/a.py::test_x")
-    assert not pytest_inside.matches("t/ab.py::test_x", "t/a")
-    assert pytest_inside.lacking("AttributeError: module 'signal' has no attribute 'setitimer'").startswith(
-        "signals"
-    )
-    assert pytest_inside.lacking("RuntimeError: can't start new thread") == "threads"
-    assert pytest_inside.lacking("ValueError: bad input") is None
 
 
 # Issue 19 item 11: pydantic-core's gc tests saw "coroutine 'sleep' was never awaited" in browsers only. Its

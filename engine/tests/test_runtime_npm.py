@@ -1,5 +1,6 @@
 """runtime/npm.py: the npm `pyodide` runtime, installed whole or not at all."""
 
+import json
 import os
 import signal
 import socket
@@ -9,8 +10,11 @@ import time
 
 import pytest
 from pyo3_pyodide.cache import MARKER
+from pyo3_pyodide.runtime import npm
 
 from template_tools import matrix
+
+STABLE = matrix.load().releases[matrix.load().default]
 
 
 @pytest.mark.network
@@ -57,3 +61,14 @@ def test_ctrl_c_during_npm_install_leaves_nothing_and_a_rerun_installs(tmp_path,
     runtime = npm.ensure_runtime(stable)  # the rerun, with the real registry
     assert (runtime.folder / "pyodide-lock.json").is_file()
     assert (cache / "npm" / f"pyodide-{stable.npm}" / MARKER).is_file()
+
+
+def test_runtime_lock_that_contradicts_the_matrix_is_refused(tmp_path):
+    lock = {"info": {"abi_version": "1999_0", "platform": "emscripten_1_2_3", "python": "3.14.2"}}
+    lock["packages"] = {"micropip": {"version": "0.11.1"}}
+    (tmp_path / "pyodide-lock.json").write_text(json.dumps(lock))
+    with pytest.raises(npm.RuntimeSetupError, match=r"says ABI 1999_0, emscripten_1_2_3, Python 3.14, but"):
+        npm.read_runtime(STABLE, tmp_path)
+    (tmp_path / "pyodide-lock.json").write_text("{}")
+    with pytest.raises(npm.RuntimeSetupError, match="lacks info.abi_version/platform/python"):
+        npm.read_runtime(STABLE, tmp_path)
