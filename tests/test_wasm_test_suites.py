@@ -268,21 +268,23 @@ timeout = 30
 
 @pytest.mark.network
 def test_the_fix_named_for_a_plugin_also_works_where_warnings_are_errors(project, env, tmp_path):
-    # pydantic-core's configuration: `timeout = 30` and `filterwarnings = error`. There `-p no:timeout`
-    # alone stops at "Unknown config option: timeout" (a PytestConfigWarning turned into an error), so the
-    # fix named must ignore that warning too; and it must run the suite.
+    # pydantic-core's configuration: `timeout = 30`, `filterwarnings = error` and tests marked
+    # `@pytest.mark.timeout(...)`. There `-p no:timeout` alone stops at "Unknown config option: timeout" and
+    # "Unknown pytest.mark.timeout" (warnings turned into errors), so the fix named must ignore those
+    # warnings too; and it must run the suite.
     config = tmp_path / "timeout.toml"
     config.write_text(PLUGIN_CONFIG)
     folder = project / "timed"
     folder.mkdir(exist_ok=True)
     (folder / "pytest.ini").write_text(TIMED_INI)
-    (folder / "test_a.py").write_text(PASSING)
+    marked = "import pytest\n" + PASSING.replace("def test_two", "@pytest.mark.timeout(5)\ndef test_two")
+    (folder / "test_a.py").write_text(marked)
     arguments = ("--config", str(config), "--test-dir", "timed", ".")
     _result, output, code, _, _ = wasm_test(project, env, *arguments)
     assert code == 3, output[-5000:]
     found = re.search(r"wasm_test: the plugin pytest-timeout \S+ stopped pytest: (.*)", output)
     assert found, output[-5000:]
-    fix = "-p no:timeout -W ignore::pytest.PytestConfigWarning"
+    fix = "-p no:timeout -W ignore::pytest.PytestConfigWarning -W ignore::pytest.PytestUnknownMarkWarning"
     assert f"Run without it (`nox -s wasm_test -- {fix}`)" in found[1]
 
     _result, output, code, _, counts = wasm_test(project, env, *arguments, *fix.split())

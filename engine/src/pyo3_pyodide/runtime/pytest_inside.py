@@ -155,11 +155,12 @@ def plugin_failure(config: pytest.Config | None, excinfo: pytest.ExceptionInfo) 
 
 def without_plugin(config: pytest.Config, name: str) -> str:
     """The pytest options that leave plugin `name` out. Without the plugin, the options the project's
-    configuration sets for it are unknown, a PytestConfigWarning, which `filterwarnings = error` turns
-    into an internal error before the first test: that warning is then ignored too."""
+    configuration sets for it and the marks its tests use are unknown (PytestConfigWarning,
+    PytestUnknownMarkWarning), which `filterwarnings = error` turns into errors before the first test:
+    those two warnings are then ignored too."""
     options = f"-p no:{name}"
     if any(rule.split(":")[0].strip() == "error" for rule in config.getini("filterwarnings")):
-        options += " -W ignore::pytest.PytestConfigWarning"
+        options += " -W ignore::pytest.PytestConfigWarning -W ignore::pytest.PytestUnknownMarkWarning"
     return options
 
 
