@@ -194,8 +194,14 @@ def loop_figures(workdir: Path, builds: dict) -> dict:
 
 def toolchain_figures(workdir: Path) -> dict:
     """Case 4: `nox -s toolchain` once to install, then warm, with every download served from 127.0.0.1."""
-    sys.path.insert(0, str(REPO_DIR / "tests"))
-    from mirrors import MirrorServer, make_emsdk_repo, make_patches, make_rustup_home, xbuildenv_tarball
+    sys.path.insert(0, str(REPO_DIR))
+    from tests.helpers.mirrors import (
+        MirrorServer,
+        make_emsdk_repo,
+        make_patches,
+        make_rustup_home,
+        xbuildenv_tarball,
+    )
 
     rustc = subprocess.run(["rustup", "which", "rustc"], capture_output=True, text=True, check=True)
     toolchain_dir = Path(rustc.stdout.strip()).parents[1]
