@@ -172,7 +172,7 @@ def test_demo_page_shows_the_modules_results_in_a_browser(sid_built_project, tmp
     assert "= 0.75" in shown["first"], shown["first"]  # parse_fraction("3/4"), called when the page loads
     assert shown["parseError"] == 'ValueError: not a fraction like "3/4": "three quarters"'
     assert shown["counter"] == "2"
-    # In WebKit a Rust panic aborts Pyodide 315 (test_wasm_test.CRASHES_IN): the page says that Pyodide is
+    # In WebKit a Rust panic aborts Pyodide 315 (test_wasm_test.KNOWN_CRASHES_IN): the page says that Pyodide is
     # gone and must be reloaded, and offers no more calls; elsewhere the module goes on
     if browser == "webkit":
         assert "Unreachable code should not be executed" in shown["panic"], shown

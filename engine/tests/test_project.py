@@ -44,12 +44,27 @@ def test_the_project_holds_what_pyproject_toml_says(tmp_path):
     assert project.tests == projects.TestSettings(
         test_dir="name-py",
         requirements=("pytest", "hypothesis"),
-        known_failures={"t.py::a": "no threads"},
+        known_failures={"t.py::a": projects.KnownFailure("no threads")},
         known_failures_from="pyproject.toml",
     )
     assert project.dependency_groups == {"test": ["pytest"]}
     assert [release.version for release in project.releases()] == [LEGACY]
     assert project.matrix is project.matrix  # read once
+
+
+def test_a_known_failure_may_name_the_engines_it_fails_in(tmp_path):
+    project = read(
+        tmp_path,
+        '[tool.pyodide-target]\nknown-failures = { "t.py::a" = "no threads", '
+        '"t.py::b" = { reason = "aborts there", engines = ["webkit", "firefox"] } }\n',
+    )
+    known = project.tests.known_failures
+    assert known == {
+        "t.py::a": projects.KnownFailure("no threads"),
+        "t.py::b": projects.KnownFailure("aborts there", ("webkit", "firefox")),
+    }
+    assert [test for test, entry in known.items() if entry.applies_in("node")] == ["t.py::a"]
+    assert [test for test, entry in known.items() if entry.applies_in("webkit")] == ["t.py::a", "t.py::b"]
 
 
 def test_defaults_without_the_tables(tmp_path):
@@ -131,6 +146,14 @@ def test_a_malformed_pyproject_names_the_file(tmp_path):
             "known-failures = {'a': 1}: expected a table of test ids or patterns, each with its reason",
         ),
         (
+            '[tool.pyodide-target]\nknown-failures = { "a" = { reason = "r", engines = [] } }\n',
+            "expected a table of test ids or patterns, each with its reason",
+        ),
+        (
+            '[tool.pyodide-target]\nknown-failures = { "a" = { why = "r", engines = ["webkit"] } }\n',
+            'or with the engines it fails in: {"tests/test_x.py::test_y" = { reason = "...", engines = ["webkit"] }}',
+        ),
+        (
             "[tool.maturin]\nmanifest-path = 1\n",
             "pyproject.toml's [tool.maturin] manifest-path = 1: expected a path",
         ),
@@ -160,7 +183,7 @@ def test_a_config_file_replaces_the_test_keys_one_by_one_and_test_dir_goes_over_
     assert settings == projects.TestSettings(
         test_dir="b",
         requirements=("pytest",),
-        known_failures={"y": "other"},
+        known_failures={"y": projects.KnownFailure("other")},
         known_failures_from="pyodide.toml",
     )
     assert project.test_settings(config, test_dir="c").test_dir == "c"

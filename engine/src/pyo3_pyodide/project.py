@@ -74,12 +74,37 @@ def table_at(data: dict, path: Path, *keys: str) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
+class KnownFailure:
+    """A test that cannot pass inside Pyodide: why, and the engines it fails in (none named: every one)."""
+
+    reason: str
+    engines: tuple[str, ...] = ()  # "node" or a `--browser` name
+
+    def applies_in(self, engine: str) -> bool:
+        return not self.engines or engine in self.engines
+
+
+def known_failure(value: object) -> KnownFailure | None:
+    """A known-failures entry's value: its reason, or {reason = ..., engines = [...]}; None when it is neither."""
+    if isinstance(value, str):
+        return KnownFailure(value) if value.strip() else None
+    if not isinstance(value, dict) or not set(value) <= {"reason", "engines"}:
+        return None
+    reason, engines = value.get("reason"), value.get("engines", [])
+    if not isinstance(reason, str) or not reason.strip() or not isinstance(engines, list) or not engines:
+        return None
+    if not all(isinstance(engine, str) and engine for engine in engines):
+        return None
+    return KnownFailure(reason, tuple(engines))
+
+
+@dataclasses.dataclass(frozen=True)
 class TestSettings:
     """How the suite runs inside Pyodide: [tool.pyodide-target]'s test keys."""
 
     test_dir: str = "."  # the folder pytest runs from, relative to the project
     requirements: tuple[str, ...] | None = None  # None: the wasm-test (else test) dependency group
-    known_failures: dict[str, str] = dataclasses.field(default_factory=dict)  # test id or pattern -> why
+    known_failures: dict[str, KnownFailure] = dataclasses.field(default_factory=dict)  # test id or pattern
     known_failures_from: str = ""  # the file they were read from, for messages
 
 
@@ -103,17 +128,17 @@ def test_keys(table: Mapping, path: Path) -> dict:
         found["requirements"] = tuple(value)
     if "known-failures" in table:
         value = table["known-failures"]
-        if not isinstance(value, dict) or not all(
-            isinstance(why, str) and why.strip() for why in value.values()
-        ):
+        entries = {test: known_failure(why) for test, why in value.items()} if isinstance(value, dict) else {}
+        if not isinstance(value, dict) or None in entries.values():
             raise wrong(
                 where,
                 "known-failures",
                 value,
                 "a table of test ids or patterns, each with its reason, e.g. "
-                '{"tests/test_io.py::test_threads" = "Pyodide has no threads"}',
+                '{"tests/test_io.py::test_threads" = "Pyodide has no threads"}, or with the engines it '
+                'fails in: {"tests/test_x.py::test_y" = { reason = "...", engines = ["webkit"] }}',
             )
-        found["known_failures"] = dict(value)
+        found["known_failures"] = entries
         found["known_failures_from"] = path.name
     return found
 

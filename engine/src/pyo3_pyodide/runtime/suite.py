@@ -206,13 +206,35 @@ def inside_sources() -> dict[str, str]:
     return {path.name: path.read_text(encoding="utf-8") for path in INSIDE}
 
 
-def suite_job(plan: Plan) -> dict:
-    """What both modes' runner needs to run the suite: pytest's arguments and folder, the known failures,
-    and the Python that runs around pytest inside Pyodide."""
+ENGINES = ("node", *browsers.BROWSERS)  # where a known failure may be said to fail
+
+
+def check_engines(settings: TestSettings) -> None:
+    """Refuse a known failure that names an engine wasm_test does not run in."""
+    for test, known in settings.known_failures.items():
+        unknown = [name for name in known.engines if name not in ENGINES]
+        if unknown:
+            raise WasmTestError(
+                f"the known failure {test!r} ({settings.known_failures_from}) names the engines "
+                f"{', '.join(unknown)}; the engines are {', '.join(ENGINES)}"
+            )
+
+
+def known_failures_in(plan: Plan, engine: str) -> dict[str, str]:
+    """The known failures that apply in `engine` ("node" or a browser's name): test id or pattern -> why."""
+    check_engines(plan.settings)
+    return {
+        test: known.reason for test, known in plan.settings.known_failures.items() if known.applies_in(engine)
+    }
+
+
+def suite_job(plan: Plan, engine: str) -> dict:
+    """What both modes' runner needs to run the suite in `engine`: pytest's arguments and folder, the known
+    failures there, and the Python that runs around pytest inside Pyodide."""
     return {
         "pytestArgs": plan.pytest_args,
         "testDir": plan.settings.test_dir,
-        "knownFailures": plan.settings.known_failures,
+        "knownFailures": known_failures_in(plan, engine),
         "knownFailuresFrom": plan.settings.known_failures_from,
         "inside": inside_sources(),
         "columns": shutil.get_terminal_size().columns,
@@ -229,7 +251,7 @@ def node_job(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> dic
         "distributions": plan.distributions,
         "imports": plan.imports,
         "project": str(project_dir.resolve()),
-        **suite_job(plan),
+        **suite_job(plan, "node"),
     }
 
 
@@ -240,8 +262,10 @@ TEST_PAGE = b"""<!doctype html>
 """
 
 
-def browser_site(plan: Plan, project_dir: Path, snapshot: Path | None = None) -> tuple[server.Site, dict]:
-    """What the server offers a browser run, and the job the page runs (URLs relative to it)."""
+def browser_site(
+    plan: Plan, project_dir: Path, browser: str, snapshot: Path | None = None
+) -> tuple[server.Site, dict]:
+    """What the server offers a run in `browser`, and the job the page runs (URLs relative to it)."""
     files = project_files(project_dir, plan.test_paths, plan.settings.test_dir)
     site = server.Site(
         folders={"/pyodide/": plan.runtime.folder},
@@ -266,7 +290,7 @@ def browser_site(plan: Plan, project_dir: Path, snapshot: Path | None = None) ->
         "imports": plan.imports,
         "files": files,
         "filesURL": "/project/",
-        **suite_job(plan),
+        **suite_job(plan, browser),
     }
     return site, page_job
 
@@ -295,7 +319,7 @@ def run(plan: Plan, project_dir: Path, browser: str | None = None, snapshot: boo
     if not browser:
         return run_node(node_job(plan, project_dir, snapshot_file), project_dir)
     launch = browsers.BROWSERS[browser].job()
-    site, page_job = browser_site(plan, project_dir, snapshot_file)
+    site, page_job = browser_site(plan, project_dir, browser, snapshot_file)
     with server.serving(site) as url:
         job = {"mode": "browser", **launch, "url": url, "page": page_job}
         return run_node(job, project_dir)
