@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pyo3_pyodide.runtime.browsers import BROWSERS
+
 RESULTS_FILE = Path(__file__).with_name("results.json")
 HEADER = (
     "| project | passed | failed | skipped | known failures | build | suite in Pyodide | natively | ratio | notes |",
@@ -36,7 +38,9 @@ def row(result: dict) -> str:
         notes = "; ".join(filter(None, [f"{counts['crashed']} crashed Pyodide (counted as failed)", notes]))
     for browser, suite in result.get("browsers", {}).items():
         notes = "; ".join(
-            filter(None, [f"in {browser.title()} {outcomes(suite)} ({seconds(suite['seconds'])})", notes])
+            filter(
+                None, [f"in {BROWSERS[browser].title} {outcomes(suite)} ({seconds(suite['seconds'])})", notes]
+            )
         )
     if native["counts"]:
         notes = "; ".join(filter(None, [f"natively {outcomes(native)}", notes]))
