@@ -165,6 +165,7 @@ def plan(
     project's test settings with the session's options over them (default: pyproject.toml's)."""
     project_dir = project.folder
     settings = settings or project.tests
+    check_engines(settings)
     if wheel is None:
         wheel = pick.select_wheel(project, runtime)
     wheel = pick.check_wheel(Path(wheel), runtime, releases=project.matrix.releases.values())
@@ -222,7 +223,6 @@ def check_engines(settings: TestSettings) -> None:
 
 def known_failures_in(plan: Plan, engine: str) -> dict[str, str]:
     """The known failures that apply in `engine` ("node" or a browser's name): test id or pattern -> why."""
-    check_engines(plan.settings)
     return {
         test: known.reason for test, known in plan.settings.known_failures.items() if known.applies_in(engine)
     }

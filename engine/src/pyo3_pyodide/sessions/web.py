@@ -109,7 +109,6 @@ def wasm_test(session: nox.Session, project_dir: Path, default_target: str | Non
     project = Project.read(project_dir, default_target)
     [release] = project.releases(options.pyodide)
     settings = project.test_settings(options.config, options.test_dir)
-    suite.check_engines(settings)
     npm.node()  # before anything is resolved or downloaded: every run needs it
     runtime = npm.ensure_runtime(release)
     plan = suite.plan(
